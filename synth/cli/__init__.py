@@ -1,0 +1,44 @@
+"""The `mira` command line: a thin layer over the library."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import typer  # noqa: E402
+from typer.core import TyperGroup  # noqa: E402
+
+from ..errors import MiraError  # noqa: E402
+from .common import HomeOpt, console, err_console, store_for  # noqa: E402
+from .data import app as data_app  # noqa: E402
+
+
+class _MiraGroup(TyperGroup):
+    """User errors (MiraError) print one clear line and exit 1; usage errors keep click's exit 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MiraError as e:
+            err_console.print(f"[bold red]Error:[/] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(name="mira", cls=_MiraGroup, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False,
+                  help="Mira: recruitment rerankers from synthetic, judged and versioned data.")
+app.add_typer(data_app, name="data")
+
+
+@app.command()
+def demo(home: HomeOpt = None) -> None:
+    """Run Mira end to end on the committed samples, offline (no network, no API key)."""
+    from .demo import run_demo
+
+    run_demo(store_for(home), console)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,157 @@
+"""`mira data ...`: import, list, show, diff and export dataset versions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from ..errors import InputError
+from ..export import export_version
+from ..importer import DEFAULT_MAX_CHARS, ImportReport, import_file, parse_map
+from ..presets import PRESETS
+from ..store import Version
+from .common import HomeOpt, console, short, store_for
+
+app = typer.Typer(no_args_is_help=True, help="Import, inspect, compare and export dataset versions.")
+
+
+@app.command("import")
+def import_cmd(
+    kind: Annotated[str, typer.Argument(help="jd, cv or pool")],
+    file: Annotated[Path, typer.Argument(help="CSV / TSV (any dialect), JSON or JSONL file")],
+    name: Annotated[str, typer.Option("--name", help="dataset name")],
+    preset: Annotated[Optional[str], typer.Option(help=f"column preset: {', '.join(PRESETS)}")] = None,
+    map_: Annotated[Optional[list[str]], typer.Option("--map", help="column=field (repeatable), e.g. "
+                                                      "--map Description=text --map Role=title")] = None,
+    max_chars: Annotated[int, typer.Option(help="reject texts longer than this")] = DEFAULT_MAX_CHARS,
+    encoding: Annotated[str, typer.Option(help="file encoding")] = "utf-8",
+    home: HomeOpt = None,
+) -> None:
+    """Import a file: bad rows go to rejects with file:line and reason, exact duplicates are dropped and counted."""
+    store = store_for(home)
+    size = file.stat().st_size if file.is_file() else None
+    with Progress(TextColumn("[bold]importing[/] {task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as prog:
+        task = prog.add_task(file.name, total=size)
+        report = import_file(store, kind, file, name, preset=preset, mapping=parse_map(map_), max_chars=max_chars,
+                             encoding=encoding, on_bytes=lambda n: prog.advance(task, n))
+    _print_report(report)
+
+
+def _print_report(r: ImportReport) -> None:
+    t = Table(title=f"import {r.file}", show_header=True)
+    t.add_column("outcome")
+    t.add_column("rows", justify="right")
+    t.add_row("imported", str(r.imported))
+    for reason, n in r.rejected.most_common():
+        t.add_row(f"rejected: {short(reason, 70)}", str(n), style="yellow")
+    t.add_row("duplicates (exact text)", str(r.duplicates))
+    t.add_row("rows read", str(r.rows), style="bold")
+    console.print(t)
+    for v in r.versions:
+        console.print(f"  → [bold]{v.ref}[/] ({v.kind}, {v.count} records) in {v.path}")
+
+
+@app.command("list")
+def list_cmd(home: HomeOpt = None) -> None:
+    """Every dataset version: name, version, kind, count, rejects, date."""
+    versions = store_for(home).all_versions()
+    if not versions:
+        console.print("No datasets yet. Import one with `mira data import jd FILE --name NAME`.")
+        return
+    t = Table(title="datasets")
+    for col in ("name", "version", "kind", "records", "rejected", "duplicates", "created", "parents"):
+        t.add_column(col, justify="right" if col in ("records", "rejected", "duplicates") else "left")
+    for v in versions:
+        m = v.manifest
+        t.add_row(v.name, v.version, v.kind, str(v.count), str(m.get("rejected", 0)),
+                  str(m.get("duplicates", 0)), m.get("created_at", ""),
+                  ", ".join(m.get("parents") or []))
+    console.print(t)
+
+
+def stage_table(v: Version) -> Table | None:
+    stages = v.manifest.get("stages") or {}
+    if not stages:
+        return None
+    t = Table(title="per-stage counts")
+    for col in ("stage", "in", "kept", "rejected", "duplicates", "rejected by reason"):
+        t.add_column(col, justify="left" if col in ("stage", "rejected by reason") else "right")
+    for stage, c in stages.items():
+        rej = c.get("rejected", {})
+        total = sum(rej.values()) if isinstance(rej, dict) else rej
+        reasons = "; ".join(f"{short(k, 40)}: {n}" for k, n in rej.items()) if isinstance(rej, dict) else ""
+        t.add_row(stage, str(c.get("in", "")), str(c.get("kept", "")), str(total), str(c.get("duplicates", 0)),
+                  reasons)
+    return t
+
+
+@app.command("show")
+def show_cmd(ref: Annotated[str, typer.Argument(help="name, name@latest or name@VERSION-PREFIX")],
+             n: Annotated[int, typer.Option("-n", help="records to show")] = 3, home: HomeOpt = None) -> None:
+    """A version's manifest summary, per-stage counts and first records."""
+    v = store_for(home).resolve(ref)
+    m = v.manifest
+    t = Table(title=v.ref, show_header=False)
+    t.add_column("key", style="bold")
+    t.add_column("value")
+    for key in ("kind", "count", "rejected", "duplicates", "created_at", "parents", "prompts", "lm", "seed", "code_version",
+                "command", "preset", "sources", "params"):
+        if m.get(key) not in (None, [], {}):
+            val = m[key]
+            t.add_row(key, val if isinstance(val, str) else json.dumps(val, ensure_ascii=False))
+    console.print(t)
+    if (st := stage_table(v)) is not None:
+        console.print(st)
+    rt = Table(title=f"first {n} records")
+    rt.add_column("id")
+    rt.add_column("content")
+    for i, rec in enumerate(v.iter_records()):
+        if i >= n:
+            break
+        body = {k: val for k, val in rec.items() if k not in ("id", "kind")}
+        rt.add_row(rec["id"], short(json.dumps(body, ensure_ascii=False), 160))
+    console.print(rt)
+
+
+@app.command("diff")
+def diff_cmd(a: Annotated[str, typer.Argument(help="old REF")], b: Annotated[str, typer.Argument(help="new REF")],
+             home: HomeOpt = None) -> None:
+    """Added / removed / changed record ids between two versions, and the count deltas."""
+    store = store_for(home)
+    va, vb = store.resolve(a), store.resolve(b)
+    ra, rb = va.by_id(), vb.by_id()
+    added = [i for i in rb if i not in ra]
+    removed = [i for i in ra if i not in rb]
+    changed = [i for i in ra if i in rb and ra[i] != rb[i]]
+    t = Table(title=f"{va.ref} → {vb.ref}")
+    for col in ("", "count"):
+        t.add_column(col)
+    t.add_row("records", f"{va.count} → {vb.count} ({vb.count - va.count:+d})")
+    t.add_row("added", str(len(added)))
+    t.add_row("removed", str(len(removed)))
+    t.add_row("changed", str(len(changed)))
+    console.print(t)
+    for label, ids in (("added", added), ("removed", removed), ("changed", changed)):
+        if ids:
+            more = f" … (+{len(ids) - 10})" if len(ids) > 10 else ""
+            console.print(f"[bold]{label}:[/] {', '.join(ids[:10])}{more}")
+
+
+@app.command("export")
+def export_cmd(ref: Annotated[str, typer.Argument()],
+               format: Annotated[str, typer.Option("--format", help="jsonl, parquet or hf")] = "jsonl",
+               out: Annotated[Optional[Path], typer.Option(help="output file (jsonl, parquet) or folder (hf)")] = None,
+               home: HomeOpt = None) -> None:
+    """Export a version as JSONL, Parquet, or a folder that `datasets.load_from_disk` opens."""
+    v = store_for(home).resolve(ref)
+    if format not in ("jsonl", "parquet", "hf"):
+        raise InputError(f"Unknown export format '{format}': use jsonl, parquet or hf.")
+    out = out or Path(f"{v.name}-{v.version}" + ("" if format == "hf" else f".{format}"))
+    export_version(v, format, out)
+    console.print(f"Exported {v.ref} ({v.count} records) to {out}")

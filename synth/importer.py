@@ -1,0 +1,411 @@
+"""`mira data import`: CSV (any dialect, very large fields), JSON and JSONL into `jd`, `cv` or `pool` versions.
+
+Rows are streamed (memory stays flat as files grow). Every bad row goes to the version's rejects with file:line and
+reason; exact duplicate texts are dropped and counted; ids are hashes of the normalised text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .errors import InputError
+from .presets import FIELDS, PRESETS, TEXT_GUESSES, Preset, split_items
+from .records import normalize_text, stable_id
+from .store import DatasetStore, Version
+
+DEFAULT_MAX_CHARS = 200_000
+_SURROGATE = re.compile(r"[\udc80-\udcff]")
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+@dataclass
+class ImportReport:
+    kind: str
+    file: str
+    rows: int = 0
+    imported: int = 0
+    duplicates: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    versions: list[Version] = field(default_factory=list)
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+
+class _CountingRaw(io.RawIOBase):
+    """Binary reader that counts bytes, so progress can follow a text stream through its buffers."""
+
+    def __init__(self, fh, on_bytes: Callable[[int], None] | None):
+        self.fh, self.on_bytes, self.done = fh, on_bytes, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = self.fh.readinto(b)
+        self.done += n or 0
+        if self.on_bytes and n:
+            self.on_bytes(n)
+        return n
+
+    def close(self) -> None:
+        self.fh.close()
+        super().close()
+
+
+def _open_text(path: Path, encoding: str, on_bytes) -> io.TextIOWrapper:
+    try:
+        raw = open(path, "rb")
+    except OSError as e:
+        raise InputError(f"Cannot read {path}: {e.strerror or e}.") from None
+    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    return io.TextIOWrapper(io.BufferedReader(_CountingRaw(raw, on_bytes), 1 << 20), encoding=enc,
+                            errors="surrogateescape", newline="")
+
+
+def _sniff(sample: str, path: Path) -> type[csv.Dialect]:
+    """Delimiter and quote character from the sample; quotes are always doubled-escaped (RFC 4180), because the
+    sniffer often mistakes multi-line quoted fields for backslash escaping."""
+    if path.suffix.lower() == ".tsv":
+        return csv.excel_tab
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters=",;\t|")
+    except csv.Error:
+        return csv.excel
+
+    class Sniffed(csv.excel):
+        delimiter = sniffed.delimiter
+        quotechar = sniffed.quotechar or '"'
+    header = next(csv.reader(io.StringIO(sample), Sniffed), [])
+    return Sniffed if len(header) > 1 else csv.excel
+
+
+def read_rows(path: Path, encoding: str = "utf-8", on_bytes=None) -> tuple[list[str], Iterator]:
+    """(columns, iterator of (line, row dict or None, error or None)) for a CSV, TSV, JSON or JSONL file."""
+    if not path.exists():
+        raise InputError(f"Cannot read {path}: no such file.")
+    if path.is_dir():
+        raise InputError(f"Cannot read {path}: it is a directory.")
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return _jsonl_rows(path, encoding, on_bytes)
+    if suffix == ".json":
+        return _json_rows(path, encoding)
+    with _open_text(path, encoding, None) as probe:
+        sample = probe.read(1 << 16)
+    fh = _open_text(path, encoding, on_bytes)
+    dialect = _sniff(sample, path)
+    reader = csv.reader(fh, dialect)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError(f"Cannot read {path}: the file is empty.") from None
+    except csv.Error as e:
+        raise InputError(f"Cannot read {path}: not a CSV file ({e}).") from None
+    header = [h.strip() for h in header]
+
+    def rows():
+        with fh:
+            start = reader.line_num + 1
+            while True:
+                try:
+                    values = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as e:
+                    yield start, None, f"unparseable CSV row ({e})"
+                    start = reader.line_num + 1
+                    continue
+                if not any(v.strip() for v in values):
+                    start = reader.line_num + 1
+                    continue  # blank line: not a row
+                row = {h: (values[i] if i < len(values) else None) for i, h in enumerate(header)}
+                yield start, row, None
+                start = reader.line_num + 1
+    return header, rows()
+
+
+def _jsonl_rows(path: Path, encoding: str, on_bytes):
+    head: list[str] = []
+    with _open_text(path, encoding, None) as probe:
+        for n, line in enumerate(probe):
+            if n >= 100:
+                break
+            try:
+                obj = json.loads(line)
+                if isinstance(obj, dict):
+                    head.extend(k for k in obj if k not in head)
+            except ValueError:
+                pass
+    fh = _open_text(path, encoding, on_bytes)
+
+    def rows():
+        with fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except ValueError as e:
+                    yield n, None, f"unparseable JSON line ({e})"
+                    continue
+                yield (n, obj, None) if isinstance(obj, dict) else (n, None, "JSON line is not an object")
+    return head, rows()
+
+
+def _json_rows(path: Path, encoding: str):
+    try:
+        data = json.loads(path.read_text(encoding=encoding))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"Cannot read {path}: not valid JSON ({e}).") from None
+    if isinstance(data, dict):
+        lists = [v for v in data.values() if isinstance(v, list)]
+        if len(lists) != 1:
+            raise InputError(f"Cannot read {path}: expected a list of objects, or an object holding one list.")
+        data = lists[0]
+    if not isinstance(data, list):
+        raise InputError(f"Cannot read {path}: expected a list of objects.")
+    cols: list[str] = []
+    for obj in data[:100]:
+        if isinstance(obj, dict):
+            cols.extend(k for k in obj if k not in cols)
+    rows = ((i, o, None) if isinstance(o, dict) else (i, None, "item is not an object") for i, o in enumerate(data, 1))
+    return cols, rows
+
+
+def parse_map(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        col, sep, fld = item.rpartition("=")
+        if not sep or not col or not fld:
+            raise InputError(f"--map '{item}' is not of the form column=field.")
+        out[col] = fld.strip()
+    return out
+
+
+def resolve_mapping(kind: str, columns: list[str], preset: Preset | None, user_map: dict[str, str],
+                    path: Path) -> dict[str, str]:
+    mapping = dict(preset.mapping) if preset else {}
+    if preset:
+        mapping.update({c: f"meta.{c}" for c in preset.meta if c in columns})
+    mapping.update(user_map)
+    for col, fld in mapping.items():
+        if fld not in FIELDS[kind] and not fld.startswith("meta."):
+            raise InputError(f"--map {col}={fld}: unknown field '{fld}' for {kind} records "
+                             f"(fields: {', '.join(FIELDS[kind])}, or meta.NAME).")
+    for col in user_map:
+        if col not in columns:
+            raise InputError(f"--map: unknown column '{col}' in {path} (columns: {', '.join(columns) or 'none'}).")
+    missing = [c for c in mapping if c not in columns and c not in user_map]
+    if missing:
+        raise InputError(f"{path} lacks column(s) {', '.join(missing)} that preset '{preset.name}' needs "
+                         f"(columns: {', '.join(columns)}).")
+    main = "jd" if kind == "pool" else "text"
+    if main not in mapping.values() and not (preset and preset.derive):
+        lower = {c.lower(): c for c in columns}
+        guess = next((lower[g] for g in TEXT_GUESSES if g in lower), None)
+        if guess is None:
+            raise InputError(f"No {main} column found in {path}; name it with --map COLUMN={main} "
+                             f"(columns: {', '.join(columns)}).")
+        mapping[guess] = main
+    return mapping
+
+
+def _fields(row: dict, mapping: dict[str, str], preset: Preset | None) -> tuple[dict, str | None]:
+    """Mapped fields of one row, or an error reason."""
+    out: dict = {"meta": {}}
+    for col, fld in mapping.items():
+        val = row.get(col)
+        if val is None:
+            return out, f"missing column '{col}'"
+        if isinstance(val, str) and _SURROGATE.search(val):
+            return out, f"undecodable bytes in column '{col}' (not valid text in the file's encoding)"
+        if fld.startswith("meta."):
+            out["meta"][fld[5:]] = val
+        else:
+            out[fld] = val
+    if preset and preset.derive:
+        derived = preset.derive(row)
+        if "_reject" in derived:
+            return out, derived["_reject"]
+        out.update({k: v for k, v in derived.items() if v is not None or k not in out})
+    return out, None
+
+
+def _clean(v) -> str | None:
+    if v is None:
+        return None
+    v = normalize_text(v if isinstance(v, str) else str(v))
+    return v or None
+
+
+def _items(v) -> list[str]:
+    if isinstance(v, list):
+        return [s for s in (_clean(x) for x in v) if s]
+    return [s for s in (_clean(x) for x in split_items(v if isinstance(v, str) else None)) if s]
+
+
+def import_file(store: DatasetStore, kind: str, path: str | Path, name: str, preset: str | None = None,
+                mapping: dict[str, str] | None = None, max_chars: int = DEFAULT_MAX_CHARS,
+                encoding: str = "utf-8", on_bytes: Callable[[int], None] | None = None) -> ImportReport:
+    """Import one file into a new (or the identical existing) version of dataset `name`."""
+    path = Path(path)
+    if kind not in FIELDS:
+        raise InputError(f"Unknown import kind '{kind}': use jd, cv or pool.")
+    p = None
+    if preset:
+        if preset not in PRESETS:
+            raise InputError(f"Unknown preset '{preset}' (presets: {', '.join(PRESETS)}).")
+        p = PRESETS[preset]
+        if p.kind != kind:
+            raise InputError(f"Preset '{preset}' imports {p.kind} records, not {kind}: "
+                             f"use `mira data import {p.kind} ...`.")
+    columns, rows = read_rows(path, encoding, on_bytes)
+    mapping = resolve_mapping(kind, columns, p, mapping or {}, path)
+    report = ImportReport(kind, str(path))
+    manifest = {"sources": [{"file": str(path), "bytes": path.stat().st_size}], "preset": preset,
+                "mapping": mapping, "params": {"max_chars": max_chars, "encoding": encoding}}
+    fn = _import_pool if kind == "pool" else _import_docs
+    fn(store, kind, path, name, rows, mapping, p, max_chars, report, manifest)
+    return report
+
+
+def _raw(row: dict | None) -> dict | None:
+    """The row as read, with undecodable bytes shown as \\xNN so the reject stays valid UTF-8 JSON."""
+    if row is None:
+        return None
+    fix = lambda v: v.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") \
+        if isinstance(v, str) and _SURROGATE.search(v) else v  # noqa: E731
+    return {k: fix(v) for k, v in row.items()}
+
+
+def _source(path: Path, line: int, f: dict, preset: Preset | None) -> dict:
+    sid = f.get("source_id")
+    return {"file": path.name, "line": line, "source_id": None if sid is None else str(sid),
+            "preset": preset.name if preset else None}
+
+
+def _doc_record(kind: str, text: str, f: dict, source: dict) -> dict:
+    rec = {"id": stable_id(kind, text), "kind": kind, "text": text, "title": _clean(f.get("title")),
+           "category": _clean(f.get("category")), "source": source,
+           "meta": {k: v for k, v in f.get("meta", {}).items() if v not in (None, "")}}
+    if kind == "jd":
+        rec.update(company=_clean(f.get("company")), location=_clean(f.get("location")),
+                   responsibilities=_clean(f.get("responsibilities")),
+                   must=_items(f.get("must")), preferred=_items(f.get("preferred")))
+    return rec
+
+
+def _text_problem(text: str | None, max_chars: int, what: str = "text") -> str | None:
+    if not text:
+        return f"empty {what}"
+    if len(text) > max_chars:
+        return f"{what} over {max_chars} characters ({len(text)}); raise --max-chars to keep it"
+    return None
+
+
+def _counts(report: ImportReport) -> dict:
+    return {"in": report.rows, "kept": report.imported, "rejected": dict(report.rejected),
+            "duplicates": report.duplicates}
+
+
+def _import_docs(store, kind, path, name, rows, mapping, preset, max_chars, report, manifest):
+    with store.writer(name, kind, manifest) as w:
+        seen: dict[str, int] = {}
+        for line, row, err in rows:
+            report.rows += 1
+            where = f"{path.name}:{line}"
+            f, err = (None, err) if err else _fields(row, mapping, preset)
+            text = None if err else _clean(f.get("text"))
+            err = err or _text_problem(text, max_chars)
+            if err:
+                report.rejected[err.split(" (")[0]] += 1
+                w.reject(err, stage="import", where=where, raw=_raw(row))
+                continue
+            rec = _doc_record(kind, text, f, _source(path, line, f, preset))
+            if rec["id"] in seen:
+                report.duplicates += 1
+                w.reject("duplicate", stage="dedup", where=where, duplicate_of=rec["id"], first_line=seen[rec["id"]])
+                continue
+            seen[rec["id"]] = line
+            w.add(rec, where)
+            report.imported += 1
+        w.manifest["stages"] = {"import": _counts(report)}
+        report.versions.append(w.commit())
+
+
+def _import_pool(store, kind, path, name, rows, mapping, preset, max_chars, report, manifest):
+    """A JD–CV file -> `<name>-jd`, `<name>-cv` and the `pool` version `<name>` that references them."""
+    jd_w = store.writer(f"{name}-jd", "jd", {**manifest, "role": f"JDs of pool {name}"})
+    cv_w = store.writer(f"{name}-cv", "cv", {**manifest, "role": f"CVs of pool {name}"})
+    pool_w = store.writer(name, "pool", manifest)
+    with jd_w, cv_w, pool_w:
+        seen: dict[str, int] = {}
+        cv_ids: set[str] = set()
+        for line, row, err in rows:
+            report.rows += 1
+            where = f"{path.name}:{line}"
+            f, err = (None, err) if err else _fields(row, mapping, preset)
+            jd_text = None if err else _clean(f.get("jd"))
+            err = err or _text_problem(jd_text, max_chars, "JD text")
+            cvs = {}
+            for role in ("positive", "hard_negative", "negative"):
+                if err:
+                    break
+                vals = f.get(role) or []
+                for v in (vals if isinstance(vals, list) else [vals]):
+                    t = _clean(v)
+                    err = err or _text_problem(t, max_chars, f"{role} CV text")
+                    cvs.setdefault(role, []).append(t)
+            if not err and not cvs.get("positive"):
+                err = "no positive CV"
+            if err:
+                report.rejected[err.split(" (")[0]] += 1
+                pool_w.reject(err, stage="import", where=where, raw=_raw(row))
+                continue
+            jd_id = stable_id("jd", jd_text)
+            if jd_id in seen:
+                report.duplicates += 1
+                pool_w.reject("duplicate", stage="dedup", where=where, duplicate_of=jd_id, first_line=seen[jd_id])
+                continue
+            seen[jd_id] = line
+            src = _source(path, line, f, preset)
+            jd_w.add(_doc_record("jd", jd_text, {"title": f.get("jd_title"), "meta": f.get("meta", {})}, src), where)
+            ids = {}
+            for role, texts in cvs.items():
+                ids[role] = []
+                for t in texts:
+                    cid = stable_id("cv", t)
+                    if cid not in cv_ids:
+                        cv_ids.add(cid)
+                        cv_w.add(_doc_record("cv", t, {"meta": {"role": role}}, src), where)
+                    if cid not in ids[role]:
+                        ids[role].append(cid)
+            cands = list(dict.fromkeys(ids.get("positive", []) + ids.get("hard_negative", []) + ids.get("negative", [])))
+            pool_w.add({"id": f"pool-{jd_id[3:]}", "kind": "pool", "jd_id": jd_id, "candidate_ids": cands,
+                        "positive_ids": ids["positive"], "hard_negative_ids": ids.get("hard_negative", []),
+                        "scope": "local", "source": src}, where)
+            report.imported += 1
+        counts = {"import": _counts(report)}
+        jd_w.manifest["stages"] = cv_w.manifest["stages"] = counts
+        jd_v, cv_v = jd_w.commit(), cv_w.commit()
+        pool_w.manifest.update(stages=counts, parents=[jd_v.ref, cv_v.ref], refs={"jd": jd_v.ref, "cv": cv_v.ref})
+        report.versions += [jd_v, cv_v, pool_w.commit()]
+
+
+def pool_members(store: DatasetStore, pool: Version) -> tuple[Version, Version]:
+    """The `jd` and `cv` versions a pool version references."""
+    refs = pool.manifest.get("refs") or {}
+    if "jd" not in refs or "cv" not in refs:
+        raise InputError(f"{pool.ref} does not name its jd / cv versions (manifest 'refs').")
+    return store.resolve(refs["jd"], "jd"), store.resolve(refs["cv"], "cv")

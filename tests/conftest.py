@@ -1,0 +1,35 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from synth.paths import data_dir  # noqa: E402
+from synth.store import DatasetStore  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """An isolated Mira home; MIRA_HOME points at it so CLI calls without --home use it too."""
+    h = tmp_path / "home"
+    h.mkdir()
+    monkeypatch.setenv("MIRA_HOME", str(h))
+    monkeypatch.setenv("DSPY_CACHEDIR", str(tmp_path / "dspy-cache"))
+    return h
+
+
+@pytest.fixture
+def store(home):
+    return DatasetStore(home)
+
+
+@pytest.fixture(scope="session")
+def real_data():
+    d = data_dir()
+    if not d.exists():
+        pytest.skip(f"real data not found at {d} (set MIRA_DATA)")
+    return d
