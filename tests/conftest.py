@@ -33,3 +33,29 @@ def real_data():
     if not d.exists():
         pytest.skip(f"real data not found at {d} (set MIRA_DATA)")
     return d
+
+
+@pytest.fixture(scope="session")
+def _server():
+    from tests.llm_server import LLMServer
+
+    srv = LLMServer().start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def llm_server(_server):
+    """A real OpenAI-compatible HTTP server on 127.0.0.1, reset for each test (rules, counts, faults)."""
+    _server.reset()
+    st = _server.state
+    st.latency, st.fault_rate, st.hang_seconds, st.concurrency = 0.0, 0.0, 30.0, 64
+    yield _server
+    _server.reset()
+
+
+@pytest.fixture
+def lm_config(llm_server):
+    from synth.lm.config import LMConfig
+
+    return LMConfig(model="openai/gpt-4o-mini", api_base=llm_server.url, timeout=5.0)

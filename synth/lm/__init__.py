@@ -1,0 +1,1 @@
+"""LM configuration and the transports behind Mira's DSPy engine."""

@@ -1,0 +1,123 @@
+"""Mira's DSPy engine: DSPy formats prompts and parses answers; Mira's transports make the call.
+
+Why our own engine rather than DSPy's default client or `engine="litellm"`: measured here, DSPy's built-in clients
+cost 6-15 ms of CPU per call (PERF_NOTES.md), which caps one process near 100 req/s; with this engine a
+`Predict.acall` costs ~1 ms of DSPy CPU plus ~0.5 ms for aiohttp. litellm is still used, lazily, for providers that
+are not OpenAI-compatible and for its offline cost map. DSPy's own cache and retries are switched off: the runner
+owns caching (content-addressed, per re-ask), retries (tenacity, Retry-After) and the resume journal.
+
+The runner talks to the engine through a context variable (`CallScope`): the re-ask feedback to append, and the raw
+answer, finish reason and token usage of the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from dataclasses import dataclass, field
+
+from .config import LMConfig
+from .transport import make_transport
+
+
+@dataclass
+class CallScope:
+    feedback: list[dict] = field(default_factory=list)
+    raw: str | None = None
+    finish_reason: str | None = None
+    usage: dict = field(default_factory=dict)
+    latency: float = 0.0
+    calls: int = 0
+
+
+SCOPE: contextvars.ContextVar[CallScope | None] = contextvars.ContextVar("mira_call_scope", default=None)
+
+
+def _text(parts) -> str:
+    if parts is None:
+        return ""
+    if isinstance(parts, str):
+        return parts
+    return "".join(getattr(p, "text", "") or "" for p in parts)
+
+
+def request_to_messages(request) -> list[dict]:
+    msgs = []
+    if request.system is not None:
+        msgs.append({"role": "system", "content": _text(request.system)})
+    for m in request.messages:
+        role = "user" if m.role == "developer" else m.role
+        msgs.append({"role": role, "content": m.text or ""})
+    return msgs
+
+
+class MiraAsyncEngine:
+    """`async complete(Request) -> Response` over a Mira transport."""
+
+    def __init__(self, cfg: LMConfig, transport=None):
+        self.cfg = cfg
+        self.transport = transport or make_transport(cfg)
+
+    async def complete(self, request):
+        from dspy.clients.engines.base import validate_request
+        from dspy.lm15 import Message, Response, TextPart, Usage
+
+        validate_request(request)
+        messages = request_to_messages(request)
+        scope = SCOPE.get()
+        if scope is not None and scope.feedback:
+            messages.extend(scope.feedback)
+        params = self.cfg.params()
+        if request.config.max_tokens:
+            params["max_tokens"] = request.config.max_tokens
+        if request.config.temperature is not None:
+            params["temperature"] = request.config.temperature
+        result = await self.transport.chat(messages, params)
+        if scope is not None:
+            scope.raw, scope.finish_reason, scope.latency = result.text, result.finish_reason, result.latency
+            scope.usage = {k: (scope.usage.get(k) or 0) + (result.usage.get(k) or 0)
+                           for k in ("prompt_tokens", "completion_tokens")}
+            scope.calls += 1
+        finish = result.finish_reason if result.finish_reason in ("stop", "length", "content_filter") else "stop"
+        u = result.usage
+        return Response(id=None, model=self.cfg.model, message=Message.assistant([TextPart(result.text)]),
+                        finish_reason=finish, usage=Usage(input_tokens=u.get("prompt_tokens"),
+                                                          output_tokens=u.get("completion_tokens")))
+
+    def stream(self, request):
+        raise NotImplementedError("Mira's engine does not stream")
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
+class MiraSyncEngine:
+    """Sync counterpart for plain `module(...)` calls (prompt iteration); each call runs its own event loop."""
+
+    def __init__(self, async_engine: MiraAsyncEngine):
+        self.async_engine = async_engine
+
+    def complete(self, request):
+        async def once():
+            try:
+                return await self.async_engine.complete(request)
+            finally:
+                await self.async_engine.transport.aclose()
+
+        return asyncio.run(once())
+
+    def stream(self, request):
+        raise NotImplementedError("Mira's engine does not stream")
+
+    def close(self) -> None:
+        pass
+
+
+def make_dspy_lm(cfg: LMConfig, transport=None):
+    """A `dspy.LM` whose calls go through Mira's transport, with DSPy's own cache and retries off."""
+    import dspy
+
+    eng = MiraAsyncEngine(cfg, transport)
+    return dspy.LM(cfg.model if cfg.model != "local" else "local/smollm2", engine=MiraSyncEngine(eng),
+                   async_engine=eng, cache=False, num_retries=0, temperature=cfg.temperature,
+                   max_tokens=cfg.max_tokens)

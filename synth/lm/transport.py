@@ -1,0 +1,185 @@
+"""Transports: one chat call, one attempt. Retries, caching and validation belong to the runner.
+
+`HttpTransport` speaks the OpenAI chat-completions protocol over aiohttp (vLLM, Ollama's /v1, LM Studio, hosted
+OpenAI): ~0.5 ms of client CPU per call, where httpx-based clients degrade at high concurrency
+(../shared/docs/PERF_NOTES.md). `LiteLLMTransport` covers every other provider litellm knows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import time
+from dataclasses import dataclass, field
+
+from .config import LMConfig
+
+
+class LMCallError(Exception):
+    """One failed attempt. `transient` errors are retried by the runner."""
+
+    transient = False
+    kind = "error"
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status, self.retry_after = status, retry_after
+
+
+class RateLimited(LMCallError):
+    transient, kind = True, "rate_limited"
+
+
+class ServerError(LMCallError):
+    transient, kind = True, "server_error"
+
+
+class CallTimeout(LMCallError):
+    transient, kind = True, "timeout"
+
+
+class ConnectionFailed(LMCallError):
+    transient, kind = True, "connection"
+
+
+class ProtocolError(LMCallError):
+    """The server answered something that is not a chat completion (malformed or wrong-shaped JSON)."""
+
+    transient, kind = True, "protocol"
+
+
+class ClientError(LMCallError):
+    """4xx other than 429: the request itself is wrong (bad model name, bad key...). Not retried."""
+
+    kind = "client_error"
+
+
+@dataclass
+class ChatResult:
+    text: str
+    finish_reason: str | None
+    usage: dict = field(default_factory=dict)
+    latency: float = 0.0
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+
+
+def parse_completion(body: bytes | str) -> ChatResult:
+    try:
+        data = json.loads(body)
+    except ValueError as e:
+        raise ProtocolError(f"malformed JSON body from the server ({e.msg} at {e.pos})") from None
+    try:
+        choice = data["choices"][0]
+        text = choice["message"].get("content") or ""
+    except (KeyError, IndexError, TypeError, AttributeError):
+        keys = ", ".join(data) if isinstance(data, dict) else type(data).__name__
+        raise ProtocolError(f"answer is not a chat completion (top-level keys: {keys})") from None
+    return ChatResult(text=text, finish_reason=choice.get("finish_reason"), usage=dict(data.get("usage") or {}))
+
+
+class HttpTransport:
+    """OpenAI-compatible chat completions over aiohttp; one session per event loop."""
+
+    def __init__(self, cfg: LMConfig):
+        self.cfg = cfg
+        self.url = f"{cfg.base_url}/chat/completions"
+        self._sessions: dict[int, object] = {}
+
+    def _session(self):
+        import aiohttp
+
+        loop = asyncio.get_running_loop()
+        s = self._sessions.get(id(loop))
+        if s is None or s.closed:
+            headers = {"Content-Type": "application/json"}
+            key = self.cfg.api_key()
+            if key:
+                headers["Authorization"] = f"Bearer {key}"
+            s = aiohttp.ClientSession(headers=headers, connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+                                      json_serialize=json.dumps)
+            self._sessions[id(loop)] = s
+        return s
+
+    async def chat(self, messages: list[dict], params: dict) -> ChatResult:
+        import aiohttp
+
+        body = {"model": self.cfg.wire_model, "messages": messages, **params}
+        t0 = time.perf_counter()
+        try:
+            async with self._session().post(self.url, json=body,
+                                            timeout=aiohttp.ClientTimeout(total=self.cfg.timeout)) as resp:
+                raw = await resp.read()
+                status = resp.status
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        except asyncio.TimeoutError:
+            raise CallTimeout(f"no answer within {self.cfg.timeout:g} s") from None
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as e:
+            raise ConnectionFailed(f"connection failed: {type(e).__name__}: {e}") from None
+        if status == 429:
+            raise RateLimited("429 rate limited", status, retry_after)
+        if status >= 500:
+            raise ServerError(f"server error {status}", status, retry_after)
+        if status >= 400:
+            raise ClientError(f"HTTP {status}: {raw[:300].decode('utf-8', 'replace')}", status)
+        result = parse_completion(raw)
+        result.latency = time.perf_counter() - t0
+        return result
+
+    async def aclose(self) -> None:
+        for s in self._sessions.values():
+            if not s.closed:
+                await s.close()
+        self._sessions.clear()
+
+
+class LiteLLMTransport:
+    """Any provider litellm supports (Anthropic, Ollama's native API, Bedrock...)."""
+
+    def __init__(self, cfg: LMConfig):
+        self.cfg = cfg
+
+    async def chat(self, messages: list[dict], params: dict) -> ChatResult:
+        import litellm
+
+        t0 = time.perf_counter()
+        try:
+            resp = await litellm.acompletion(model=self.cfg.model, messages=messages, api_base=self.cfg.api_base,
+                                             timeout=self.cfg.timeout, num_retries=0, **params)
+        except litellm.RateLimitError as e:
+            raise RateLimited(str(e)[:300], 429) from None
+        except litellm.Timeout as e:
+            raise CallTimeout(str(e)[:300]) from None
+        except litellm.APIConnectionError as e:
+            raise ConnectionFailed(str(e)[:300]) from None
+        except (litellm.InternalServerError, litellm.ServiceUnavailableError) as e:
+            raise ServerError(str(e)[:300], 500) from None
+        except (litellm.BadRequestError, litellm.AuthenticationError, litellm.NotFoundError) as e:
+            raise ClientError(str(e)[:300], getattr(e, "status_code", 400)) from None
+        choice = resp.choices[0]
+        usage = dict(getattr(resp, "usage", None) or {})
+        return ChatResult(text=choice.message.content or "", finish_reason=choice.finish_reason,
+                          usage={k: usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens")},
+                          latency=time.perf_counter() - t0)
+
+    async def aclose(self) -> None:
+        pass
+
+
+def make_transport(cfg: LMConfig):
+    if cfg.transport == "http":
+        return HttpTransport(cfg)
+    if cfg.transport == "litellm":
+        return LiteLLMTransport(cfg)
+    from .local import LocalTransport
+
+    return LocalTransport(cfg)

@@ -1,0 +1,330 @@
+"""The runner: a DSPy module over a stream of inputs -> validated outputs or rejects, never a silent drop.
+
+Per item: look up the answer cache; on a miss call the module (bounded async concurrency, RPM/TPM limits, tenacity
+retries with exponential backoff and jitter on 429 / 5xx / timeouts / connection errors, honouring Retry-After);
+validate (the Signature's typed parse, then the stage's own check); on failure re-ask with the validation error in the
+prompt, at most `max_reasks` times; a final failure becomes a reject with the reason and the raw answer. Each finished
+item is appended to the run's journal, so an interrupted run resumes without repeating a paid call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from ..errors import InputError, MiraError
+from ..lm.config import LMConfig
+from ..lm.engine import SCOPE, CallScope, make_dspy_lm
+from ..lm.transport import LMCallError, make_transport
+from ..records import canonical_json
+from ..store import mira_home
+from .cache import AnswerCache, call_key, signature_fingerprint
+from .cost import dollars, estimate_tokens, known_prices
+from .journal import Journal
+from .limits import RateLimits
+
+REASK = ("Your previous answer was rejected: {problem}\n"
+         "Answer again with every output field, in the same format, fixing exactly that problem.")
+
+Check = Callable[["Task", dict], "str | None"]
+
+
+class Interrupted(MiraError):
+    """Ctrl-C: the journal is flushed; re-running the same command resumes."""
+
+
+@dataclass
+class RunnerConfig:
+    concurrency: int = 16
+    rpm: float | None = None
+    tpm: float | None = None
+    max_retries: int = 6
+    max_reasks: int = 1
+    max_cost: float | None = None
+    use_cache: bool = True
+    progress: bool = True
+    backoff_max: float = 30.0
+
+
+@dataclass
+class Task:
+    key: str
+    inputs: dict
+    meta: dict = field(default_factory=dict)
+    rollout: int | str | None = None
+
+
+@dataclass
+class Outcome:
+    key: str
+    ok: bool
+    output: dict | None = None
+    reason: str | None = None
+    raw: str | None = None
+    attempts: int = 0
+    usage: dict = field(default_factory=dict)
+    cost: float | None = None
+    cached: bool = False
+    retryable: bool = False
+    meta: dict = field(default_factory=dict)
+
+    def journal_entry(self) -> dict:
+        return {"key": self.key, "ok": self.ok, "output": self.output, "reason": self.reason, "raw": self.raw,
+                "attempts": self.attempts, "usage": self.usage, "cost": self.cost, "retryable": self.retryable}
+
+
+@dataclass
+class RunResult:
+    outcomes: list[Outcome]
+    stats: Counter
+    total: int
+    stopped_by_budget: bool = False
+    run_dir: Path | None = None
+
+    @property
+    def kept(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.ok]
+
+    @property
+    def rejected(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def complete(self) -> bool:
+        return len(self.outcomes) == self.total and not self.stopped_by_budget
+
+
+def _lm_error(exc: BaseException) -> LMCallError | None:
+    while exc is not None:
+        if isinstance(exc, LMCallError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+class Runner:
+    """Runs DSPy modules through Mira's engine with cache, journal, limits, retries, re-asks and cost."""
+
+    def __init__(self, lm: LMConfig, home: str | Path | None = None, config: RunnerConfig | None = None,
+                 console=None, transport=None):
+        import dspy
+
+        self.lm_config = lm
+        self.home = mira_home(home)
+        self.rc = config or RunnerConfig()
+        self.console = console
+        self.cache = AnswerCache(self.home / ".mira" / "cache.sqlite")
+        self.transport = transport or make_transport(lm)
+        self.lm = make_dspy_lm(lm, self.transport)
+        self.adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
+        self.lm_public = lm.public()
+        if self.rc.max_cost is not None and not known_prices(lm.model):
+            raise InputError(f"--max-cost needs dollar prices, and litellm's cost map does not know '{lm.model}'. "
+                             "Drop --max-cost, or use a model string the cost map knows.")
+
+    # -- public API -----------------------------------------------------------------------------------------
+    def run(self, module, tasks: Iterable[Task], check: Check | None = None, label: str = "llm",
+            run_id: str | None = None) -> RunResult:
+        try:
+            return asyncio.run(self.arun(module, tasks, check, label, run_id))
+        except KeyboardInterrupt:
+            raise Interrupted("Interrupted. Finished items are in the run journal; re-run the same command to "
+                              "resume (no paid call is repeated).") from None
+
+    def fingerprint(self, module) -> tuple[str | None, str]:
+        return getattr(module, "prompt_hash", None), signature_fingerprint(module)
+
+    def estimate(self, module, tasks: Iterable[Task]) -> dict:
+        """Dry run: tokens and dollars before spending anything (cached items cost nothing)."""
+        tasks = list(tasks)
+        prompt_hash, sig_hash = self.fingerprint(module)
+        pred = module.predictors()[0]
+        tokens_in = cached = 0
+        for t in tasks:
+            if self.cache.get(self._key(prompt_hash, sig_hash, t, 0)) is not None:
+                cached += 1
+                continue
+            msgs = self.adapter.format(pred.signature, pred.demos, t.inputs)
+            tokens_in += sum(estimate_tokens(m["content"]) for m in msgs)
+        calls = len(tasks) - cached
+        out_max = calls * self.lm_config.max_tokens
+        return {"items": len(tasks), "cached": cached, "calls": calls, "input_tokens": tokens_in,
+                "output_tokens_max": out_max, "cost_max": dollars(self.lm_config.model, tokens_in, out_max)}
+
+    def close(self) -> None:
+        self.cache.close()
+
+    # -- the loop -------------------------------------------------------------------------------------------
+    def _key(self, prompt_hash, sig_hash, task: Task, attempt: int) -> str:
+        return call_key(prompt_hash=prompt_hash, signature_hash=sig_hash, inputs=task.inputs, lm=self.lm_public,
+                        attempt=attempt, rollout=task.rollout)
+
+    def _run_dir(self, label: str, run_id: str | None, prompt_hash, sig_hash, tasks: list[Task]) -> Path:
+        if run_id is None:
+            h = hashlib.sha256(canonical_json([label, prompt_hash, sig_hash, self.lm_public,
+                                               [(t.key, t.rollout) for t in tasks]]).encode())
+            run_id = h.hexdigest()[:16]
+        return self.home / ".mira" / "runs" / f"{label}-{run_id}"
+
+    async def arun(self, module, tasks: Iterable[Task], check: Check | None = None, label: str = "llm",
+                   run_id: str | None = None) -> RunResult:
+        import dspy
+
+        from .progress import RunProgress
+
+        tasks = list(tasks)
+        if len({t.key for t in tasks}) != len(tasks):
+            raise InputError("Task keys must be unique within a run.")
+        prompt_hash, sig_hash = self.fingerprint(module)
+        run_dir = self._run_dir(label, run_id, prompt_hash, sig_hash, tasks)
+        journal = Journal(run_dir, {"label": label, "lm": self.lm_public, "prompt_hash": prompt_hash,
+                                    "signature_hash": sig_hash, "items": len(tasks)})
+        stats: Counter = Counter()
+        results: dict[str, Outcome] = {}
+        for t in tasks:
+            e = journal.done.get(t.key)
+            if e is not None and not e.get("retryable"):
+                results[t.key] = Outcome(cached=True, meta=t.meta, **{k: v for k, v in e.items()})
+                stats["resumed"] += 1
+        pending = iter([t for t in tasks if t.key not in results])
+        limits = RateLimits(self.rc.rpm, self.rc.tpm)
+        progress = RunProgress(label, len(tasks), self.console, enabled=self.rc.progress)
+        progress.advance_resumed(stats["resumed"], results.values())
+        state = {"stop": False}
+        t0 = time.perf_counter()
+
+        async def worker():
+            while not state["stop"]:
+                if self.rc.max_cost is not None and stats["cost_micro"] / 1e6 >= self.rc.max_cost:
+                    state["stop"] = True
+                    stats["stopped_by_budget"] = 1
+                    return
+                task = next(pending, None)
+                if task is None:
+                    return
+                out = await self._process(module, task, check, prompt_hash, sig_hash, limits, stats)
+                results[task.key] = out
+                journal.append(out.journal_entry())
+                stats["kept" if out.ok else "rejected"] += 1
+                progress.update(out, stats)
+
+        try:
+            with dspy.context(lm=self.lm, adapter=self.adapter), progress:
+                await asyncio.gather(*[worker() for _ in range(max(1, self.rc.concurrency))])
+        finally:
+            journal.close()
+            await self.transport.aclose()
+        stats["seconds_x1000"] = int((time.perf_counter() - t0) * 1000)
+        ordered = [results[t.key] for t in tasks if t.key in results]
+        return RunResult(ordered, stats, len(tasks), bool(stats["stopped_by_budget"]), run_dir)
+
+    async def _process(self, module, task, check, prompt_hash, sig_hash, limits, stats) -> Outcome:
+        feedback: list[dict] = []
+        usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        cost = 0.0 if known_prices(self.lm_config.model) else None
+        entry: dict = {}
+        all_cached = True
+        for attempt in range(self.rc.max_reasks + 1):
+            key = self._key(prompt_hash, sig_hash, task, attempt)
+            entry = self.cache.get(key) if self.rc.use_cache else None
+            if entry is None:
+                all_cached = False
+                try:
+                    entry = await self._call(module, task, feedback, limits, stats)
+                except LMCallError as e:
+                    stats[f"failed:{e.kind}"] += 1
+                    return Outcome(task.key, False, reason=f"LLM call failed: {e}", attempts=attempt + 1,
+                                   usage=usage, cost=cost, retryable=e.transient, meta=task.meta)
+                self.cache.put(key, entry)
+                for k in usage:
+                    usage[k] += entry["usage"].get(k) or 0
+                c = dollars(self.lm_config.model, entry["usage"].get("prompt_tokens") or 0,
+                            entry["usage"].get("completion_tokens") or 0)
+                if c is not None:
+                    cost = (cost or 0.0) + c
+                    stats["cost_micro"] += int(c * 1e6)
+                stats["tokens_in"] += entry["usage"].get("prompt_tokens") or 0
+                stats["tokens_out"] += entry["usage"].get("completion_tokens") or 0
+            else:
+                stats["cache_hits"] += 1
+            problem = entry.get("error")
+            if problem is None and check is not None:
+                problem = check(task, entry["fields"])
+            if problem is None:
+                return Outcome(task.key, True, output=entry["fields"], raw=entry.get("raw"), attempts=attempt + 1,
+                               usage=usage, cost=cost, cached=all_cached, meta=task.meta)
+            stats["invalid_answers"] += 1
+            if attempt < self.rc.max_reasks:
+                stats["reasks"] += 1
+                feedback = [{"role": "assistant", "content": entry.get("raw") or ""},
+                            {"role": "user", "content": REASK.format(problem=problem)}]
+        return Outcome(task.key, False, reason=problem, raw=entry.get("raw"), attempts=self.rc.max_reasks + 1,
+                       usage=usage, cost=cost, cached=all_cached, meta=task.meta)
+
+    async def _call(self, module, task: Task, feedback: list[dict], limits: RateLimits, stats: Counter) -> dict:
+        """One answer (with transport retries): parsed fields, or the parse / truncation error, and the raw text."""
+        from dspy.utils.exceptions import AdapterParseError
+
+        def wait(rs):
+            exc = rs.outcome.exception() if rs.outcome else None
+            ra = getattr(exc, "retry_after", None)
+            return ra if ra is not None else wait_random_exponential(multiplier=0.5, max=self.rc.backoff_max)(rs)
+
+        def before_sleep(rs):
+            exc = rs.outcome.exception()
+            stats["retries"] += 1
+            stats[f"fault:{getattr(exc, 'kind', 'error')}"] += 1
+
+        est = sum(estimate_tokens(str(v)) for v in task.inputs.values()) + self.lm_config.max_tokens // 2
+        scope = CallScope(feedback=list(feedback))
+        token = SCOPE.set(scope)
+        try:
+            async for attempt in AsyncRetrying(
+                    stop=stop_after_attempt(self.rc.max_retries + 1), wait=wait, reraise=True,
+                    retry=retry_if_exception(lambda e: isinstance(e, LMCallError) and e.transient),
+                    before_sleep=before_sleep):
+                with attempt:
+                    await limits.acquire(est)
+                    stats["calls"] += 1
+                    try:
+                        pred = await _acall(module, task.inputs)
+                        error = None
+                    except AdapterParseError as e:
+                        pred, error = None, f"the answer could not be parsed: {str(e).splitlines()[0][:300]}"
+                    except Exception as e:  # noqa: BLE001 - DSPy wraps engine errors; unwrap ours
+                        lm_err = _lm_error(e)
+                        if lm_err is None:
+                            raise
+                        raise lm_err from None
+        finally:
+            SCOPE.reset(token)
+        if scope.finish_reason == "length":
+            error = (f"the answer was cut off at max_tokens={self.lm_config.max_tokens} (finish_reason=length); "
+                     "answer more briefly")
+        fields = None if error else {k: _plain(v) for k, v in pred.items()}
+        return {"fields": fields, "error": error, "raw": scope.raw, "usage": scope.usage,
+                "finish_reason": scope.finish_reason}
+
+
+async def _acall(module, inputs: dict):
+    """`module.acall` when the module has `aforward`; otherwise its sync forward in a worker thread."""
+    if hasattr(module, "aforward"):
+        return await module.acall(**inputs)
+    return await asyncio.to_thread(module, **inputs)
+
+
+def _plain(v):
+    if hasattr(v, "model_dump"):
+        return v.model_dump(mode="json")
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    return v

@@ -1,0 +1,73 @@
+"""Rich progress for runs (done / total, rate, ETA, tokens, cost, failures) and the end-of-run summary table."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+
+class RunProgress:
+    def __init__(self, label: str, total: int, console: Console | None, enabled: bool = True):
+        self.enabled = enabled and console is not None
+        self.total = total
+        self.done = 0
+        if self.enabled:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("[cyan]{task.fields[rate]}"), TimeElapsedColumn(),
+                TextColumn("ETA"), TimeRemainingColumn(),
+                TextColumn("tok {task.fields[tokens]} · {task.fields[cost]} · [red]{task.fields[failed]} rejected"
+                           "[/] · {task.fields[cached]} cached"),
+                console=console, transient=False, refresh_per_second=4)
+            self.task = self.progress.add_task(label, total=total, rate="", tokens="0", cost="$0", failed=0,
+                                               cached=0)
+
+    def __enter__(self):
+        if self.enabled:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.progress.__exit__(*exc)
+
+    def advance_resumed(self, n: int, outcomes) -> None:
+        self.done += n
+        if self.enabled and n:
+            self.progress.update(self.task, completed=self.done,
+                                 failed=sum(1 for o in outcomes if not o.ok), cached=n)
+
+    def update(self, outcome, stats: Counter) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        t = self.progress.tasks[self.task]
+        rate = f"{t.speed:.1f} items/s" if t.speed else ""
+        cost = stats["cost_micro"] / 1e6
+        self.progress.update(self.task, completed=self.done, rate=rate,
+                             tokens=f"{stats['tokens_in'] + stats['tokens_out']:,}",
+                             cost=f"${cost:.4f}" if cost else "$0", failed=stats["rejected"],
+                             cached=stats["cache_hits"] + stats["resumed"])
+
+
+def summary_table(result, title: str = "run summary") -> Table:
+    s = result.stats
+    t = Table(title=title)
+    t.add_column("")
+    t.add_column("value", justify="right")
+    rows = [("items", result.total), ("kept", len(result.kept)), ("rejected", len(result.rejected)),
+            ("resumed from journal", s["resumed"]), ("answers from cache", s["cache_hits"]),
+            ("LLM calls", s["calls"]), ("retries", s["retries"]), ("re-asks", s["reasks"]),
+            ("tokens in / out", f"{s['tokens_in']:,} / {s['tokens_out']:,}"),
+            ("cost", f"${s['cost_micro'] / 1e6:.4f}"), ("seconds", f"{s['seconds_x1000'] / 1000:.1f}")]
+    for k, v in sorted(s.items()):
+        if k.startswith(("fault:", "failed:")):
+            rows.append((k, v))
+    if result.stopped_by_budget:
+        rows.append(("stopped", "budget reached (--max-cost); re-run to continue"))
+    for k, v in rows:
+        t.add_row(k, str(v))
+    return t
