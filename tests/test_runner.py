@@ -158,3 +158,12 @@ def test_sentinel_key_never_stored(llm_server, lm_config, home, monkeypatch, cap
     assert any(p.name == "cache.sqlite" for p in files) and any(p.name == "journal.jsonl" for p in files)
     for p in files:
         assert sentinel.encode() not in p.read_bytes(), p
+
+
+def test_final_reject_skips_reask(llm_server, lm_config, home):
+    from synth.runner import FinalReject
+
+    llm_server.add("", fields=GOOD)
+    res = runner(lm_config, home, max_reasks=3).run(TitleModule(), tasks(1),
+                                                    check=lambda t, o: FinalReject("not a job description"))
+    assert not res.outcomes[0].ok and res.outcomes[0].reason == "not a job description" and llm_server.calls == 1

@@ -24,3 +24,53 @@ def store_for(home: Path | None) -> DatasetStore:
 def short(text: str | None, n: int = 80) -> str:
     text = (text or "").replace("\n", " ⏎ ")
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+# -- LM and runner options shared by every command that calls an LLM ------------------------------------------
+LMOpt = Annotated[Optional[str], typer.Option("--lm", help="litellm model string, e.g. openai/Qwen/Qwen3-32B, "
+                                              "ollama_chat/qwen3:32b, or 'local' (default: $MIRA_LM, mira.toml, "
+                                              "else the embedded local model)", show_default=False)]
+ApiBaseOpt = Annotated[Optional[str], typer.Option("--api-base", help="OpenAI-compatible server URL, e.g. "
+                                                   "http://localhost:8000/v1 (default: $MIRA_API_BASE)",
+                                                   show_default=False)]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="LLM calls in flight at once")]
+MaxCostOpt = Annotated[Optional[float], typer.Option("--max-cost", help="stop cleanly (resumable) once this many "
+                                                     "dollars are spent", show_default=False)]
+RpmOpt = Annotated[Optional[float], typer.Option("--rpm", help="requests per minute limit", show_default=False)]
+TpmOpt = Annotated[Optional[float], typer.Option("--tpm", help="tokens per minute limit", show_default=False)]
+MaxReasksOpt = Annotated[int, typer.Option("--max-reasks", help="re-asks with the validation error before a "
+                                           "record is rejected")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="ignore cached answers (new answers are cached)")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="estimate tokens and cost, call nothing")]
+TimeoutOpt = Annotated[Optional[float], typer.Option("--timeout", help="seconds per LLM request",
+                                                     show_default=False)]
+
+
+def make_runner(home: Path | None, lm: str | None, api_base: str | None, concurrency: int = 16,
+                max_cost: float | None = None, rpm: float | None = None, tpm: float | None = None,
+                max_reasks: int = 1, no_cache: bool = False, timeout: float | None = None):
+    """The runner for a command's LM flags (flags > env > mira.toml > local)."""
+    from ..lm.config import resolve_lm_config
+    from ..runner import Runner, RunnerConfig
+
+    store = store_for(home)
+    cfg = resolve_lm_config(lm, api_base, store.home, timeout=timeout)
+    if cfg.model == "local":
+        err_console.print("[yellow]Using the embedded SmolLM2-135M: a tiny model to show the plumbing, not "
+                          "quality. Point --lm / --api-base at a real model for real data.[/]")
+    rc = RunnerConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_reasks=max_reasks, max_cost=max_cost,
+                      use_cache=not no_cache)
+    return Runner(cfg, store.home, rc, console=console)
+
+
+def print_estimate(est: dict, model: str) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"dry run ({model}): nothing was called")
+    t.add_column("")
+    t.add_column("estimate", justify="right")
+    for k in ("items", "cached", "calls", "input_tokens", "output_tokens_max"):
+        t.add_row(k.replace("_", " "), f"{est[k]:,}")
+    t.add_row("cost (at most)", "unknown: model not in litellm's cost map" if est["cost_max"] is None
+              else f"${est['cost_max']:.4f}")
+    console.print(t)

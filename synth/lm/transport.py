@@ -180,6 +180,11 @@ def make_transport(cfg: LMConfig):
         return HttpTransport(cfg)
     if cfg.transport == "litellm":
         return LiteLLMTransport(cfg)
-    from .local import LocalTransport
+    try:
+        from .local import LocalTransport
+    except ImportError:
+        from ..errors import InputError
 
+        raise InputError("No LM is configured and the embedded local model is not available. Pass one, e.g. "
+                         "--lm openai/Qwen/Qwen3-32B --api-base http://localhost:8000/v1 (or set MIRA_LM).") from None
     return LocalTransport(cfg)

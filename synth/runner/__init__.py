@@ -1,5 +1,5 @@
 """The batch runner: every LLM call of synth and judge goes through it."""
 
-from .core import Outcome, Runner, RunnerConfig, RunResult, Task
+from .core import FinalReject, Outcome, Runner, RunnerConfig, RunResult, Task
 
-__all__ = ["Outcome", "Runner", "RunnerConfig", "RunResult", "Task"]
+__all__ = ["FinalReject", "Outcome", "Runner", "RunnerConfig", "RunResult", "Task"]

@@ -36,6 +36,10 @@ REASK = ("Your previous answer was rejected: {problem}\n"
 Check = Callable[["Task", dict], "str | None"]
 
 
+class FinalReject(str):
+    """A check result that rejects at once, without a re-ask (e.g. "not a job description")."""
+
+
 class Interrupted(MiraError):
     """Ctrl-C: the journal is flushed; re-running the same command resumes."""
 
@@ -125,7 +129,8 @@ class Runner:
         self.lm = make_dspy_lm(lm, self.transport)
         self.adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
         self.lm_public = lm.public()
-        if self.rc.max_cost is not None and not known_prices(lm.model):
+        self.priced = known_prices(lm.model)
+        if self.rc.max_cost is not None and not self.priced:
             raise InputError(f"--max-cost needs dollar prices, and litellm's cost map does not know '{lm.model}'. "
                              "Drop --max-cost, or use a model string the cost map knows.")
 
@@ -228,7 +233,7 @@ class Runner:
     async def _process(self, module, task, check, prompt_hash, sig_hash, limits, stats) -> Outcome:
         feedback: list[dict] = []
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
-        cost = 0.0 if known_prices(self.lm_config.model) else None
+        cost = 0.0 if self.priced else None
         entry: dict = {}
         all_cached = True
         for attempt in range(self.rc.max_reasks + 1):
@@ -261,6 +266,9 @@ class Runner:
                 return Outcome(task.key, True, output=entry["fields"], raw=entry.get("raw"), attempts=attempt + 1,
                                usage=usage, cost=cost, cached=all_cached, meta=task.meta)
             stats["invalid_answers"] += 1
+            if isinstance(problem, FinalReject):
+                return Outcome(task.key, False, reason=str(problem), raw=entry.get("raw"), attempts=attempt + 1,
+                               usage=usage, cost=cost, cached=all_cached, meta=task.meta)
             if attempt < self.rc.max_reasks:
                 stats["reasks"] += 1
                 feedback = [{"role": "assistant", "content": entry.get("raw") or ""},

@@ -1,23 +1,39 @@
-"""Token and dollar accounting. Dollars come from litellm's offline cost map, where it knows the model."""
+"""Token and dollar accounting from litellm's bundled (offline) cost map.
+
+The map is read as the JSON file litellm ships (`model_prices_and_context_window_backup.json`), without importing
+litellm: the import costs ~3 s of CPU, and nothing here needs more than the prices. Nothing is fetched.
+"""
 
 from __future__ import annotations
 
-import os
+import importlib.util
+import json
 from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=1)
+def _cost_map() -> dict:
+    spec = importlib.util.find_spec("litellm")
+    if spec is None or not spec.origin:
+        return {}
+    f = Path(spec.origin).parent / "model_prices_and_context_window_backup.json"
+    return json.loads(f.read_text()) if f.exists() else {}
 
 
 @lru_cache(maxsize=64)
 def _prices(model: str) -> tuple[float, float] | None:
     if model == "local":
         return (0.0, 0.0)
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    try:
-        import litellm
-
-        p, c = litellm.cost_per_token(model=model, prompt_tokens=1_000_000, completion_tokens=1_000_000)
-        return (p / 1e6, c / 1e6)
-    except Exception:  # not in the cost map: tokens only
-        return None
+    table = _cost_map()
+    names = [model]
+    if "/" in model:
+        names.append(model.split("/", 1)[1])
+    for name in names:
+        entry = table.get(name)
+        if entry and "input_cost_per_token" in entry:
+            return (float(entry["input_cost_per_token"]), float(entry.get("output_cost_per_token", 0.0)))
+    return None
 
 
 def known_prices(model: str) -> bool:
