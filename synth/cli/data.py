@@ -80,7 +80,7 @@ def stage_table(v: Version) -> Table | None:
     if not stages:
         return None
     t = Table(title="per-stage counts")
-    for col in ("stage", "in", "kept", "rejected", "duplicates", "rejected by reason"):
+    for col in ("stage", "generated", "kept", "rejected", "duplicates", "rejected by reason"):
         t.add_column(col, justify="left" if col in ("stage", "rejected by reason") else "right")
     for stage, c in stages.items():
         rej = c.get("rejected", {})
@@ -101,7 +101,7 @@ def show_cmd(ref: Annotated[str, typer.Argument(help="name, name@latest or name@
     t.add_column("key", style="bold")
     t.add_column("value")
     for key in ("kind", "count", "rejected", "duplicates", "created_at", "parents", "prompts", "lm", "seed", "code_version",
-                "command", "preset", "sources", "params"):
+                "command", "preset", "sources", "params", "dedup"):
         if m.get(key) not in (None, [], {}):
             val = m[key]
             t.add_row(key, val if isinstance(val, str) else json.dumps(val, ensure_ascii=False))

@@ -1,0 +1,88 @@
+"""Stage 1, extract: a conservative structured anchor of one real JD; nothing invented survives the script check."""
+
+from __future__ import annotations
+
+import re
+
+import dspy
+
+from ..runner import FinalReject, Task
+from .common import DATA_DESC, Constraint, PromptedModule, ScopeLevel, Seniority, fence, grounded, render_card
+
+MIN_WORDS = 25
+MAX_CHARS = 12_000
+
+
+class ExtractAnchor(dspy.Signature):
+    """Extract a conservative structured anchor from a job description."""
+
+    jd_text: str = dspy.InputField(desc=f"the job description; {DATA_DESC}")
+    is_job_description: bool = dspy.OutputField(desc="false when the text is not a job posting")
+    language: str = dspy.OutputField(desc="ISO 639-1 code, e.g. en")
+    title: str = dspy.OutputField(desc="job title as stated in the JD; empty if none")
+    job_family: str = dspy.OutputField()
+    seniority: Seniority = dspy.OutputField()
+    scope_level: ScopeLevel = dspy.OutputField(desc="assists < contributes < leads < owns")
+    responsibilities: list[str] = dspy.OutputField(desc="up to 8 short phrases from the JD")
+    skills: list[str] = dspy.OutputField(desc="up to 15 skills, each exactly as written in the JD")
+    must: list[Constraint] = dspy.OutputField(desc="hard requirements with evidence quotes")
+    preferred: list[Constraint] = dspy.OutputField(desc="preferred / nice-to-have requirements")
+    summary: str = dspy.OutputField(desc="two sentences")
+
+
+class Extract(PromptedModule):
+    signature = ExtractAnchor
+    prompt_name = "jd/extract"
+
+
+def precheck(jd: dict) -> str | None:
+    """Reasons to reject a JD before spending a call on it."""
+    text = jd["text"]
+    if len(re.findall(r"\w+", text)) < MIN_WORDS:
+        return f"JD too short (under {MIN_WORDS} words)"
+    letters = re.findall(r"[^\W\d_]", text)
+    if letters and sum(c.isascii() for c in letters) / len(letters) < 0.6:
+        return "unsupported language (non-Latin script)"
+    return None
+
+
+def make_task(jd: dict) -> Task:
+    return Task(f"extract:{jd['id']}", {"jd_text": fence(jd["text"][:MAX_CHARS])}, meta={"jd_id": jd["id"]})
+
+
+def check(task: Task, out: dict) -> str | None:
+    if not out.get("is_job_description", True):
+        return FinalReject("not a job description")
+    lang = (out.get("language") or "").strip().lower()
+    if lang and not lang.startswith("en"):
+        return FinalReject(f"unsupported language ({lang})")
+    if not (out.get("title") or "").strip():
+        return "no title: give the job title exactly as the JD states it"
+    return None
+
+
+def build_anchor(jd: dict, out: dict, prompt_hash: str, model: str) -> tuple[dict | None, str | None, dict]:
+    """(anchor record, reject reason, dropped items). Skills and constraints not found in the JD are dropped."""
+    source = "\n".join(x for x in (jd.get("title"), jd["text"]) if x)
+    title = out["title"].strip()
+    if not grounded(title, source, 80):
+        return None, "title not found in the JD", {}
+    skills = list(dict.fromkeys(s.strip() for s in out.get("skills") or [] if s.strip()))
+    kept_skills = [s for s in skills if grounded(s, source)]
+    dropped = {"skills": [s for s in skills if s not in kept_skills]}
+    cons = {}
+    for level in ("must", "preferred"):
+        items = [c if isinstance(c, dict) else dict(c) for c in out.get(level) or []]
+        ok = [c for c in items if grounded(c.get("evidence") or c["value"], source) or grounded(c["value"], source)]
+        dropped[level] = [c for c in items if c not in ok]
+        cons[level] = [{"field": c["field"], "value": c["value"].strip(), "evidence": c.get("evidence") or None}
+                       for c in ok if c["value"].strip()]
+    responsibilities = [r.strip() for r in out.get("responsibilities") or [] if r.strip()][:8]
+    fields = dict(title=title, job_family=(out.get("job_family") or "").strip() or None,
+                  seniority=out.get("seniority"), scope_level=out["scope_level"],
+                  responsibilities=responsibilities, skills=kept_skills, must=cons["must"],
+                  preferred=cons["preferred"], summary=(out.get("summary") or "").strip())
+    anchor = {"id": f"jd_anchor-{jd['id'].split('-', 1)[1]}", "kind": "jd_anchor", "jd_id": jd["id"], **fields,
+              "card": render_card(**fields), "dropped": {k: v for k, v in dropped.items() if v},
+              "lineage": {"stage": "extract", "prompt_hash": prompt_hash, "model": model, "source_ids": [jd["id"]]}}
+    return anchor, None, dropped

@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from synth.dedup import Deduplicator, MinHasher, MinHashParams, optimal_bands
+
+TEXT = ("We are looking for a senior accountant to manage month end close, reconcile ledgers, prepare financial "
+        "statements and support the annual audit with the external auditors in our Chicago office")
+
+
+def test_signatures_are_seeded_and_reproducible():
+    a = MinHasher(MinHashParams(seed=3)).signatures([TEXT])
+    b = MinHasher(MinHashParams(seed=3)).signatures([TEXT])
+    c = MinHasher(MinHashParams(seed=4)).signatures([TEXT])
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_incompatible_signatures_refused():
+    s1 = MinHasher(MinHashParams(seed=1)).signature(TEXT)
+    s2 = MinHasher(MinHashParams(seed=2)).signature(TEXT)
+    with pytest.raises(ValueError, match="different parameters"):
+        s1.jaccard(s2)
+    assert s1.jaccard(MinHasher(MinHashParams(seed=1)).signature(TEXT)) == 1.0
+
+
+def test_jaccard_estimate_is_close_to_true_jaccard():
+    h = MinHasher(MinHashParams(num_perm=256, shingle=1))
+    a = " ".join(f"w{i}" for i in range(100))
+    b = " ".join(f"w{i}" for i in range(50, 150))  # true Jaccard 50 / 150
+    assert abs(h.jaccard(a, b) - 1 / 3) < 0.08
+
+
+def test_exact_and_near_duplicates_first_kept():
+    d = Deduplicator(MinHashParams(threshold=0.7))
+    texts = [TEXT, TEXT.upper() + "  ", TEXT.replace("Chicago", "Denver"), "Registered nurse for night shifts"]
+    res = d.run(["a", "b", "c", "d"], texts)
+    assert res.keep == [True, False, False, True] and res.duplicate_of == [None, "a", "a", None]
+    assert (res.exact, res.near) == (1, 1)
+    again = d.run(["e"], [TEXT + " today"])  # across calls (stages of one run)
+    assert again.duplicate_of == ["a"]
+
+
+def test_optimal_bands_cover_num_perm():
+    b, r = optimal_bands(0.8, 128)
+    assert b * r <= 128 and b > 1 and r > 1
