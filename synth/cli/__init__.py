@@ -13,6 +13,9 @@ from typer.core import TyperGroup  # noqa: E402
 from ..errors import MiraError  # noqa: E402
 from .common import HomeOpt, console, err_console, store_for  # noqa: E402
 from .data import app as data_app  # noqa: E402
+from .judge_cmd import app as judge_app  # noqa: E402
+from .prompt_cmd import app as prompt_app  # noqa: E402
+from .synth_cmd import app as synth_app  # noqa: E402
 
 
 class _MiraGroup(TyperGroup):
@@ -21,6 +24,9 @@ class _MiraGroup(TyperGroup):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            err_console.print("[yellow]Interrupted.[/] Finished items are journaled; re-run the same command to resume.")
+            raise typer.Exit(130) from None
         except MiraError as e:
             err_console.print(f"[bold red]Error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
@@ -30,6 +36,9 @@ app = typer.Typer(name="mira", cls=_MiraGroup, no_args_is_help=True, add_complet
                   pretty_exceptions_enable=False,
                   help="Mira: recruitment rerankers from synthetic, judged and versioned data.")
 app.add_typer(data_app, name="data")
+app.add_typer(synth_app, name="synth")
+app.add_typer(prompt_app, name="prompt")
+app.add_typer(judge_app, name="judge")
 
 
 @app.command()

@@ -60,7 +60,7 @@ def make_runner(home: Path | None, lm: str | None, api_base: str | None, concurr
                           "quality. Point --lm / --api-base at a real model for real data.[/]")
     rc = RunnerConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_reasks=max_reasks, max_cost=max_cost,
                       use_cache=not no_cache)
-    return Runner(cfg, store.home, rc, console=console)
+    return Runner(cfg, store.home, rc, console=err_console)  # progress on stderr: stdout stays clean for --json
 
 
 def print_estimate(est: dict, model: str) -> None:

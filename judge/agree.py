@@ -1,0 +1,156 @@
+"""Agreement and calibration: judge vs human / business labels (confusion, Cohen's kappa, precision / recall),
+self-consistency over repeated rollouts, order sensitivity, score histograms, and the borderline review queue."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from synth.errors import InputError
+from synth.importer import pool_members
+from synth.runner import Runner
+from synth.store import DatasetStore, Version
+
+from .module import Judge, check, judgment_record, make_task, requirements_of
+from .rubric import Rubric
+
+
+def cohen_kappa(pairs: list[tuple[int, int]]) -> float:
+    """Cohen's kappa of two binary raters: (p_o - p_e) / (1 - p_e)."""
+    n = len(pairs)
+    if n == 0:
+        raise InputError("No judged pair has a label: nothing to compare.")
+    po = sum(a == b for a, b in pairs) / n
+    pa, pb = sum(a for a, _ in pairs) / n, sum(b for _, b in pairs) / n
+    pe = pa * pb + (1 - pa) * (1 - pb)
+    return 1.0 if pe == 1 else (po - pe) / (1 - pe)
+
+
+def confusion(pairs: list[tuple[int, int]]) -> dict:
+    """pairs of (judge, label)."""
+    tp = sum(1 for j, y in pairs if j and y)
+    fp = sum(1 for j, y in pairs if j and not y)
+    fn = sum(1 for j, y in pairs if not j and y)
+    tn = sum(1 for j, y in pairs if not j and not y)
+    return {"tp": tp, "fp": fp, "fn": fn, "tn": tn, "n": len(pairs),
+            "precision": tp / (tp + fp) if tp + fp else None, "recall": tp / (tp + fn) if tp + fn else None,
+            "kappa": cohen_kappa(pairs)}
+
+
+def load_labels(store: DatasetStore, ref_or_file: str) -> dict[tuple[str, str], int]:
+    """A pool REF (candidates labelled by membership in positives) or a CSV / JSONL file with jd_id, cv_id, label."""
+    p = Path(ref_or_file)
+    if p.is_file():
+        rows = [json.loads(x) for x in p.read_text().splitlines() if x.strip()] if p.suffix in (".jsonl", ".ndjson") \
+            else list(csv.DictReader(p.open(newline="")))
+        out = {}
+        for i, r in enumerate(rows, 2 if p.suffix == ".csv" else 1):
+            try:
+                out[(r["jd_id"], r["cv_id"])] = int(str(r["label"]).strip().lower() in ("1", "true", "yes", "1.0"))
+            except KeyError as e:
+                raise InputError(f"{p}:{i}: missing field {e}.") from None
+        return out
+    pool = store.resolve(ref_or_file, "pool")
+    return {(e["jd_id"], c): int(c in e["positive_ids"]) for e in pool.iter_records() for c in e["candidate_ids"]}
+
+
+def agreement(judgments: Version, labels: dict[tuple[str, str], int]) -> dict:
+    pairs = [(j["label"], labels[(j["jd_id"], j["cv_id"])]) for j in judgments.iter_records()
+             if (j["jd_id"], j["cv_id"]) in labels and j.get("rollout") is None]
+    return confusion(pairs)
+
+
+def histograms(judgments: Version, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = judgments.records()
+    dims = sorted({d for r in recs for d in r["scores"]})
+    fig, axes = plt.subplots(1, len(dims) + 1, figsize=(3.2 * (len(dims) + 1), 3), sharey=True)
+    for ax, d in zip(axes, dims + ["total"]):
+        vals = [r["total"] if d == "total" else r["scores"][d] for r in recs if d == "total" or d in r["scores"]]
+        ax.hist(vals, bins=range(0, 105, 5), color="#4878a8" if d != "total" else "#a84848")
+        ax.set_title(d)
+        ax.set_xlim(0, 100)
+    axes[0].set_ylabel("pairs")
+    fig.suptitle(f"judge scores: {judgments.ref}")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def _sample_tasks(store, judgments: Version, n: int, seed: int, redact_pii: bool):
+    parent = next((p for p in judgments.manifest.get("parents", []) if store.resolve(p).kind == "pool"), None)
+    if parent is None:
+        raise InputError(f"{judgments.ref} does not name the pool it judged.")
+    jd_v, cv_v = pool_members(store, store.resolve(parent))
+    jds, cvs = jd_v.by_id(), cv_v.by_id()
+    base = [j for j in judgments.records() if j.get("rollout") is None]
+    rng = random.Random(seed)
+    return rng.sample(base, min(n, len(base))), jds, cvs
+
+
+def self_consistency(store: DatasetStore, runner: Runner, rubric: Rubric, judgments: Version, repeat: int,
+                     n: int = 20, seed: int = 0, redact_pii: bool = True) -> dict:
+    """Re-judge a sample with distinct rollout ids: std of totals and label flip rate."""
+    sample, jds, cvs = _sample_tasks(store, judgments, n, seed, redact_pii)
+    tasks = [make_task(jds[j["jd_id"]], cvs[j["cv_id"]], requirements_of(jds[j["jd_id"]]), redact_pii, rollout=r)
+             for j in sample for r in range(1, repeat + 1)]
+    res = runner.run(Judge(rubric), tasks, check=check(rubric), label="judge-repeat")
+    by_key = {t.key: t for t in tasks}
+    totals, labels = defaultdict(list), defaultdict(set)
+    for j in sample:
+        totals[(j["jd_id"], j["cv_id"])].append(j["total"])
+        labels[(j["jd_id"], j["cv_id"])].add(j["label"])
+    for o in res.kept:
+        rec = judgment_record(by_key[o.key], o.output, rubric, runner.lm_config.model)
+        totals[(rec["jd_id"], rec["cv_id"])].append(rec["total"])
+        labels[(rec["jd_id"], rec["cv_id"])].add(rec["label"])
+    stds = [statistics.pstdev(v) for v in totals.values() if len(v) > 1]
+    return {"pairs": len(totals), "repeats": repeat, "mean_std_total": statistics.mean(stds) if stds else None,
+            "label_flip_rate": sum(len(v) > 1 for v in labels.values()) / max(1, len(labels)),
+            "failed": len(res.rejected)}
+
+
+def order_sensitivity(store: DatasetStore, runner: Runner, rubric: Rubric, judgments: Version, n: int = 20,
+                      seed: int = 0, redact_pii: bool = True) -> dict:
+    """Re-judge a sample with the requirement order shuffled: how many labels flip."""
+    sample, jds, cvs = _sample_tasks(store, judgments, n, seed, redact_pii)
+    rng = random.Random(seed)
+    tasks, orig = [], {}
+    for j in sample:
+        reqs = requirements_of(jds[j["jd_id"]])
+        rng.shuffle(reqs)
+        t = make_task(jds[j["jd_id"]], cvs[j["cv_id"]], reqs, redact_pii, key=f"shuffle:{j['jd_id']}:{j['cv_id']}")
+        tasks.append(t)
+        orig[t.key] = j["label"]
+    res = runner.run(Judge(rubric), tasks, check=check(rubric), label="judge-shuffle")
+    by_key = {t.key: t for t in tasks}
+    flips = sum(judgment_record(by_key[o.key], o.output, rubric, runner.lm_config.model)["label"] != orig[o.key]
+                for o in res.kept)
+    return {"pairs": len(res.kept), "label_flips": flips, "flip_rate": flips / max(1, len(res.kept))}
+
+
+def review_queue(judgments: Version, lo: float, hi: float, out: Path) -> int:
+    """Borderline judgments (lo <= total <= hi) with their evidence, as CSV for a human reviewer."""
+    rows = [j for j in judgments.iter_records() if lo <= j["total"] <= hi]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["jd_id", "cv_id", "total", "raw_total", "cap", "label", "scores", "requirements", "risks",
+                    "human_label"])
+        for j in sorted(rows, key=lambda r: r["total"]):
+            reqs = " | ".join(f"[{r['level']}] {r['requirement']}: {r['verdict']}"
+                              + (f" ({r['evidence']})" if r.get("evidence") else "") for r in j["requirements"])
+            risks = " | ".join(f"{r['category']}: {r.get('evidence', '')}" for r in j["risks"])
+            w.writerow([j["jd_id"], j["cv_id"], j["total"], j["raw_total"], j["cap"], j["label"],
+                        json.dumps(j["scores"]), reqs, risks, ""])
+    return len(rows)
