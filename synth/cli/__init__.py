@@ -16,6 +16,7 @@ from .data import app as data_app  # noqa: E402
 from .judge_cmd import app as judge_app  # noqa: E402
 from .prompt_cmd import app as prompt_app  # noqa: E402
 from .synth_cmd import app as synth_app  # noqa: E402
+from .train_cmd import app as train_app  # noqa: E402
 
 
 class _MiraGroup(TyperGroup):
@@ -39,6 +40,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(synth_app, name="synth")
 app.add_typer(prompt_app, name="prompt")
 app.add_typer(judge_app, name="judge")
+app.add_typer(train_app, name="train")
 
 
 @app.command()

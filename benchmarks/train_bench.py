@@ -1,0 +1,115 @@
+"""R2 training speed and memory on CPU: Mira's trainer vs the plain recipe, one epoch on 500 RJDB-dev triplets.
+
+    python benchmarks/train_bench.py [--quick]
+
+Same data (the first 500 JDs of RJDB dev: JD, matched resume, unmatched resume), same hyperparameters (LoRA r=8,
+alpha=32 on query/key/value/dense, lr 1e-5, batch 32, max length 256, MNRL scale 20, warm-up 10%), each in a fresh
+process. The plain recipe is SentenceTransformerTrainer + peft defaults with the no-duplicates batch sampler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import ROOT, bench_line, data_dir, peak_rss_mb
+
+sys.path.insert(0, str(ROOT))
+MAX_LEN, BATCH, LR = 256, 32, 1e-5
+
+
+def load_triplets(n: int) -> list[tuple[str, str, str]]:
+    rows = [json.loads(x) for x in open(data_dir() / "pairs/rjdb/rjdb_dev.jsonl")][:n]
+    return [(r["Job-Description"], r["Resume-matched"], r["Resume-unmatched"]) for r in rows]
+
+
+def run_mira(trip, out: Path) -> dict:
+    from synth.records import stable_id
+    from synth.store import DatasetStore
+    from train.config import R2Config, load_config
+    from train.rounds import train_r2
+
+    store = DatasetStore(out / "home")
+    v = store.write("bench", "jdcv_triplet", [
+        {"id": stable_id("jdcv_triplet", q + p), "kind": "jdcv_triplet", "jd_id": stable_id("jd", q), "jd": q,
+         "positive": p, "negative": n, "generator": "imported", "negative_type": "rjdb_unmatched",
+         "lineage": {"stage": "import", "source_ids": []}} for q, p, n in trip])
+    cfg = load_config(R2Config, epochs=1, lr=LR, batch_size=BATCH, max_length=MAX_LEN, val_fraction=0.0)
+    res = train_r2(store, v.ref, None, out / "mira-model", cfg)
+    e = res.manifest["epochs"][0]
+    return {"samples": e["samples"], "seconds": e["seconds"], "precision": res.manifest["precision"]}
+
+
+def run_plain(trip, out: Path) -> dict:
+    from datasets import Dataset
+    from peft import LoraConfig
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
+    from sentence_transformers.training_args import BatchSamplers
+
+    from train.backbones import resolve_base
+
+    model = SentenceTransformer(resolve_base(None), device="cpu")
+    model.max_seq_length = MAX_LEN
+    model.add_adapter(LoraConfig(r=8, lora_alpha=32, target_modules=["query", "key", "value", "dense"]))
+    ds = Dataset.from_dict({"anchor": [t[0] for t in trip], "positive": [t[1] for t in trip],
+                            "negative": [t[2] for t in trip]})
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(out / "plain"), num_train_epochs=1, per_device_train_batch_size=BATCH, learning_rate=LR,
+        warmup_ratio=0.1, save_strategy="no", report_to=[], logging_steps=10_000, seed=0,
+        batch_sampler=BatchSamplers.NO_DUPLICATES, dataloader_num_workers=0, disable_tqdm=True)
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=ds,
+                                         loss=MultipleNegativesRankingLoss(model))
+    t0 = time.perf_counter()
+    trainer.train()
+    return {"samples": len(trip), "seconds": time.perf_counter() - t0, "precision": "fp32"}
+
+
+def child(kind: str, n: int) -> None:
+    trip = load_triplets(n)
+    with tempfile.TemporaryDirectory() as tmp:
+        r = (run_mira if kind == "mira" else run_plain)(trip, Path(tmp))
+    r["rss_mb"] = peak_rss_mb()
+    print(json.dumps(r))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="128 triplets instead of 500")
+    ap.add_argument("--child")
+    ap.add_argument("--n", type=int, default=500)
+    args = ap.parse_args()
+    n = 128 if args.quick else args.n
+    if args.child:
+        child(args.child, n)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    res = {}
+    for kind in ("mira", "plain"):
+        out = subprocess.run([sys.executable, __file__, "--child", kind, "--n", str(n)], capture_output=True,
+                             text=True)
+        if out.returncode != 0:
+            raise SystemExit(f"{kind} failed:\n{out.stderr[-3000:]}")
+        res[kind] = json.loads(out.stdout.strip().splitlines()[-1])
+    t = Table(title=f"R2, one epoch, {n} RJDB triplets, max length {MAX_LEN}, batch {BATCH} (CPU)")
+    for col in ("trainer", "precision", "seconds", "samples/s", "peak RSS MB"):
+        t.add_column(col, justify="left" if col in ("trainer", "precision") else "right")
+    for k, r in res.items():
+        t.add_row(k, r["precision"], f"{r['seconds']:.1f}", f"{r['samples'] / r['seconds']:.2f}", f"{r['rss_mb']:.0f}")
+    Console().print(t)
+    m, p = res["mira"], res["plain"]
+    sps, psps = m["samples"] / m["seconds"], p["samples"] / p["seconds"]
+    print(bench_line("train", samples_per_s=sps, plain_samples_per_s=psps, speedup=sps / psps,
+                     peak_rss_mb=m["rss_mb"], plain_peak_rss_mb=p["rss_mb"], triplets=n))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""`mira train r1|r2`: LoRA rounds on a sentence-transformers backbone (the train extra: torch, peft, ST)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from .common import HomeOpt, console, err_console, store_for
+
+app = typer.Typer(no_args_is_help=True, help="Train the encoder: R1 (JD–JD curriculum), R2 (JD–CV MNRL).")
+
+DataOpt = Annotated[str, typer.Option("--data", help="dataset REF")]
+BaseOpt = Annotated[Optional[str], typer.Option("--base", help="local sentence-transformers folder (default: the "
+                                                "offline all-MiniLM-L6-v2)", show_default=False)]
+OutOpt = Annotated[Path, typer.Option("--out", help="output folder for the merged model")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML / JSON overriding the paper's defaults",
+                                                   show_default=False)]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", show_default=False)]
+LrOpt = Annotated[Optional[float], typer.Option("--lr", show_default=False)]
+BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", show_default=False)]
+MaxLenOpt = Annotated[Optional[int], typer.Option("--max-length", show_default=False)]
+PrecisionOpt = Annotated[Optional[str], typer.Option("--precision", help="auto, fp32 or bf16", show_default=False)]
+
+
+def _summary(res) -> None:
+    t = Table(title=f"training log ({res.manifest['round']}, {res.manifest['device']}, {res.manifest['precision']})")
+    for col in ("stage", "epoch", "train loss", "samples/s", "validation"):
+        t.add_column(col)
+    for e in res.manifest["epochs"]:
+        val = ", ".join(f"{k}={v:.4f}" for k, v in e["val"].items() if isinstance(v, float))
+        t.add_row(e["stage"], str(e["epoch"]), f"{e['train_loss']:.4f}", f"{e['samples_per_s']:.2f}", val)
+    console.print(t)
+    console.print(f"wall time {res.manifest['wall_seconds']} s; manifest: {res.out / 'mira_train.json'}")
+
+
+@app.command("r2")
+def r2_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None,
+           val: Annotated[Optional[str], typer.Option("--val", help="pool or jdcv_triplet REF for validation "
+                                                      "(default: 10% of the JDs held out)")] = None,
+           config: ConfigOpt = None, epochs: EpochsOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None,
+           max_length: MaxLenOpt = None, precision: PrecisionOpt = None, home: HomeOpt = None) -> None:
+    """R2: LoRA + MNRL over (JD, CV+, CV-) from a jdcv_triplet or pool version; merged into OUT."""
+    from train.config import R2Config, load_config
+    from train.rounds import train_r2
+
+    cfg = load_config(R2Config, config, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
+                      precision=precision)
+    _summary(train_r2(store_for(home), data, base, out, cfg, val, err_console))
+
+
+@app.command("r1")
+def r1_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None, config: ConfigOpt = None, epochs: EpochsOpt = None,
+           lr: LrOpt = None, batch_size: BatchOpt = None, max_length: MaxLenOpt = None,
+           precision: PrecisionOpt = None, home: HomeOpt = None) -> None:
+    """R1: card warm-up, semantic alignment, grouped ranking on a jd_pair version; one adapter; merged into OUT."""
+    from train.config import R1Config, load_config
+    from train.rounds import train_r1
+
+    cfg = load_config(R1Config, config, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
+                      precision=precision)
+    if epochs is not None:
+        cfg.stage_epochs = {k: min(v, epochs) for k, v in cfg.stage_epochs.items()}
+    _summary(train_r1(store_for(home), data, base, out, cfg, err_console))

@@ -1,0 +1,130 @@
+"""The training step and epoch loop shared by R1 and R2.
+
+Speed and memory on CPU come from: texts tokenised once; batches bucketed by length so padding stays small; the
+backbone kept in eval mode (no dropout: the student equals the frozen teacher at step 0, and no RNG work); bf16
+autocast where the CPU has AMX / AVX512-BF16 (or on CUDA); and a gradient-cached step (GradCache, Gao et al. 2021):
+embeddings of the whole batch are computed without a graph, the loss's gradient with respect to them is taken once,
+then each chunk of `mini_batch` texts is re-encoded with a graph and back-propagated alone, so peak memory follows
+the chunk, not the batch, while the loss still sees every in-batch negative.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .backbones import load_lora_state, lora_state
+from .encode import Tokens, autocast, embed
+
+
+@dataclass
+class EpochLog:
+    stage: str
+    epoch: int
+    train_loss: float
+    samples: int
+    seconds: float
+    val: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"stage": self.stage, "epoch": self.epoch, "train_loss": round(self.train_loss, 6),
+                "samples": self.samples, "seconds": round(self.seconds, 2),
+                "samples_per_s": round(self.samples / max(self.seconds, 1e-9), 3), "val": self.val}
+
+
+class Trainer:
+    def __init__(self, model, tokens: Tokens, device: str, precision: str, lr: float, weight_decay: float,
+                 mini_batch: int | None):
+        self.model, self.tokens, self.device, self.precision = model, tokens, device, precision
+        self.mini_batch = mini_batch
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(self.params, lr=lr, weight_decay=weight_decay)
+        self.lr = lr
+        self.sched = None
+        model.eval()
+
+    def schedule(self, total_steps: int, warmup_ratio: float) -> None:
+        """Linear warm-up then linear decay over `total_steps` (reset per curriculum stage)."""
+        for g in self.opt.param_groups:
+            g["lr"] = self.lr
+        warm = max(1, int(total_steps * warmup_ratio))
+
+        def factor(step: int) -> float:
+            if step < warm:
+                return (step + 1) / warm
+            return max(0.0, (total_steps - step) / max(1, total_steps - warm))
+
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, factor)
+
+    def _encode(self, texts: list[str]) -> torch.Tensor:
+        with autocast(self.precision, self.device):
+            out = self.model(self.tokens.batch(texts, self.device))["sentence_embedding"]
+        return torch.nn.functional.normalize(out.float(), dim=-1)
+
+    def step(self, columns: list[list[str]], loss_fn: Callable[[list[torch.Tensor]], dict]) -> dict:
+        """One optimiser step on a batch given as columns of texts (e.g. [jds, positives, negatives])."""
+        n_texts = sum(len(c) for c in columns)
+        if self.mini_batch is None or n_texts <= self.mini_batch:
+            embs = [self._encode(c) if c else torch.zeros(0) for c in columns]
+            out = loss_fn(embs)
+            out["loss"].backward()
+        else:
+            embs = [embed(self.model, self.tokens, c, self.device, self.precision, self.mini_batch).requires_grad_()
+                    for c in columns]
+            out = loss_fn(embs)
+            out["loss"].backward()
+            for col, e in zip(columns, embs):
+                order = sorted(range(len(col)), key=lambda i: self.tokens.length(col[i]))
+                for s in range(0, len(order), self.mini_batch):
+                    idx = order[s: s + self.mini_batch]
+                    part = self._encode([col[i] for i in idx])
+                    part.backward(e.grad[idx])
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.opt.step()
+        if self.sched is not None:
+            self.sched.step()
+        self.opt.zero_grad(set_to_none=True)
+        return {k: float(v.detach()) for k, v in out.items()}
+
+
+def run_stage(trainer: Trainer, stage: str, epochs: int, batches: Callable[[int], list[list[int]]],
+              columns: Callable[[list[int]], list[list[str]]], loss_fn: Callable, evaluate: Callable[[], dict] | None,
+              metric: str | None, patience: int, warmup_ratio: float, progress=None,
+              on_step: Callable[[int, dict], None] | None = None) -> list[EpochLog]:
+    """Epochs of one stage with validation after each, early stopping on `metric`, best epoch restored."""
+    per_epoch = [batches(e) for e in range(epochs)]
+    trainer.schedule(sum(len(b) for b in per_epoch), warmup_ratio)
+    logs: list[EpochLog] = []
+    best, best_state, bad = -math.inf, None, 0
+    step_no = 0
+    task = progress.add_task(stage, total=sum(len(b) for b in per_epoch), loss=float("nan")) if progress else None
+    for epoch, epoch_batches in enumerate(per_epoch):
+        t0, losses, samples = time.perf_counter(), [], 0
+        for b in epoch_batches:
+            out = trainer.step(columns(b), loss_fn)
+            if on_step:
+                on_step(step_no, out)
+            step_no += 1
+            losses.append(out["loss"])
+            samples += len(b)
+            if progress:
+                progress.update(task, advance=1, loss=sum(losses[-20:]) / len(losses[-20:]))
+        log = EpochLog(stage, epoch + 1, sum(losses) / max(1, len(losses)), samples, time.perf_counter() - t0)
+        if evaluate is not None:
+            log.val = evaluate()
+        logs.append(log)
+        if metric and log.val:
+            score = log.val[metric]
+            if score > best + 1e-9:
+                best, best_state, bad = score, lora_state(trainer.model), 0
+            else:
+                bad += 1
+                if bad >= patience:
+                    break
+    if best_state is not None:
+        load_lora_state(trainer.model, best_state)
+    return logs

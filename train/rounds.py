@@ -1,0 +1,209 @@
+"""R1 (JD–JD curriculum) and R2 (JD–CV MNRL): LoRA on a sentence-transformers backbone, merged at the end."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from synth.errors import InputError
+from synth.importer import pool_members
+from synth.store import DatasetStore, Version, code_version
+
+from .backbones import apply_lora, load_encoder, merge_lora, pick_device, resolve_base
+from .config import R1Config, R2Config, as_dict
+from .data import Triplet, make_batches, r1_data, r2_triplets, split_by_group
+from .encode import Tokens, embed, resolve_precision
+from .engine import Trainer, run_stage
+from .losses import grouped_ranking_loss, mnrl_loss, pair_alignment_loss
+from .metrics import Query, rank_metrics, triplet_metrics
+
+MANIFEST = "mira_train.json"
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    manifest: dict
+
+
+def _progress(console: Console | None) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("loss {task.fields[loss]:.4f}"), TimeElapsedColumn(), TextColumn("ETA"),
+                    TimeRemainingColumn(), console=console or Console(stderr=True), disable=console is None)
+
+
+def _setup(base: str | None, cfg, lora_r: int, lora_alpha: int):
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    device = pick_device()
+    model = load_encoder(base, device, cfg.max_length)
+    precision = resolve_precision(cfg.precision, device)
+    return model, device, precision
+
+
+def _pool_queries(store: DatasetStore, pool: Version) -> tuple[list[dict], set[str]]:
+    jd_v, cv_v = pool_members(store, pool)
+    jds, cvs = jd_v.by_id(), cv_v.by_id()
+    qs = [{"qid": e["jd_id"], "text": jds[e["jd_id"]]["text"], "cands": [(c, cvs[c]["text"]) for c in e["candidate_ids"]],
+           "pos": set(e["positive_ids"]), "hn": set(e.get("hard_negative_ids", []))} for e in pool.iter_records()]
+    texts = {q["text"] for q in qs} | {t for q in qs for _, t in q["cands"]}
+    return qs, texts
+
+
+def _evaluator(model, tokens, device, precision, chunk, val_triplets=None, val_queries=None):
+    def evaluate() -> dict:
+        if val_queries:
+            texts = sorted({q["text"] for q in val_queries} | {t for q in val_queries for _, t in q["cands"]})
+            e = embed(model, tokens, texts, device, precision, chunk).numpy()
+            at = {t: e[i] for i, t in enumerate(texts)}
+            queries = [Query(q["qid"], [c for c, _ in q["cands"]],
+                             np.array([float(at[q["text"]] @ at[t]) for _, t in q["cands"]]), q["pos"], q["hn"])
+                       for q in val_queries]
+            return rank_metrics(queries, [1, 5, 10])
+        qs = [t for t in val_triplets if t.negative]
+        if not qs:
+            return {}
+        enc = lambda xs: embed(model, tokens, xs, device, precision, chunk).numpy()  # noqa: E731
+        return triplet_metrics(enc([t.query for t in qs]), enc([t.positive for t in qs]),
+                               enc([t.negative for t in qs]))
+    return evaluate
+
+
+def _finish(model, out: Path, manifest: dict, console) -> TrainResult:
+    merge_lora(model)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(str(out))
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    if console:
+        console.print(f"[bold]saved[/] {out} (loads with SentenceTransformer('{out}'))")
+    return TrainResult(out, manifest)
+
+
+def _manifest(kind, data: Version, val_ref, base, cfg, device, precision, logs, t0, extra=None) -> dict:
+    return {"round": kind, "data": data.ref, "val": val_ref, "base": base, "base_path": resolve_base(base),
+            "config": as_dict(cfg), "device": device, "precision": precision, "torch": torch.__version__,
+            "platform": platform.platform(), "code_version": code_version(), "wall_seconds": round(time.time() - t0, 1),
+            "epochs": [log.as_dict() for log in logs], **(extra or {})}
+
+
+def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Path, cfg: R2Config | None = None,
+             val_ref: str | None = None, console: Console | None = None) -> TrainResult:
+    cfg = cfg or R2Config()
+    t0 = time.time()
+    data = store.resolve(data_ref, ("jdcv_triplet", "pool"))
+    train = r2_triplets(store, data, cfg.seed)
+    val_triplets, val_queries, val_texts = [], None, set()
+    if val_ref:
+        vv = store.resolve(val_ref, ("jdcv_triplet", "pool"))
+        if vv.kind == "pool":
+            val_queries, val_texts = _pool_queries(store, vv)
+        else:
+            val_triplets = r2_triplets(store, vv, cfg.seed)
+    else:
+        train, val_triplets = split_by_group(train, lambda t: t.group, cfg.val_fraction, cfg.seed)
+    model, device, precision = _setup(base, cfg, cfg.lora_r, cfg.lora_alpha)
+    texts = [x for t in train + val_triplets for x in (t.query, t.positive, t.negative) if x] + sorted(val_texts)
+    tokens = Tokens(model, texts)
+    evaluate = _evaluator(model, tokens, device, precision, cfg.mini_batch or 64, val_triplets, val_queries)
+    before = evaluate()
+    apply_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
+    trainer = Trainer(model, tokens, device, precision, cfg.lr, cfg.weight_decay, cfg.mini_batch)
+
+    def columns(b):
+        items = [train[i] for i in b]
+        return [[t.query for t in items], [t.positive for t in items], [t.negative for t in items if t.negative]]
+
+    def loss_fn(embs):
+        neg = embs[2] if embs[2].numel() else None
+        return {"loss": mnrl_loss(embs[0], embs[1], neg, cfg.scale)}
+
+    batches = lambda epoch: make_batches(  # noqa: E731
+        len(train), cfg.batch_size, lambda i: train[i].group,
+        lambda i: {x for x in (train[i].query, train[i].positive, train[i].negative) if x},
+        lambda i: tokens.length(train[i].positive) + tokens.length(train[i].negative or train[i].positive),
+        cfg.seed + epoch)
+    metric = ("mrr" if val_queries else "margin") if (val_queries or val_triplets) else None
+    with _progress(console) as prog:
+        logs = run_stage(trainer, "r2", cfg.epochs, batches, columns, loss_fn,
+                         evaluate if metric else None, metric, cfg.patience, cfg.warmup_ratio, prog)
+    manifest = _manifest("r2", data, val_ref, base, cfg, device, precision, logs, t0,
+                         {"train_triplets": len(train), "val_before": before})
+    return _finish(model, Path(out), manifest, console)
+
+
+def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Path, cfg: R1Config | None = None,
+             console: Console | None = None, on_step=None) -> TrainResult:
+    """Card warm-up -> semantic alignment -> grouped ranking, one adapter, frozen-teacher distillation."""
+    cfg = cfg or R1Config()
+    t0 = time.time()
+    data = store.resolve(data_ref, "jd_pair")
+    sets = r1_data(data)
+    if not any(sets.values()):
+        raise InputError(f"{data.ref} has no card / paraphrase pairs or complete ranking groups.")
+    model, device, precision = _setup(base, cfg, cfg.lora_r, cfg.lora_alpha)
+    texts = [x for t in sets["card"] + sets["align"] for x in (t.query, t.positive)] + \
+            [x for g in sets["rank"] for x in g[1:]]
+    tokens = Tokens(model, texts)
+    # the frozen teacher: the original model's embeddings, computed once before the adapter exists
+    uniq = sorted(set(texts))
+    teacher_emb = embed(model, tokens, uniq, device, precision, cfg.mini_batch or 64)
+    teacher = {t: teacher_emb[i] for i, t in enumerate(uniq)}
+    apply_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
+    trainer = Trainer(model, tokens, device, precision, cfg.lr, cfg.weight_decay, cfg.mini_batch)
+    all_logs, order = [], []
+    current: dict = {}
+
+    def pair_columns(items):
+        def cols(b):
+            current["teacher"] = [torch.stack([teacher[items[i].query] for i in b]),
+                                  torch.stack([teacher[items[i].positive] for i in b])]
+            return [[items[i].query for i in b], [items[i].positive for i in b]]
+        return cols
+
+    def pair_loss(embs):
+        return pair_alignment_loss(embs[0], embs[1], *current["teacher"], w_p=cfg.w_pos, w_d=cfg.w_distill)
+
+    groups = sets["rank"]
+
+    def rank_columns(b):
+        current["teacher"] = [torch.stack([teacher[groups[i][1]] for i in b]),
+                              torch.stack([teacher[groups[i][2]] for i in b])]
+        return [[groups[i][k] for i in b] for k in (1, 2, 3, 4)]
+
+    def rank_loss(embs):
+        return grouped_ranking_loss(*embs, *current["teacher"],
+                                    weights=(cfg.w_pos, cfg.w_role, cfg.w_cons, cfg.w_distill),
+                                    m_r=cfg.margin_role, m_k=cfg.margin_cons)
+
+    with _progress(console) as prog:
+        for stage in ("card", "align", "rank"):
+            items = sets[stage]
+            epochs = int(cfg.stage_epochs.get(stage, cfg.epochs))
+            if not items or epochs <= 0:
+                continue
+            order.append(stage)
+            if stage == "rank":
+                group_of, texts_of = (lambda i: groups[i][0]), (lambda i: set(groups[i][1:]))
+                length_of, columns, loss_fn = (lambda i: tokens.length(groups[i][1])), rank_columns, rank_loss
+            else:
+                group_of = (lambda it: lambda i: it[i].group)(items)
+                texts_of = (lambda it: lambda i: {it[i].query, it[i].positive})(items)
+                length_of = (lambda it: lambda i: tokens.length(it[i].query))(items)
+                columns, loss_fn = pair_columns(items), pair_loss
+            batches = (lambda n, g, t, ln: lambda e: make_batches(n, cfg.batch_size, g, t, ln, cfg.seed + e))(
+                len(items), group_of, texts_of, length_of)
+            step_hook = (lambda st: (lambda i, out: on_step(st, i, out)))(stage) if on_step else None
+            all_logs += run_stage(trainer, f"r1-{stage}", epochs, batches, columns, loss_fn, None, None,
+                                  cfg.patience, cfg.warmup_ratio, prog, step_hook)
+    manifest = _manifest("r1", data, None, base, cfg, device, precision, all_logs, t0,
+                         {"stages_run": order, "sizes": {k: len(v) for k, v in sets.items()}})
+    return _finish(model, Path(out), manifest, console)
