@@ -107,3 +107,39 @@ def make_batches(n: int, batch_size: int, group_of, texts_of, length_of, seed: i
             pending = rest
     rng.shuffle(batches)
     return batches
+
+
+def head_pairs(store: DatasetStore, ref: str) -> tuple[list[str], list[str], list[int], list[str]]:
+    """(queries, candidates, labels, groups) for BoundaryHead: a `boundary_pair` version (label 1 = boundary
+    mismatch), or a pool whose hard negatives are near misses of its positives (RJDB: matched -> 0, unmatched -> 1)."""
+    v = store.resolve(ref, ("boundary_pair", "pool"))
+    q, c, y, g = [], [], [], []
+    if v.kind == "boundary_pair":
+        for r in v.iter_records():
+            q.append(r["query"]), c.append(r["candidate"]), y.append(int(r["label"])), g.append(r["query"])
+        return q, c, y, g
+    jd_v, cv_v = pool_members(store, v)
+    jds, cvs = jd_v.by_id(), cv_v.by_id()
+    for e in v.iter_records():
+        for ids, label in ((e["positive_ids"], 0), (e.get("hard_negative_ids", []), 1)):
+            for cid in ids:
+                q.append(jds[e["jd_id"]]["text"]), c.append(cvs[cid]["text"]), y.append(label), g.append(e["jd_id"])
+    if len(set(y)) < 2:
+        raise InputError(f"{v.ref} needs positives and labelled hard negatives to train a BoundaryHead.")
+    return q, c, y, g
+
+
+def judged_pairs(store: DatasetStore, v: Version) -> tuple[list[str], list[str], list[int]]:
+    """(JD texts, CV texts, labels) from a judgment version: label 1 where the judge reported the risk
+    `role_boundary_mismatch`, else 0 (the transfer diagnostic on JD–CV pairs)."""
+    parent = next((p for p in v.manifest.get("parents", []) if store.resolve(p).kind == "pool"), None)
+    if parent is None:
+        raise InputError(f"{v.ref} does not name the pool it judged.")
+    jd_v, cv_v = pool_members(store, store.resolve(parent))
+    jds, cvs = jd_v.by_id(), cv_v.by_id()
+    q, c, y = [], [], []
+    for j in v.iter_records():
+        q.append(jds[j["jd_id"]]["text"])
+        c.append(cvs[j["cv_id"]]["text"])
+        y.append(int(any(r["category"] == "role_boundary_mismatch" for r in j.get("risks", []))))
+    return q, c, y

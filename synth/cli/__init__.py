@@ -13,6 +13,7 @@ from typer.core import TyperGroup  # noqa: E402
 from ..errors import MiraError  # noqa: E402
 from .common import HomeOpt, console, err_console, store_for  # noqa: E402
 from .data import app as data_app  # noqa: E402
+from .eval_cmd import app as eval_app  # noqa: E402
 from .judge_cmd import app as judge_app  # noqa: E402
 from .prompt_cmd import app as prompt_app  # noqa: E402
 from .synth_cmd import app as synth_app  # noqa: E402
@@ -41,6 +42,7 @@ app.add_typer(synth_app, name="synth")
 app.add_typer(prompt_app, name="prompt")
 app.add_typer(judge_app, name="judge")
 app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
 
 
 @app.command()

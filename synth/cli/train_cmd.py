@@ -64,3 +64,60 @@ def r1_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None, config: ConfigOpt =
     if epochs is not None:
         cfg.stage_epochs = {k: min(v, epochs) for k, v in cfg.stage_epochs.items()}
     _summary(train_r1(store_for(home), data, base, out, cfg, err_console))
+
+
+@app.command("head")
+def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF, or a pool with hard negatives")],
+             encoder: Annotated[str, typer.Option("--encoder", help="frozen encoder folder (e.g. the R2 model); "
+                                                  "'zero-shot' for the base model")],
+             out: OutOpt,
+             lam: Annotated[str, typer.Option("--lambda", help="a number, or 'auto' to grid-search it on "
+                                              "--val-pool")] = "0.1",
+             val_pool: Annotated[Optional[str], typer.Option("--val-pool", help="pool REF for --lambda auto")] = None,
+             seed: Annotated[int, typer.Option("--seed")] = 0, home: HomeOpt = None) -> None:
+    """BoundaryHead: a PairHead MLP on frozen embeddings (BCE, AdamW 1e-3, batch 128, <= 40 epochs, patience 5)."""
+    import numpy as np
+
+    from train.data import head_pairs
+    from train.embed_cache import EmbeddingCache
+    from train.evaluate import make_scorer
+    from train.head import HeadConfig, head_config_dict, save_head, search_lambda, train_head
+
+    store = store_for(home)
+    q, c, y, g = head_pairs(store, data)
+    scorer = make_scorer(encoder)
+    cache = EmbeddingCache(store.home / ".mira" / "embeddings.sqlite")
+    cfg = HeadConfig(seed=seed)
+    res = train_head(scorer.embed(q, cache), scorer.embed(c, cache), np.array(y, dtype=np.float32), g, cfg)
+    search = None
+    if lam == "auto":
+        if not val_pool:
+            from ..errors import InputError
+
+            raise InputError("--lambda auto needs --val-pool REF (a pool to grid-search lambda on).")
+        res.lam, search = _lambda_on_pool(store, scorer, res.head, val_pool, cache, search_lambda)
+    else:
+        res.lam = float(lam)
+    save_head(res, out, {"data": store.resolve(data).ref, "encoder": scorer.model_path,
+                         "encoder_fingerprint": scorer.fingerprint, "config": head_config_dict(cfg),
+                         "pairs": len(y), "positives": int(sum(y)), "lambda_search": search, "val_pool": val_pool})
+    console.print(f"BoundaryHead: {len(y)} pairs, stopped after {res.stopped_epoch} epochs (best val loss "
+                  f"{res.best_val_loss:.4f}), lambda {res.lam} → {out}")
+
+
+def _lambda_on_pool(store, scorer, head, pool_ref, cache, search_lambda):
+    import numpy as np
+
+    from synth.importer import pool_members
+
+    pool = store.resolve(pool_ref, "pool")
+    jd_v, cv_v = pool_members(store, pool)
+    jds, cvs = jd_v.by_id(), cv_v.by_id()
+    cos, bnd, pos = [], [], []
+    for e in pool.iter_records():
+        qv = scorer.embed([jds[e["jd_id"]]["text"]], cache)[0]
+        cv = scorer.embed([cvs[x]["text"] for x in e["candidate_ids"]], cache)
+        cos.append(cv @ qv)
+        bnd.append(head.boundary(np.repeat(qv[None], len(cv), 0), cv))
+        pos.append(np.array([x in e["positive_ids"] for x in e["candidate_ids"]]))
+    return search_lambda(cos, bnd, pos)

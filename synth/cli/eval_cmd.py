@@ -1,0 +1,156 @@
+"""`mira eval local|global|compare|diagnose`: recall-first evaluation of encoders and BoundaryHeads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import InputError
+from .common import HomeOpt, console, store_for
+
+app = typer.Typer(no_args_is_help=True, help="Recall@K / Precision@K on local and global pools; diagnostics.")
+
+PoolOpt = Annotated[str, typer.Option("--pool", help="pool REF")]
+ModelOpt = Annotated[str, typer.Option("--model", help="encoder folder, 'zero-shot', or MODEL+HEAD")]
+HeadOpt = Annotated[Optional[str], typer.Option("--head", help="BoundaryHead folder", show_default=False)]
+LambdaOpt = Annotated[Optional[float], typer.Option("--lambda", help="override the head's stored lambda",
+                                                    show_default=False)]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="write the metrics as JSON", show_default=False)]
+
+
+def _ks(spec: str) -> list[int]:
+    try:
+        ks = sorted({int(x) for x in spec.split(",") if x.strip()})
+    except ValueError:
+        raise InputError(f"--k '{spec}': use comma-separated integers, e.g. 10,20,30.") from None
+    if not ks or ks[0] < 1:
+        raise InputError("--k values must be >= 1.")
+    return ks
+
+
+def _scorer(model: str, head: str | None, lam: float | None):
+    from train.evaluate import make_scorer
+
+    return make_scorer(model + (f"+{head}" if head and "+" not in model else ""), lam)
+
+
+def _cache(home):
+    from train.embed_cache import EmbeddingCache
+
+    return EmbeddingCache(store_for(home).home / ".mira" / "embeddings.sqlite")
+
+
+def _print(m: dict, ks: list[int], out: Path | None) -> None:
+    t = Table(title=f"{m['mode']} pool {m['pool']} · {m['model']} · {m.get('n_queries', 0)} JDs")
+    t.add_column("K", justify="right")
+    t.add_column("Recall@K", justify="right")
+    t.add_column("Precision@K", justify="right")
+    t.add_column("nDCG@K", justify="right")
+    for k in ks:
+        if f"recall@{k}" in m:
+            t.add_row(str(k), f"{m[f'recall@{k}']:.4f}", f"{m[f'precision@{k}']:.4f}", f"{m[f'ndcg@{k}']:.4f}")
+    console.print(t)
+    extra = [f"MRR {m['mrr']:.4f}"] if "mrr" in m else []
+    if "pos_above_hardneg" in m:
+        extra.append(f"positive above its hard negative: {m['pos_above_hardneg']:.4f} of {m['n_with_hardneg']} JDs")
+    if m.get("excluded_no_positive"):
+        extra.append(f"{m['excluded_no_positive']} JDs without positives excluded")
+    console.print(" · ".join(extra))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(m, indent=2) + "\n")
+        console.print(f"metrics → {out}")
+
+
+@app.command("local")
+def local_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: LambdaOpt = None,
+              k: Annotated[str, typer.Option("--k")] = "10,20,30,40,50,60,70", out: OutOpt = None,
+              home: HomeOpt = None) -> None:
+    """Rerank each JD's shortlist: Recall@K, Precision@K, MRR, nDCG@K (JDs without positives excluded)."""
+    from train.evaluate import local_eval
+
+    ks = _ks(k)
+    _print(local_eval(store_for(home), pool, _scorer(model, head, lam), ks, _cache(home)), ks, out)
+
+
+@app.command("global")
+def global_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: LambdaOpt = None,
+               corpus: Annotated[Optional[str], typer.Option("--corpus", help="cv REF added as distractors")] = None,
+               k: Annotated[str, typer.Option("--k")] = "1,5,10,50,100,200",
+               k1: Annotated[int, typer.Option("--k1", help="first-stage depth reranked by the head")] = 1000,
+               ann_threshold: Annotated[int, typer.Option("--ann-threshold", help="use an ANN index above this "
+                                                          "many CVs")] = 200_000,
+               out: OutOpt = None, home: HomeOpt = None) -> None:
+    """Retrieve from the whole corpus, rerank the top K1 with the head, report Recall@K / Precision@K."""
+    from train.evaluate import global_eval
+
+    ks = _ks(k)
+    m = global_eval(store_for(home), pool, _scorer(model, head, lam), ks, _cache(home), k1, corpus, ann_threshold)
+    _print(m, ks, out)
+
+
+@app.command("compare")
+def compare_cmd(pool: PoolOpt,
+                models: Annotated[str, typer.Option("--models", help="comma-separated: folders, 'zero-shot', "
+                                                    "MODEL+HEAD")],
+                mode: Annotated[str, typer.Option("--mode", help="local or global")] = "local",
+                k: Annotated[Optional[str], typer.Option("--k", show_default=False)] = None,
+                corpus: Annotated[Optional[str], typer.Option("--corpus")] = None,
+                k1: Annotated[int, typer.Option("--k1")] = 1000,
+                out: Annotated[Path, typer.Option("--out", help="folder for CSV, markdown and PNG")] = Path(
+                    "comparison"), home: HomeOpt = None) -> None:
+    """The paper's Table 4/5 shape for several models, with CSV, markdown and a PNG of the curves."""
+    from train.evaluate import global_eval, local_eval, write_comparison
+
+    if mode not in ("local", "global"):
+        raise InputError("--mode is local or global.")
+    ks = _ks(k or ("10,20,30,40,50,60,70" if mode == "local" else "1,5,10,50,100,200"))
+    store, cache = store_for(home), _cache(home)
+    rows = []
+    for spec in [m.strip() for m in models.split(",") if m.strip()]:
+        sc = _scorer(spec, None, None)
+        rows.append(local_eval(store, pool, sc, ks, cache) if mode == "local"
+                    else global_eval(store, pool, sc, ks, cache, k1, corpus))
+    t = Table(title=f"{mode} pool {rows[0]['pool']}: Recall@K (%)")
+    t.add_column("model")
+    for kk in ks:
+        t.add_column(f"@{kk}", justify="right")
+    t.add_column("P@" + str(ks[0]), justify="right")
+    t.add_column("MRR", justify="right")
+    for r in rows:
+        t.add_row(r["model"], *[f"{100 * r[f'recall@{kk}']:.2f}" for kk in ks],
+                  f"{100 * r[f'precision@{ks[0]}']:.2f}", f"{r['mrr']:.4f}")
+    console.print(t)
+    files = write_comparison(rows, ks, out, f"{mode} pool {rows[0]['pool']}")
+    (out / "comparison.json").write_text(json.dumps(rows, indent=2) + "\n")
+    console.print("written: " + ", ".join(str(p) for p in files.values()))
+
+
+@app.command("diagnose")
+def diagnose_cmd(pairs: Annotated[str, typer.Option("--pairs", help="boundary_pair REF (label 1 = mismatch), a pool "
+                                                    "with hard negatives, or a judgment REF")],
+                 model: ModelOpt, head: HeadOpt = None, out: OutOpt = None, home: HomeOpt = None) -> None:
+    """AUC, Cohen's d and p-value of s_boundary separating boundary mismatches from matches."""
+    import numpy as np
+
+    from train.data import head_pairs
+    from train.evaluate import diagnose
+
+    store = store_for(home)
+    v = store.resolve(pairs)
+    if v.kind == "judgment":
+        from train.data import judged_pairs
+
+        q, c, y = judged_pairs(store, v)
+    else:
+        q, c, y, _ = head_pairs(store, pairs)
+    m = diagnose(_scorer(model, head, None), q, c, np.array(y), _cache(home))
+    m.update(pairs=v.ref, model=model, head=head)
+    console.print(f"AUC {m['auc']:.3f} · Cohen's d {m['cohens_d']:.3f} · p = {m['p_value']:.3g} "
+                  f"({m['n_mismatch']} mismatches, {m['n_match']} matches)")
+    if out:
+        out.write_text(json.dumps(m, indent=2) + "\n")

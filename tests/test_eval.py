@@ -1,0 +1,131 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from synth.cli import app
+from synth.cli.demo import import_samples
+from train.evaluate import auc, cohens_d
+from train.head import search_lambda, train_head
+from train.metrics import Query, rank_metrics, ranking
+
+cli = CliRunner()
+
+
+def q(scores, ids, pos, hn=()):
+    return Query("q", list(ids), np.array(scores, dtype=float), set(pos), set(hn))
+
+
+def test_metrics_hand_computed():
+    # ranking: c (0.9), a (0.5), b (0.5, tie broken by id after a), d (0.1)
+    x = q([0.5, 0.5, 0.9, 0.1], "abcd", pos={"b", "d"}, hn={"c"})
+    assert ranking(x) == ["c", "a", "b", "d"]
+    m = rank_metrics([x], [1, 2, 3, 10])
+    assert m["recall@1"] == 0 and m["recall@3"] == 0.5 and m["recall@10"] == 1.0
+    assert m["precision@3"] == pytest.approx(1 / 3) and m["precision@10"] == pytest.approx(2 / 10)  # K > pool
+    assert m["mrr"] == pytest.approx(1 / 3)
+    idcg = 1 + 1 / np.log2(3)
+    assert m["ndcg@10"] == pytest.approx((1 / np.log2(4) + 1 / np.log2(5)) / idcg)
+    assert m["pos_above_hardneg"] == 0.0
+
+
+def test_ties_do_not_depend_on_input_order_and_no_positive_queries_are_excluded():
+    a = q([0.5, 0.5], "xy", pos={"y"})
+    b = q([0.5, 0.5], "yx", pos={"y"})
+    assert ranking(a) == ranking(b) == ["x", "y"]
+    m = rank_metrics([a, q([0.3, 0.2], "uv", pos=set())], [1])
+    assert m["n_queries"] == 1 and m["excluded_no_positive"] == 1 and m["recall@1"] == 0.0
+
+
+def test_macro_average():
+    m = rank_metrics([q([0.9, 0.1], "ab", {"a"}), q([0.9, 0.1], "ab", {"b"})], [1])
+    assert m["recall@1"] == 0.5 and m["mrr"] == 0.75
+
+
+def test_head_separable_toy_reaches_high_auc_and_early_stops():
+    rng = np.random.default_rng(0)
+    n, d = 400, 16
+    qv = rng.normal(size=(n, d)).astype(np.float32)
+    y = (rng.random(n) < 0.5).astype(np.float32)
+    cv = qv + rng.normal(scale=0.1, size=(n, d)).astype(np.float32)
+    cv[:, 0] = np.where(y == 1, 2.0, -2.0)  # linearly separable along one feature
+    res = train_head(qv, cv, y)
+    s = res.head.boundary(qv, cv)
+    assert auc(s, y) > 0.95
+    # with labels that carry no signal, validation loss rises as the head memorises: early stopping ends it
+    noise = train_head(qv, cv, (rng.random(n) < 0.5).astype(np.float32))
+    assert noise.stopped_epoch < 40
+    assert min(x["val_loss"] for x in noise.log[-5:]) > noise.best_val_loss
+
+
+def test_lambda_search_picks_known_best():
+    # the positive (index 0) has a slightly lower cosine than a boundary mismatch (index 1) with high head score:
+    # any lambda above 0.05 / 0.9 fixes it; the smallest such grid value wins ties on Recall@1 and MRR
+    cos = [np.array([0.80, 0.85, 0.10])] * 3
+    bnd = [np.array([0.0, 0.9, 0.0])] * 3
+    pos = [np.array([True, False, False])] * 3
+    lam, table = search_lambda(cos, bnd, pos, grid=[0.0, 0.025, 0.05, 0.075, 0.1, 0.2])
+    assert lam == 0.075 and table["0.0"][0] == 0.0 and table["0.075"][0] == 1.0
+
+
+def test_cohens_d_and_auc_hand_values():
+    a, b = np.array([2.0, 4.0]), np.array([0.0, 2.0])
+    assert cohens_d(a, b) == pytest.approx(2 / np.sqrt(2))
+    assert auc(np.array([0.9, 0.8, 0.1, 0.85]), np.array([1, 0, 0, 1])) == 1.0
+
+
+@pytest.fixture
+def sample(store):
+    import_samples(store)
+    return store
+
+
+def test_eval_cli_on_sample_pool_writes_valid_json(sample, tmp_path):
+    out = tmp_path / "local.json"
+    r = cli.invoke(app, ["eval", "local", "--pool", "sample-rjdb", "--model", "zero-shot", "--k", "1,2,5",
+                         "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    m = json.loads(out.read_text())
+    assert m["n_queries"] == 50 and 0 <= m["recall@1"] <= 1 and m["recall@2"] == 1.0  # 2 candidates each
+    assert m["pool"].startswith("sample-rjdb@") and "pos_above_hardneg" in m and m["recall@1"] == \
+        m["pos_above_hardneg"]
+    out = tmp_path / "global.json"
+    r = cli.invoke(app, ["eval", "global", "--pool", "sample-rjdb", "--model", "zero-shot", "--k", "1,5,10",
+                         "--k1", "50", "--corpus", "sample-cv", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    g = json.loads(out.read_text())
+    assert g["corpus_size"] == 150 and g["n_queries"] == 50 and g["recall@1"] <= g["recall@5"] <= g["recall@10"]
+
+
+def test_head_compare_and_diagnose_cli(sample, tmp_path):
+    head = tmp_path / "head"
+    r = cli.invoke(app, ["train", "head", "--data", "sample-rjdb", "--encoder", "zero-shot", "--out", str(head),
+                         "--lambda", "auto", "--val-pool", "sample-rjdb"])
+    assert r.exit_code == 0, r.output
+    info = json.loads((head / "head.json").read_text())
+    assert 0 <= info["lambda"] <= 0.5 and info["pairs"] == 100 and info["lambda_search"]
+    cmp_dir = tmp_path / "cmp"
+    r = cli.invoke(app, ["eval", "compare", "--pool", "sample-rjdb", "--models", f"zero-shot,zero-shot+{head}",
+                         "--k", "1,2", "--out", str(cmp_dir)])
+    assert r.exit_code == 0, r.output
+    assert (cmp_dir / "comparison.png").stat().st_size > 1000 and "zero-shot+" in (cmp_dir / "comparison.md").read_text()
+    rows = json.loads((cmp_dir / "comparison.json").read_text())
+    assert len(rows) == 2 and rows[1]["lambda"] == info["lambda"]
+    r = cli.invoke(app, ["eval", "diagnose", "--pairs", "sample-rjdb", "--model", "zero-shot", "--head", str(head),
+                         "--out", str(tmp_path / "diag.json")])
+    assert r.exit_code == 0, r.output
+    d = json.loads((tmp_path / "diag.json").read_text())
+    assert d["n_mismatch"] == 50 and d["n_match"] == 50 and 0 <= d["auc"] <= 1
+
+
+def test_embeddings_are_cached(sample, tmp_path):
+    from train.embed_cache import EmbeddingCache
+    from train.evaluate import make_scorer
+
+    cache = EmbeddingCache(tmp_path / "e.sqlite")
+    s = make_scorer("zero-shot")
+    a = s.embed(["one text", "two text", "one text"], cache)
+    assert cache.misses == 2 and np.allclose(a[0], a[2])
+    b = s.embed(["two text", "one text"], cache)
+    assert cache.misses == 2 and cache.hits == 2 and np.allclose(b[1], a[0])

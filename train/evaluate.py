@@ -1,0 +1,206 @@
+"""Recall-first evaluation: local pools (rerank each JD's shortlist) and global pools (retrieve from the corpus, then
+rerank the top K1 with the BoundaryHead); model comparison tables and plots; the boundary diagnostic."""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from synth.errors import InputError
+from synth.importer import pool_members
+from synth.store import DatasetStore
+
+from .backbones import DEFAULT_BACKBONE, resolve_base
+from .embed_cache import EmbeddingCache, model_fingerprint
+from .head import PairHead, load_head
+from .metrics import Query, rank_metrics
+
+ZERO_SHOT = ("zero-shot", "zeroshot", DEFAULT_BACKBONE)
+
+
+@dataclass
+class Scorer:
+    """An encoder folder, optionally with a BoundaryHead and its lambda: s = cos - lambda * sigmoid(head)."""
+
+    name: str
+    model_path: str
+    head: PairHead | None = None
+    lam: float = 0.0
+    fingerprint: str = ""
+    _model: object = field(default=None, repr=False)
+
+    def encoder(self):
+        if self._model is None:
+            from .backbones import load_encoder
+
+            self._model = load_encoder(self.model_path, "cpu")
+        return self._model
+
+    def embed(self, texts: list[str], cache: EmbeddingCache) -> np.ndarray:
+        def encode(batch):
+            return self.encoder().encode(batch, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
+                                         show_progress_bar=False)
+        return cache.encode(self.fingerprint, texts, encode)
+
+    def rerank(self, q: np.ndarray, cands: np.ndarray) -> np.ndarray:
+        cos = cands @ q
+        if self.head is None or self.lam == 0:
+            return cos
+        return cos - self.lam * self.head.boundary(np.repeat(q[None], len(cands), 0), cands)
+
+
+def make_scorer(spec: str, lam: float | None = None) -> Scorer:
+    """`MODEL` or `MODEL+HEAD`; MODEL is a folder, or `zero-shot` / `minilm` for the offline base model."""
+    model, _, head_dir = spec.partition("+")
+    path = resolve_base(None if model in ZERO_SHOT else model)
+    s = Scorer(spec, path, fingerprint=model_fingerprint(path))
+    if head_dir:
+        s.head, info = load_head(head_dir)
+        s.lam = info.get("lambda", 0.1) if lam is None else lam
+        if info.get("dim") and info["dim"] != _dim(path):
+            raise InputError(f"Head {head_dir} expects {info['dim']}-d embeddings; {model} gives {_dim(path)}.")
+    return s
+
+
+def _dim(path: str) -> int:
+    import json
+
+    cfg = json.loads((Path(path) / "config.json").read_text())
+    return cfg.get("hidden_size") or cfg.get("d_model")
+
+
+def _pool(store: DatasetStore, pool_ref: str):
+    pool = store.resolve(pool_ref, "pool")
+    jd_v, cv_v = pool_members(store, pool)
+    return pool, jd_v.by_id(), cv_v.by_id()
+
+
+def local_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int], cache: EmbeddingCache) -> dict:
+    pool, jds, cvs = _pool(store, pool_ref)
+    entries = pool.records()
+    jd_ids = [e["jd_id"] for e in entries]
+    cv_ids = sorted({c for e in entries for c in e["candidate_ids"]})
+    jv = dict(zip(jd_ids, scorer.embed([jds[j]["text"] for j in jd_ids], cache)))
+    cvv = dict(zip(cv_ids, scorer.embed([cvs[c]["text"] for c in cv_ids], cache)))
+    queries = []
+    for e in entries:
+        cands = e["candidate_ids"]
+        scores = scorer.rerank(jv[e["jd_id"]], np.stack([cvv[c] for c in cands]))
+        queries.append(Query(e["jd_id"], cands, scores, set(e["positive_ids"]), set(e.get("hard_negative_ids", []))))
+    return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "local",
+            "lambda": scorer.lam if scorer.head else None}
+
+
+def _top_k(corpus: np.ndarray, q: np.ndarray, k: int, index=None) -> np.ndarray:
+    if index is not None:
+        return np.asarray(index.search(q, k).keys, dtype=np.int64)
+    scores = corpus @ q
+    k = min(k, len(scores))
+    idx = np.argpartition(-scores, k - 1)[:k]
+    return idx[np.lexsort((idx, -scores[idx]))]
+
+
+def global_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int], cache: EmbeddingCache,
+                k1: int = 1000, corpus_ref: str | None = None, ann_threshold: int = 200_000) -> dict:
+    """Every JD retrieves from the whole corpus (the pool's candidates, plus --corpus CVs as distractors): exact
+    search, or a usearch ANN index above `ann_threshold` CVs; the top K1 are reranked with the head."""
+    pool, jds, cvs = _pool(store, pool_ref)
+    entries = pool.records()
+    texts = {c: cvs[c]["text"] for e in entries for c in e["candidate_ids"]}
+    if corpus_ref:
+        for r in store.resolve(corpus_ref, "cv").iter_records():
+            texts.setdefault(r["id"], r["text"])
+    ids = sorted(texts)
+    if not ids:
+        raise InputError(f"{pool.ref} has no candidate texts to search.")
+    corpus = scorer.embed([texts[i] for i in ids], cache)
+    jv = scorer.embed([jds[e["jd_id"]]["text"] for e in entries], cache)
+    index = None
+    if len(ids) > ann_threshold:
+        try:
+            from usearch.index import Index
+
+            index = Index(ndim=corpus.shape[1], metric="cos")
+            index.add(np.arange(len(ids)), corpus)
+        except ImportError:
+            index = None  # exact search: slower, never wrong
+    queries = []
+    for e, q in zip(entries, jv):
+        top = _top_k(corpus, q, k1, index)
+        scores = scorer.rerank(q, corpus[top])
+        queries.append(Query(e["jd_id"], [ids[i] for i in top], scores, set(e["positive_ids"]),
+                             set(e.get("hard_negative_ids", []))))
+    return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "global", "k1": k1,
+            "corpus_size": len(ids), "corpus": corpus_ref, "ann": index is not None,
+            "lambda": scorer.lam if scorer.head else None}
+
+
+def write_comparison(rows: list[dict], ks: list[int], out: Path, title: str) -> dict[str, Path]:
+    """CSV, markdown (the paper's Table 4/5 shape, percentages) and a PNG of Recall@K and Precision@K curves."""
+    out.mkdir(parents=True, exist_ok=True)
+    cols = [f"recall@{k}" for k in ks] + [f"precision@{k}" for k in ks] + ["mrr", "pos_above_hardneg"]
+    cols = [c for c in cols if any(c in r for r in rows)]
+    with open(out / "comparison.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["model"] + cols)
+        for r in rows:
+            w.writerow([r["model"]] + [r.get(c, "") for c in cols])
+    md = ["| model | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for r in rows:
+        md.append(f"| {r['model']} | " + " | ".join(f"{100 * r[c]:.2f}" if isinstance(r.get(c), float) else ""
+                                                    for c in cols) + " |")
+    (out / "comparison.md").write_text(f"{title}\n\n" + "\n".join(md) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for r in rows:
+        for ax, m in zip(axes, ("recall", "precision")):
+            ax.plot(ks, [r.get(f"{m}@{k}", math.nan) for k in ks], marker="o", label=r["model"])
+    for ax, m in zip(axes, ("Recall@K", "Precision@K")):
+        ax.set_xlabel("K")
+        ax.set_title(m)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out / "comparison.png", dpi=110)
+    plt.close(fig)
+    return {"csv": out / "comparison.csv", "md": out / "comparison.md", "png": out / "comparison.png"}
+
+
+def auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """P(score of a label-1 item > score of a label-0 item), ties counting half (Mann-Whitney U / n1 n0)."""
+    from scipy.stats import rankdata
+
+    r = rankdata(scores)
+    n1, n0 = int(labels.sum()), int((1 - labels).sum())
+    if not n1 or not n0:
+        raise InputError("The diagnostic needs both labels among the pairs.")
+    return float((r[labels == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def cohens_d(a: np.ndarray, b: np.ndarray) -> float:
+    na, nb = len(a), len(b)
+    pooled = math.sqrt(((na - 1) * a.var(ddof=1) + (nb - 1) * b.var(ddof=1)) / (na + nb - 2))
+    return float((a.mean() - b.mean()) / pooled) if pooled else 0.0
+
+
+def diagnose(scorer: Scorer, queries: list[str], cands: list[str], labels: np.ndarray,
+             cache: EmbeddingCache) -> dict:
+    """Does s_boundary separate labelled boundary mismatches (1) from matches (0)? AUC, Cohen's d, Welch p-value."""
+    from scipy.stats import ttest_ind
+
+    if scorer.head is None:
+        raise InputError("diagnose needs a head: --head DIR (or MODEL+HEAD).")
+    s = scorer.head.boundary(scorer.embed(queries, cache), scorer.embed(cands, cache))
+    pos, neg = s[labels == 1], s[labels == 0]
+    p = float(ttest_ind(pos, neg, equal_var=False).pvalue) if len(pos) > 1 and len(neg) > 1 else float("nan")
+    return {"auc": auc(s, labels), "cohens_d": cohens_d(pos, neg), "p_value": p, "n_mismatch": int(len(pos)),
+            "n_match": int(len(neg)), "mean_mismatch": float(pos.mean()), "mean_match": float(neg.mean())}
