@@ -155,3 +155,21 @@ def export_cmd(ref: Annotated[str, typer.Argument()],
     out = out or Path(f"{v.name}-{v.version}" + ("" if format == "hf" else f".{format}"))
     export_version(v, format, out)
     console.print(f"Exported {v.ref} ({v.count} records) to {out}")
+
+
+@app.command("split")
+def split_cmd(ref: Annotated[str, typer.Argument()],
+              by: Annotated[str, typer.Option("--by", help="jd, jd_family or employer")] = "jd",
+              ratios: Annotated[str, typer.Option("--ratios", help="train,val[,test]")] = "0.8,0.1,0.1",
+              seed: Annotated[int, typer.Option("--seed")] = 0,
+              name: Annotated[Optional[str], typer.Option("--name", help="prefix (default: the dataset name)")] = None,
+              home: HomeOpt = None) -> None:
+    """Group-aware train / val / test versions: no group (JD, family, employer) in two splits."""
+    from ..split import split_version
+
+    try:
+        rs = tuple(float(x) for x in ratios.split(","))
+    except ValueError:
+        raise InputError(f"--ratios '{ratios}': use numbers, e.g. 0.8,0.1,0.1.") from None
+    for v in split_version(store_for(home), ref, by, rs, seed, name):
+        console.print(f"  → [bold]{v.ref}[/] ({v.count} records, {v.manifest['split']['groups']} groups)")

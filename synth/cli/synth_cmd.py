@@ -50,6 +50,34 @@ def synth_jd(
         console.print(t)
 
 
+@app.command("jdcv")
+def synth_jdcv(
+    jds: Annotated[str, typer.Option("--jds", help="jd version REF")],
+    name: Annotated[str, typer.Option("--name", help="output jdcv_triplet dataset name")],
+    generator: Annotated[str, typer.Option("--generator", help="balanced, hardneg or both")] = "both",
+    per_jd: Annotated[int, typer.Option("--per-jd", help="generations per JD and generator")] = 1,
+    cvs: Annotated[Optional[str], typer.Option("--cvs", help="cv REF: style exemplars and real easy negatives")] = None,
+    anchors: Annotated[Optional[str], typer.Option("--anchors", help="jd_anchor REF (stage-1 anchors)")] = None,
+    verify_with_judge: Annotated[bool, typer.Option("--verify-with-judge", help="judge every generated negative; "
+                                                    "drop those rated positive")] = False,
+    limit: Annotated[Optional[int], typer.Option("--limit")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    lm: LMOpt = None, api_base: ApiBaseOpt = None, concurrency: ConcurrencyOpt = 16, max_cost: MaxCostOpt = None,
+    rpm: RpmOpt = None, tpm: TpmOpt = None, max_reasks: MaxReasksOpt = 1, no_cache: NoCacheOpt = False,
+    timeout: TimeoutOpt = None, home: HomeOpt = None,
+) -> None:
+    """JD–CV triplets: balanced positives / screening negatives and tagged deceptive hard negatives."""
+    from ..stages.jdcv_pipeline import run_jdcv
+
+    runner = make_runner(home, lm, api_base, concurrency, max_cost, rpm, tpm, max_reasks, no_cache, timeout)
+    v = run_jdcv(store_for(home), runner, jds, name, generator, per_jd, cvs, anchors, verify_with_judge, limit, seed)
+    console.print(f"[bold]{v.ref}[/] (jdcv_triplet, {v.count} triplets)")
+    if (t := stage_table(v)) is not None:
+        t.title = "per generator / negative type"
+        console.print(t)
+    console.print(f"balance: {v.manifest['balance']['negative_type']}")
+
+
 @app.command("boundary-pairs")
 def boundary_pairs_cmd(
     pairs: Annotated[str, typer.Option("--pairs", help="jd_pair REF (from `mira synth jd`)")],

@@ -1,0 +1,110 @@
+"""JD–CV generators: balanced (qualified + screening negative) and deceptive hard negatives; real-CV negatives."""
+
+from __future__ import annotations
+
+import dspy
+from pydantic import BaseModel
+
+from ..dedup import MinHasher
+from ..records import stable_id
+from ..runner import Task
+from .common import DATA_DESC, PromptedModule, fence, grounded, same_title
+from .deceptions import DECEPTIONS, check_deception, looks_like_cv
+
+MAX_JD = 6000
+
+
+class ExperienceEntry(BaseModel):
+    title: str
+    employer: str = "Company A"
+    start_year: int | None = None
+    end_year: int | None = None
+    description: str = ""
+
+
+class BalancedPair(dspy.Signature):
+    """Write a qualified CV and a screening-style unqualified CV for the job description."""
+
+    jd: str = dspy.InputField(desc=f"the job description; {DATA_DESC}")
+    example_cv: str = dspy.InputField(desc=f"a real CV to imitate in style only (may be empty); {DATA_DESC}")
+    qualified_cv: str = dspy.OutputField()
+    unqualified_cv: str = dspy.OutputField()
+    job_family: str = dspy.OutputField()
+
+
+class DeceptiveCV(dspy.Signature):
+    """Write one deceptive hard-negative CV carrying exactly the named deception."""
+
+    jd: str = dspy.InputField(desc=f"the job description; {DATA_DESC}")
+    deception: str = dspy.InputField()
+    cv: str = dspy.OutputField(desc="the full CV text")
+    claimed_title: str = dspy.OutputField()
+    experience: list[ExperienceEntry] = dspy.OutputField()
+    skills: list[str] = dspy.OutputField()
+
+
+class Balanced(PromptedModule):
+    signature = BalancedPair
+    prompt_name = "jdcv/balanced"
+
+
+class HardNegative(PromptedModule):
+    signature = DeceptiveCV
+    prompt_name = "jdcv/hardneg"
+
+
+def jd_view(jd: dict, anchor: dict | None) -> tuple[str, str]:
+    """(text shown to the generator, title): the stage-1 card when there is an anchor, else the raw JD."""
+    if anchor:
+        return anchor["card"], anchor["title"]
+    title = jd.get("title") or jd["text"].split("\n", 1)[0][:80]
+    return f"Title: {title}\n\n{jd['text'][:MAX_JD]}", title
+
+
+def balanced_tasks(jd: dict, anchor: dict | None, per_jd: int, example: str = "") -> list[Task]:
+    text, title = jd_view(jd, anchor)
+    return [Task(f"balanced:{jd['id']}:{v}", {"jd": fence(text), "example_cv": fence(example[:1500], "EXAMPLE_CV")},
+                 meta={"jd": jd, "anchor": anchor, "title": title, "variant": v}, rollout=v) for v in range(per_jd)]
+
+
+def hardneg_tasks(jd: dict, anchor: dict | None, per_jd: int, offset: int = 0) -> list[Task]:
+    text, title = jd_view(jd, anchor)
+    tasks = []
+    for v in range(per_jd):
+        tag = DECEPTIONS[(offset + v) % len(DECEPTIONS)]
+        tasks.append(Task(f"hardneg:{jd['id']}:{v}", {"jd": fence(text), "deception": tag},
+                          meta={"jd": jd, "anchor": anchor, "title": title, "tag": tag, "variant": v}, rollout=v))
+    return tasks
+
+
+def check_balanced(hasher: MinHasher):
+    def _check(task: Task, out: dict) -> str | None:
+        for field in ("qualified_cv", "unqualified_cv"):
+            problem = looks_like_cv(out.get(field) or "")
+            if problem:
+                return f"{problem} ({field})"
+        title = task.meta["title"]
+        if not (grounded(title, out["qualified_cv"], 80) or same_title(title, out["qualified_cv"].split("\n")[0])):
+            return f"qualified_cv should hold the role '{title}' (or a close title) in its experience"
+        anchor = task.meta["anchor"]
+        if anchor:
+            missing = [c["value"] for c in anchor["must"] if not grounded(c["value"], out["qualified_cv"], 80)]
+            if missing:
+                return f"qualified_cv does not show the must requirements: {'; '.join(missing)}"
+        if hasher.jaccard(out["qualified_cv"], out["unqualified_cv"]) >= 0.5:
+            return "unqualified_cv is a near-copy of qualified_cv: write a different person"
+        return None
+    return _check
+
+
+def check_hardneg(task: Task, out: dict) -> str | None:
+    return looks_like_cv(out.get("cv") or "") or check_deception(task.meta["tag"], out, task.meta["title"])
+
+
+def triplet(jd: dict, positive: str, negative: str, generator: str, negative_type: str, family: str | None,
+            prompt_hash: str | None, model: str | None, source_ids: list[str]) -> dict:
+    return {"id": stable_id("jdcv_triplet", f"{jd['id']}|{positive}|{negative}"), "kind": "jdcv_triplet",
+            "jd_id": jd["id"], "jd": jd["text"], "positive": positive.strip(), "negative": negative.strip(),
+            "generator": generator, "negative_type": negative_type, "job_family": family,
+            "lineage": {"stage": f"jdcv-{generator}", "prompt_hash": prompt_hash, "model": model,
+                        "source_ids": source_ids}}

@@ -1,0 +1,148 @@
+"""`mira synth jdcv`: (JD, qualified CV, unqualified CV) triplets from real JDs -> a `jdcv_triplet` version.
+
+Counts add up per generator and per negative type (in = kept + rejected + duplicates); the manifest carries the
+balance of negative types and job families.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+
+from ..dedup import Deduplicator, MinHasher, MinHashParams
+from ..errors import InputError
+from ..runner import Runner
+from ..store import DatasetStore, Version
+from . import jdcv
+from .pipeline import BudgetStop, StageCounts
+
+GENERATORS = ("balanced", "hardneg", "both")
+
+
+def _run(runner: Runner, module, tasks, check, label):
+    res = runner.run(module, tasks, check=check, label=label)
+    if not res.complete:
+        raise BudgetStop(f"Stopped at the budget during {label} ({len(res.outcomes)} of {res.total}); re-run the "
+                         "same command to continue.")
+    return res
+
+
+def _unrelated(cvs: list[dict], title: str, rng: random.Random) -> dict | None:
+    words = set(re.findall(r"[a-z]{4,}", title.lower()))
+    pool = [c for c in cvs if not (set(re.findall(r"[a-z]{4,}", f"{c.get('category')} {c.get('title')}".lower()))
+                                   & words)]
+    return rng.choice(pool) if pool else None
+
+
+def run_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, name: str, generator: str = "both",
+             per_jd: int = 1, cvs_ref: str | None = None, anchors_ref: str | None = None,
+             verify_with_judge: bool = False, limit: int | None = None, seed: int = 0,
+             judge_runner: Runner | None = None) -> Version:
+    if generator not in GENERATORS:
+        raise InputError(f"--generator '{generator}': use balanced, hardneg or both.")
+    jd_v = store.resolve(jds_ref, "jd")
+    jds = jd_v.records()[:limit] if limit else jd_v.records()
+    anchors = {a["jd_id"]: a for a in store.resolve(anchors_ref, "jd_anchor").iter_records()} if anchors_ref else {}
+    cvs = store.resolve(cvs_ref, "cv").records() if cvs_ref else []
+    rng = random.Random(seed)
+    model = runner.lm_config.model
+    counts, rejects, triplets = StageCounts(), [], []
+    bal, hard = jdcv.Balanced(), jdcv.HardNegative()
+    prompts = {"balanced": bal.prompt_hash}
+    n_bal = per_jd if generator in ("balanced", "both") else 1
+    tasks = [t for jd in jds for t in jdcv.balanced_tasks(jd, anchors.get(jd["id"]), n_bal,
+                                                           rng.choice(cvs)["text"] if cvs else "")]
+    res = _run(runner, bal, tasks, jdcv.check_balanced(MinHasher(MinHashParams())), "jdcv-balanced")
+    positives: dict[str, tuple[str, str | None]] = {}
+    for o in res.outcomes:
+        jd = o.meta["jd"]
+        if not o.ok:
+            counts.reject("balanced", o.reason)
+            rejects.append({"reason": o.reason, "stage": "balanced", "where": o.key, "raw": o.raw,
+                            "source_id": jd["id"]})
+            continue
+        fam = (o.output.get("job_family") or "").strip().lower() or None
+        positives.setdefault(jd["id"], (o.output["qualified_cv"], fam))
+        if generator in ("balanced", "both"):
+            triplets.append(("balanced", jdcv.triplet(jd, o.output["qualified_cv"], o.output["unqualified_cv"],
+                                                      "balanced", "screening", fam, bal.prompt_hash, model,
+                                                      [jd["id"]])))
+    if generator in ("hardneg", "both"):
+        prompts["hardneg"] = hard.prompt_hash
+        tasks = [t for i, jd in enumerate(jds) if jd["id"] in positives
+                 for t in jdcv.hardneg_tasks(jd, anchors.get(jd["id"]), per_jd, offset=i)]
+        for jd in jds:
+            if jd["id"] not in positives:
+                for _ in range(per_jd):
+                    counts.reject("hardneg", "no qualified CV for this JD (balanced generation failed)")
+        res = _run(runner, hard, tasks, jdcv.check_hardneg, "jdcv-hardneg")
+        for o in res.outcomes:
+            jd, tag = o.meta["jd"], o.meta["tag"]
+            if not o.ok:
+                counts.reject(f"hardneg:{tag}", o.reason)
+                rejects.append({"reason": o.reason, "stage": f"hardneg:{tag}", "where": o.key, "raw": o.raw,
+                                "source_id": jd["id"]})
+                continue
+            pos, fam = positives[jd["id"]]
+            triplets.append((f"hardneg:{tag}", jdcv.triplet(jd, pos, o.output["cv"], "hardneg", tag, fam,
+                                                            hard.prompt_hash, model, [jd["id"]])))
+    if cvs:
+        for jd in jds:
+            if jd["id"] in positives:
+                cv = _unrelated(cvs, jdcv.jd_view(jd, anchors.get(jd["id"]))[1], rng)
+                if cv is None:
+                    counts.reject("real", "no real CV of an unrelated category")
+                    continue
+                pos, fam = positives[jd["id"]]
+                triplets.append(("real", jdcv.triplet(jd, pos, cv["text"], "real", "real_unrelated", fam, None, None,
+                                                      [jd["id"], cv["id"]])))
+    if verify_with_judge:
+        triplets = _verify(store, judge_runner or runner, triplets, counts, rejects)
+    dedup = Deduplicator(MinHashParams())
+    keys = [t["id"] for _, t in triplets]
+    result = dedup.run(keys, [t["negative"] for _, t in triplets])
+    kept = []
+    for (stage, t), keep, dup in zip(triplets, result.keep, result.duplicate_of):
+        c = counts.stage(stage)
+        c["in"] += 1
+        if keep:
+            c["kept"] += 1
+            kept.append(t)
+        else:
+            c["duplicates"] += 1
+            rejects.append({"reason": "duplicate", "stage": "dedup", "where": t["id"], "duplicate_of": dup})
+    balance = {"negative_type": dict(Counter(t["negative_type"] for t in kept)),
+               "job_family": dict(Counter(t["job_family"] or "unknown" for t in kept))}
+    parents = [jd_v.ref] + [r for r in (cvs_ref and store.resolve(cvs_ref).ref, anchors_ref and
+                                        store.resolve(anchors_ref).ref) if r]
+    return store.write(name, "jdcv_triplet", kept, rejects, manifest={
+        "parents": parents, "prompts": prompts, "lm": runner.lm_public, "seed": seed, "stages": counts.manifest(),
+        "balance": balance, "params": {"generator": generator, "per_jd": per_jd, "verify_with_judge": verify_with_judge,
+                                       "limit": limit}, "dedup": dedup.params.manifest()})
+
+
+def _verify(store, runner: Runner, triplets, counts: StageCounts, rejects: list) -> list:
+    """Judge every generated negative against its JD; a 'negative' the judge rates positive (>= 75) is dropped."""
+    from judge.module import Judge, check, judgment_record, make_task, requirements_of
+    from judge.rubric import load_rubric
+
+    rub = load_rubric()
+    generated = [(i, s, t) for i, (s, t) in enumerate(triplets) if t["generator"] != "real"]
+    tasks = [make_task({"id": t["jd_id"], "text": t["jd"]}, {"id": t["id"], "text": t["negative"]},
+                       requirements_of({"text": t["jd"]}), redact_pii=False, key=f"verify:{t['id']}")
+             for _, _, t in generated]
+    res = _run(runner, Judge(rub), tasks, check(rub), "jdcv-verify")
+    by_key = {t.key: t for t in tasks}
+    drop = set()
+    for (i, stage, t), o in zip(generated, res.outcomes):
+        if not o.ok:
+            why = f"judge could not verify the negative: {o.reason}"
+        elif judgment_record(by_key[o.key], o.output, rub, runner.lm_config.model)["label"] == 1:
+            why = "negative rated positive by the judge (>= threshold)"
+        else:
+            continue
+        drop.add(i)
+        counts.reject(stage, why)
+        rejects.append({"reason": why, "stage": "judge-verify", "where": t["id"], "raw": o.raw})
+    return [x for i, x in enumerate(triplets) if i not in drop]

@@ -1,0 +1,93 @@
+import pytest
+from typer.testing import CliRunner
+
+from synth.cli import app
+from synth.stages.deceptions import check_deception, looks_like_cv
+from tests.llm_server import render_fields
+from tests.scripted_jdcv import answer
+
+cli = CliRunner()
+
+
+def mira(*args):
+    return cli.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def cv(text="", exp=(), skills=(), claimed=""):
+    return {"cv": text, "experience": [dict(title=t, employer="Company A", start_year=a, end_year=b, description=d)
+                                       for t, a, b, d in exp], "skills": list(skills), "claimed_title": claimed}
+
+
+CASES = {
+    "skill_stuffing": (cv(exp=[("Analyst", 2018, 2024, "Built SQL reports")], skills=["SQL", "Spark", "Kafka", "Go"]),
+                       cv(exp=[("Analyst", 2018, 2024, "Built SQL reports with Spark")], skills=["SQL", "Spark"])),
+    "title_inflation": (cv(exp=[("Senior Engineer", 2023, 2024, "coding")]),
+                        cv(exp=[("Senior Engineer", 2012, 2024, "coding")])),
+    "contractor_intern_confusion": (cv(exp=[("Data Scientist (contract)", 2023, 2024, "models")]),
+                                    cv(exp=[("Data Scientist", 2019, 2024, "models")])),
+    "career_pivot": (cv(exp=[("Data Engineer", 2015, 2020, "pipelines"), ("Pastry Chef", 2020, 2024, "bread")],
+                        skills=["Spark", "Airflow", "data pipelines"]),
+                     cv(exp=[("Data Engineer", 2015, 2024, "pipelines")], skills=["Spark", "Airflow", "data"])),
+    "influencer_noise": (cv("I write a blog and a newsletter, host a podcast and give talks.",
+                            exp=[("Evangelist", 2019, 2024, "community")]),
+                         cv("Built and shipped pipelines.", exp=[("Engineer", 2019, 2024, "built and deployed ETL")])),
+    "ambiguity": (cv("Involved in projects, exposure to Python, familiar with SQL.", exp=[("Analyst", 2019, 2024, "")]),
+                  cv("Cut costs 30% and built 4 dashboards; familiar with SQL.", exp=[("Analyst", 2019, 2024, "")])),
+}
+
+
+@pytest.mark.parametrize("tag", sorted(CASES))
+def test_deception_checks_on_hand_made_cvs(tag):
+    good, bad = CASES[tag]
+    assert check_deception(tag, good, "Data Engineer") is None
+    assert check_deception(tag, bad, "Data Engineer") is not None
+
+
+def test_looks_like_cv():
+    body = "Summary\n" + "word " * 70 + "\nExperience\nAnalyst, Company A, 2019-2024\nSkills\nSQL"
+    assert looks_like_cv(body) is None
+    assert "sections" in looks_like_cv("word " * 80)
+    assert "contact" in looks_like_cv(body + "\njane@example.com")
+
+
+@pytest.fixture
+def sample(home):
+    assert mira("demo").exit_code == 0
+
+
+def test_synth_jdcv_end_to_end(sample, llm_server, store):
+    llm_server.add("", fn=answer)
+    r = mira("synth", "jdcv", "--jds", "sample-jd", "--cvs", "sample-cv", "--name", "t", "--generator", "both",
+             "--per-jd", 2, "--limit", 6, "--lm", "openai/gpt-4o-mini", "--api-base", llm_server.url)
+    assert r.exit_code == 0, r.output
+    v = store.resolve("t")
+    recs = v.records()  # schema-validated on read
+    types = {x["negative_type"] for x in recs}
+    assert {"screening", "real_unrelated"} <= types and types & {"title_inflation", "skill_stuffing", "ambiguity"}
+    for name, c in v.manifest["stages"].items():
+        assert c["in"] == c["kept"] + sum(c["rejected"].values()) + c["duplicates"], name
+    assert sum(v.manifest["balance"]["negative_type"].values()) == v.count
+    real = [x for x in recs if x["generator"] == "real"]
+    assert real and all(x["lineage"]["source_ids"][1].startswith("cv-") for x in real)
+    # one example CV was shown to each balanced call, fenced as data
+    assert all("<<<EXAMPLE_CV" in r["messages"][-1]["content"] for r in llm_server.state.requests[:3])
+
+
+def test_verify_with_judge_drops_a_negative_rated_positive(sample, llm_server, store):
+    dims = ("career", "skills", "education", "innovation")
+
+    def judge(score):
+        return render_fields({"scores": [{"dimension": d, "score": score, "rationale": "x"} for d in dims],
+                              "verdicts": [], "risks": []})
+
+    llm_server.add("careful technical recruiter", fn=lambda m: judge(80 if "(title_inflation)" in
+                                                                      m[-1]["content"] else 30))
+    llm_server.add("", fn=answer)
+    r = mira("synth", "jdcv", "--jds", "sample-jd", "--name", "v", "--generator", "hardneg", "--per-jd", 2,
+             "--limit", 2, "--verify-with-judge", "--lm", "openai/gpt-4o-mini", "--api-base", llm_server.url)
+    assert r.exit_code == 0, r.output
+    v = store.resolve("v")
+    assert all(x["negative_type"] != "title_inflation" for x in v.iter_records())
+    dropped = [x for x in v.iter_rejects() if x["stage"] == "judge-verify"]
+    assert dropped and all("rated positive" in x["reason"] for x in dropped)
+    assert v.manifest["stages"]["hardneg:title_inflation"]["rejected"]
