@@ -38,6 +38,8 @@ def musts(text):
 
 
 def title_of(text):
+    if text.startswith("Title: "):
+        return text.splitlines()[0][7:].strip()
     words = re.findall(r"[A-Za-z][A-Za-z&/-]*", text.splitlines()[0] if text.strip() else "")
     return " ".join(words[:4])
 

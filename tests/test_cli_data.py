@@ -81,8 +81,23 @@ def test_export(imported, tmp_path, fmt):
     assert len(rows) == 40 and all(r["text"] for r in rows)
 
 
-def test_demo_imports_samples(home, store):
-    r = mira("demo")
+def test_demo_end_to_end_with_a_scripted_endpoint(home, store, llm_server):
+    from tests import scripted_jdcv, scripted_judge, scripted_llm
+
+    def answer(messages):
+        system = messages[0]["content"]
+        if "careful technical recruiter" in system:
+            return scripted_judge.answer(messages)
+        if "CVs for one real job description" in system or "deceptive hard-negative" in system:
+            return scripted_jdcv.answer(messages)
+        return scripted_llm.answer(messages)
+
+    llm_server.add("", fn=answer)
+    args = ["demo", "--lm", "openai/gpt-4o-mini", "--api-base", llm_server.url, "--no-train", "--jds", 2]
+    r = mira(*args)
     assert r.exit_code == 0, r.output
-    assert {"sample-jd", "sample-cv", "sample-rjdb"} <= set(store.names())
-    assert store.resolve("sample-rjdb").count == 50
+    assert {"sample-jd", "sample-cv", "sample-rjdb", "demo-jd-anchors", "demo-jd-pairs", "demo-jdcv",
+            "demo-judgments"} <= set(store.names())
+    assert store.resolve("demo-judgments").count == 2 and "done" in r.stdout
+    calls = llm_server.calls
+    assert mira(*args).exit_code == 0 and llm_server.calls == calls  # a re-run is answered from the cache

@@ -2,6 +2,8 @@ import pytest
 from typer.testing import CliRunner
 
 from synth.cli import app
+from synth.cli.demo import import_samples
+from synth.store import DatasetStore
 from synth.stages.deceptions import check_deception, looks_like_cv
 from tests.llm_server import render_fields
 from tests.scripted_jdcv import answer
@@ -52,7 +54,7 @@ def test_looks_like_cv():
 
 @pytest.fixture
 def sample(home):
-    assert mira("demo").exit_code == 0
+    import_samples(DatasetStore())
 
 
 def test_synth_jdcv_end_to_end(sample, llm_server, store):

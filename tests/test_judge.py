@@ -9,6 +9,8 @@ from judge.module import score
 from judge.redact import redact
 from judge.rubric import load_rubric
 from synth.cli import app
+from synth.cli.demo import import_samples
+from synth.store import DatasetStore
 from tests.llm_server import render_fields
 from tests.scripted_judge import answer
 
@@ -78,7 +80,7 @@ def test_redact():
 
 @pytest.fixture
 def sample(home):
-    assert mira("demo").exit_code == 0
+    import_samples(DatasetStore())
 
 
 def test_pool_judging_end_to_end_with_labels(sample, llm_server, store, tmp_path):

@@ -4,6 +4,8 @@ import pytest
 from typer.testing import CliRunner
 
 from synth.cli import app
+from synth.cli.demo import import_samples
+from synth.store import DatasetStore
 from synth.records import validate
 from synth.stages.boundary_pairs import select, titles_match
 from tests.llm_server import render_fields
@@ -18,7 +20,7 @@ def mira(*args):
 
 @pytest.fixture
 def synth_run(llm_server, home, store):
-    assert mira("demo").exit_code == 0
+    import_samples(DatasetStore())
     # the first paraphrase answer for one anchor is a near-copy; the re-ask must recover it
     llm_server.add("rewrite a structured job anchor", times=1,
                    fn=lambda msgs: render_fields({"title": _card_title(msgs), "text": _card(msgs)}))
@@ -123,7 +125,7 @@ def test_titles_match_rules():
 
 
 def test_prompt_try_writes_no_dataset(llm_server, home, store):
-    assert mira("demo").exit_code == 0
+    import_samples(DatasetStore())
     llm_server.add("", fn=answer)
     before = set(store.names())
     r = mira("prompt", "try", "paraphrase", "--jds", "sample-jd", "-n", 3, "--lm", "openai/gpt-4o-mini",
@@ -134,7 +136,7 @@ def test_prompt_try_writes_no_dataset(llm_server, home, store):
 
 
 def test_prompt_diff_field_by_field_and_cached(llm_server, home, store, tmp_path):
-    assert mira("demo").exit_code == 0
+    import_samples(DatasetStore())
     llm_server.add("", fn=answer)
     alt = tmp_path / "extract_v2.md"
     alt.write_text("You extract a conservative structured anchor. Version two: shorter summaries.")

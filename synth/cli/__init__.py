@@ -11,7 +11,9 @@ import typer  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
 from ..errors import MiraError  # noqa: E402
-from .common import HomeOpt, console, err_console, store_for  # noqa: E402
+from typing import Annotated  # noqa: E402
+
+from .common import ApiBaseOpt, HomeOpt, LMOpt, console, err_console, store_for  # noqa: E402
 from .data import app as data_app  # noqa: E402
 from .eval_cmd import app as eval_app  # noqa: E402
 from .judge_cmd import app as judge_app  # noqa: E402
@@ -46,11 +48,14 @@ app.add_typer(eval_app, name="eval")
 
 
 @app.command()
-def demo(home: HomeOpt = None) -> None:
+def demo(home: HomeOpt = None, lm: LMOpt = None, api_base: ApiBaseOpt = None,
+         jds: Annotated[int, typer.Option("--jds", help="sample JDs through the five stages")] = 3,
+         no_train: Annotated[bool, typer.Option("--no-train", help="skip the R2 training and evaluation")] = False
+         ) -> None:
     """Run Mira end to end on the committed samples, offline (no network, no API key)."""
     from .demo import run_demo
 
-    run_demo(store_for(home), console)
+    run_demo(store_for(home), console, lm, api_base, jds, not no_train)
 
 
 def main() -> None:

@@ -1,16 +1,23 @@
-"""`mira demo`: Mira end to end on the committed samples, offline. Grows as the parts land."""
+"""`mira demo`: the whole pipeline on the committed samples, offline, with a real (tiny) local LLM by default.
+
+import -> the five JD stages (small n) -> JD–CV generation -> judge a few pairs -> R2 for a few steps on the RJDB
+sample -> an evaluation table before / after. Every LLM answer is cached and the R2 model is reused when its inputs
+are unchanged, so a re-run is fast.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 
 from rich.console import Console
 from rich.panel import Panel
+from rich.table import Table
 
 from ..importer import import_file
 from ..paths import sample_file
 from ..store import DatasetStore
-from .data import show_cmd
+from .common import err_console
 
 SAMPLES = [("jd", "monster_jds_sample.csv", "monster", "sample-jd"),
            ("cv", "livecareer_cvs_sample.csv", "livecareer", "sample-cv"),
@@ -27,15 +34,138 @@ def import_samples(store: DatasetStore) -> dict[str, str]:
     return refs
 
 
-def run_demo(store: DatasetStore, console: Console) -> dict:
+def _step(console: Console, n: int, text: str) -> None:
+    console.rule(f"[bold]{n}. {text}")
+
+
+def run_demo(store: DatasetStore, console: Console, lm: str | None = None, api_base: str | None = None,
+             n_jds: int = 1, train: bool = True) -> dict:
+    from ..lm.config import resolve_lm_config
+    from ..lm.transport import make_transport
+    from ..runner import Runner, RunnerConfig
+
     t0 = time.time()
-    console.rule("[bold]Mira demo[/] — offline, on the committed samples")
-    console.print("[bold]1. Import[/] the committed samples (Monster JDs, livecareer CVs, RJDB JD–CV pairs)")
+    out: dict = {"timings": {}}
+    _step(console, 1, "Import the committed samples (Monster JDs, livecareer CVs, RJDB JD–CV pairs)")
     refs = import_samples(store)
+    t = Table("dataset", "kind", "records")
     for ref in refs.values():
-        show_cmd(ref, n=1, home=store.home)
-    console.print(Panel.fit(
-        "Datasets written under " + str(store.root) + "\n" + "\n".join(f"  {r}" for r in refs.values()) +
-        "\n\nNext: `mira data list`, `mira data show REF`, `mira data export REF --format parquet`."
-        f"\nDemo finished in {time.time() - t0:.1f} s.", title="done"))
-    return refs
+        v = store.resolve(ref)
+        t.add_row(v.ref, v.kind, str(v.count))
+    console.print(t)
+    cfg = resolve_lm_config(lm, api_base, store.home)
+    local = cfg.model == "local"
+    if local:
+        console.print(Panel.fit("The embedded LLM is SmolLM2-135M-Instruct running on your CPU: a tiny model that shows "
+                                "the plumbing, not quality. Its answers are constrained to parse, and the checks reject "
+                                "what it invents.", title="local model", border_style="yellow"))
+    transport = make_transport(cfg)
+    rc = RunnerConfig(concurrency=1 if local else 16, max_reasks=0 if local else 1)
+    runner = lambda: Runner(cfg, store.home, rc, console=err_console, transport=transport)  # noqa: E731
+    out["timings"]["import"] = time.time() - t0
+
+    from ..stages.pipeline import JDPipelineConfig, run_jd_pipeline
+    from .data import stage_table
+
+    _step(console, 2, f"The five JD stages on {n_jds} real JD(s): anchor, paraphrase, card, boundary, constraint")
+    t1 = time.time()
+    res = run_jd_pipeline(store, runner(), "sample-jd", "demo-jd",
+                          JDPipelineConfig(n_boundary=1, n_constraint=1, limit=n_jds))
+    last = res.pairs or res.anchors
+    if (st := stage_table(last)) is not None:
+        st.title = "Table 1: per stage generated / kept / rejected / duplicates"
+        console.print(st)
+    out["jd"] = [v.ref for v in (res.anchors, res.pairs) if v]
+    out["timings"]["five_stages"] = time.time() - t1
+
+    from ..stages.jdcv_pipeline import run_jdcv
+
+    _step(console, 3, "JD–CV triplets: balanced and deceptive hard negatives, plus a real unrelated CV")
+    t1 = time.time()
+    jv = run_jdcv(store, runner(), "sample-jd", "demo-jdcv", "both", per_jd=1, cvs_ref="sample-cv", limit=1)
+    if (st := stage_table(jv)) is not None:
+        console.print(st)
+    out["jdcv"] = jv.ref
+    out["timings"]["jdcv"] = time.time() - t1
+
+    _step(console, 4, "Judge the candidates of one RJDB JD with the rubric (scores, caps and label in code)")
+    t1 = time.time()
+    out["judge"] = _judge(store, runner(), console)
+    out["timings"]["judge"] = time.time() - t1
+
+    if train:
+        _step(console, 5, "R2 for a few steps on the RJDB sample, then evaluation before / after")
+        t1 = time.time()
+        out["eval"] = _train_and_eval(store, console)
+        out["timings"]["train_eval"] = time.time() - t1
+    out["timings"]["total"] = time.time() - t0
+    _closing(console, store, out, cfg.model)
+    return out
+
+
+def _judge(store: DatasetStore, runner, console: Console) -> str:
+    from judge.pool import judge_pool
+
+    pool = store.resolve("sample-rjdb")
+    first = next(pool.iter_records())
+    sub = store.write("demo-judge-pool", "pool", [first], manifest={"parents": [pool.ref],
+                                                                    "refs": pool.manifest["refs"]})
+    res = judge_pool(store, runner, sub.ref, "demo-judgments")
+    t = Table("candidate", "role in RJDB", "raw total", "cap", "total", "label", "verdicts (met/unmet/unclear)")
+    for j in res.judgments.iter_records():
+        role = "matched" if j["cv_id"] in first["positive_ids"] else "unmatched"
+        v = [r["verdict"] for r in j["requirements"]]
+        t.add_row(j["cv_id"], role, f"{j['raw_total']:.1f}", str(j["cap"]), f"{j['total']:.1f}",
+                  "positive" if j["label"] else "negative", f"{v.count('met')}/{v.count('unmet')}/{v.count('unclear')}")
+    console.print(t)
+    failed = {k: v for k, v in res.stats.items() if k.startswith("failed")}
+    if failed:
+        console.print(f"judge answers rejected (kept in rejects with the raw output): {failed}")
+    return res.judgments.ref
+
+
+def _train_and_eval(store: DatasetStore, console: Console) -> dict:
+    try:
+        from train.config import R2Config, load_config
+        from train.embed_cache import EmbeddingCache
+        from train.evaluate import local_eval, make_scorer, write_comparison
+        from train.rounds import train_r2
+    except ImportError as e:
+        console.print(f"[yellow]Skipping training: the train extra is not installed ({e}). "
+                      "pip install -e '.[train]'[/]")
+        return {}
+    data = store.resolve("sample-rjdb")
+    model_dir = store.home / "models" / "demo-r2"
+    cfg = load_config(R2Config, epochs=3, lr=5e-4, batch_size=16, max_length=128, val_fraction=0.2)
+    manifest = model_dir / "mira_train.json"
+    if manifest.exists() and json.loads(manifest.read_text()).get("data") == data.ref:
+        console.print(f"R2 model for {data.ref} already trained: {model_dir} (delete it to retrain)")
+    else:
+        train_r2(store, data.ref, None, model_dir, cfg, console=err_console)
+    cache = EmbeddingCache(store.home / ".mira" / "embeddings.sqlite")
+    ks = [1, 2]
+    rows = [local_eval(store, data.ref, make_scorer(spec), ks, cache) for spec in ("zero-shot", str(model_dir))]
+    rows[0]["model"], rows[1]["model"] = "zero-shot MiniLM", "R2 (demo, 3 epochs)"
+    t = Table(title=f"local pool {data.ref} (each JD: matched vs unmatched CV); note: R2 trained on these JDs",
+              show_header=True)
+    for col in ("model", "Recall@1", "MRR", "positive above hard negative"):
+        t.add_column(col)
+    for r in rows:
+        t.add_row(r["model"], f"{r['recall@1']:.3f}", f"{r['mrr']:.3f}", f"{r['pos_above_hardneg']:.3f}")
+    console.print(t)
+    files = write_comparison(rows, ks, store.home / "reports" / "demo-eval", "demo: zero-shot vs R2")
+    return {"rows": rows, "files": {k: str(v) for k, v in files.items()}, "model": str(model_dir)}
+
+
+def _closing(console: Console, store: DatasetStore, out: dict, model: str) -> None:
+    lines = [f"datasets: {store.root} (see `mira data list`, `mira data show REF`)",
+             f"five-stage outputs: {', '.join(out['jd'])}", f"JD–CV triplets: {out['jdcv']}",
+             f"judgments: {out['judge']}"]
+    if out.get("eval"):
+        lines += [f"R2 model: {out['eval']['model']}", f"evaluation plot: {out['eval']['files']['png']}"]
+    lines += [f"LLM answers cached in {store.home / '.mira'}: a re-run makes no LLM call.",
+              f"Finished in {out['timings']['total']:.0f} s with LM '{model}'.", "",
+              "The same against a real endpoint (keys from the environment only):",
+              "  mira demo --lm openai/Qwen/Qwen3-32B --api-base http://your-vllm:8000/v1",
+              "  mira synth jd --jds sample-jd --name jobs --lm openai/Qwen/Qwen3-32B --api-base http://your-vllm:8000/v1"]
+    console.print(Panel("\n".join(lines), title="done", border_style="green"))

@@ -23,6 +23,7 @@ from .transport import make_transport
 @dataclass
 class CallScope:
     feedback: list[dict] = field(default_factory=list)
+    output_schema: dict | None = None  # for transports that constrain decoding (the embedded local model)
     raw: str | None = None
     finish_reason: str | None = None
     usage: dict = field(default_factory=dict)

@@ -130,6 +130,7 @@ class Runner:
         self.adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
         self.lm_public = lm.public()
         self.priced = known_prices(lm.model)
+        self._schemas: dict[int, dict] = {}
         if self.rc.max_cost is not None and not self.priced:
             raise InputError(f"--max-cost needs dollar prices, and litellm's cost map does not know '{lm.model}'. "
                              "Drop --max-cost, or use a model string the cost map knows.")
@@ -276,6 +277,17 @@ class Runner:
         return Outcome(task.key, False, reason=problem, raw=entry.get("raw"), attempts=self.rc.max_reasks + 1,
                        usage=usage, cost=cost, cached=all_cached, meta=task.meta)
 
+    def _schema(self, module) -> dict | None:
+        """The output JSON schema, for transports that constrain decoding (only the embedded local model)."""
+        if self.lm_config.transport != "local":
+            return None
+        key = id(module)
+        if key not in self._schemas:
+            from ..lm.local import output_schema
+
+            self._schemas[key] = output_schema(module.predictors()[0].signature)
+        return self._schemas[key]
+
     async def _call(self, module, task: Task, feedback: list[dict], limits: RateLimits, stats: Counter) -> dict:
         """One answer (with transport retries): parsed fields, or the parse / truncation error, and the raw text."""
         from dspy.utils.exceptions import AdapterParseError
@@ -291,7 +303,7 @@ class Runner:
             stats[f"fault:{getattr(exc, 'kind', 'error')}"] += 1
 
         est = sum(estimate_tokens(str(v)) for v in task.inputs.values()) + self.lm_config.max_tokens // 2
-        scope = CallScope(feedback=list(feedback))
+        scope = CallScope(feedback=list(feedback), output_schema=self._schema(module))
         token = SCOPE.set(scope)
         try:
             async for attempt in AsyncRetrying(

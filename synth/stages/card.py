@@ -26,7 +26,9 @@ class Card(PromptedModule):
 
 
 def make_tasks(anchor: dict, jd: dict) -> list[Task]:
-    raw = jd["text"][:MAX_CHARS]
+    from .extract import jd_input
+
+    raw = jd_input(jd, MAX_CHARS)
     return [Task(f"card:{anchor['id']}", {"jd_summary": fence(raw)}, meta={"anchor": anchor, "raw": raw})]
 
 

