@@ -91,7 +91,7 @@ def train_head(q: np.ndarray, c: np.ndarray, y: np.ndarray, groups: list[str] | 
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         head.eval()
         with torch.no_grad():
             vloss = float(bce(head(vq, vc), vy)) if len(vy) else total / len(ty)

@@ -173,3 +173,28 @@ def split_cmd(ref: Annotated[str, typer.Argument()],
         raise InputError(f"--ratios '{ratios}': use numbers, e.g. 0.8,0.1,0.1.") from None
     for v in split_version(store_for(home), ref, by, rs, seed, name):
         console.print(f"  → [bold]{v.ref}[/] ({v.count} records, {v.manifest['split']['groups']} groups)")
+
+
+@app.command("sample")
+def sample_cmd(ref: Annotated[str, typer.Argument(help="jd or pool REF")],
+               n: Annotated[int, typer.Option("--n", help="JDs to draw")],
+               name: Annotated[str, typer.Option("--name")],
+               stratify: Annotated[str, typer.Option("--stratify", help="jd_family,seniority,length")] =
+               "jd_family,seniority,length",
+               seed: Annotated[int, typer.Option("--seed")] = 0,
+               anchors: Annotated[Optional[str], typer.Option("--anchors", help="jd_anchor REF for family and "
+                                                              "seniority")] = None,
+               home: HomeOpt = None) -> None:
+    """Draw JDs proportionally across strata (length in quantile bins) before any model is evaluated."""
+    from ..sample import stratified_sample
+
+    out = stratified_sample(store_for(home), ref, n, [f.strip() for f in stratify.split(",") if f.strip()], seed,
+                            name, anchors)
+    t = Table(title=f"strata of {out[0].ref} (seed {seed})")
+    for col in ("stratum", "JDs", "sampled"):
+        t.add_column(col)
+    for s in out[0].manifest.get("strata") or out[1].manifest["strata"]:
+        t.add_row(" / ".join(s["stratum"]), str(s["size"]), str(s["sampled"]))
+    console.print(t)
+    for v in out:
+        console.print(f"  → [bold]{v.ref}[/] ({v.kind}, {v.count} records)")

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from ..errors import InputError
-from .common import HomeOpt, console, store_for
+from .common import (ApiBaseOpt, ConcurrencyOpt, DryRunOpt, HomeOpt, LMOpt, MaxCostOpt, TimeoutOpt, console,
+                     make_runner, print_estimate, store_for)
 
 app = typer.Typer(no_args_is_help=True, help="Recall@K / Precision@K on local and global pools; diagnostics.")
 
@@ -154,3 +155,46 @@ def diagnose_cmd(pairs: Annotated[str, typer.Option("--pairs", help="boundary_pa
                   f"({m['n_mismatch']} mismatches, {m['n_match']} matches)")
     if out:
         out.write_text(json.dumps(m, indent=2) + "\n")
+
+
+@app.command("protocol")
+def protocol_cmd(jds: Annotated[str, typer.Option("--jds", help="jd REF, or a pool REF (e.g. from `mira data "
+                                                  "sample`), whose candidates are the default corpus")],
+                 models: Annotated[str, typer.Option("--models", help="comma-separated: folders, 'zero-shot', "
+                                                     "MODEL+HEAD")],
+                 name: Annotated[str, typer.Option("--name")],
+                 corpus: Annotated[Optional[str], typer.Option("--corpus", help="cv REF: the shared corpus")] = None,
+                 k: Annotated[int, typer.Option("--k", help="top-K per model and JD that is judged")] = 200,
+                 k1: Annotated[int, typer.Option("--k1", help="first-stage depth reranked by heads")] = 1000,
+                 report_k: Annotated[str, typer.Option("--report-k", help="K values in the tables")] = "10,50,100,200",
+                 lm: LMOpt = None, api_base: ApiBaseOpt = None, concurrency: ConcurrencyOpt = 16,
+                 max_cost: MaxCostOpt = None, timeout: TimeoutOpt = None, dry_run: DryRunOpt = False,
+                 home: HomeOpt = None) -> None:
+    """Pooled judging: each model's top-K per JD, the union judged once, recall against the pooled labels."""
+    from judge.protocol import run_protocol
+
+    specs = [m.strip() for m in models.split(",") if m.strip()]
+    runner = make_runner(home, lm, api_base, concurrency, max_cost, timeout=timeout)
+    res = run_protocol(store_for(home), runner, jds, corpus, specs, name, k, k1, _ks(report_k), dry_run=dry_run)
+    print_estimate(res.estimate, runner.lm_config.model)
+    if dry_run:
+        return
+    ks = sorted({x for x in _ks(report_k) if x <= k}) or [k]
+    for metric, title in (("recall", "Table 8 — Recall@K (%)"), ("precision", "Table 9 — Precision@K (%)")):
+        t = Table(title=f"{title}, {res.rows[0]['n_queries']} JDs with judge-positives")
+        t.add_column("model")
+        for kk in ks:
+            t.add_column(f"@{kk}", justify="right")
+        for r in res.rows:
+            t.add_row(r["model"], *["n/a" if r[f"{metric}@{kk}"] is None else f"{100 * r[f'{metric}@{kk}']:.2f}"
+                                    for kk in ks])
+        console.print(t)
+    console.print(f"pooled pairs {res.stats['pooled_pairs']}, judged {res.stats['judged']}, judge-positive "
+                  f"{res.stats['judge_positive']}; new LLM calls {res.stats['new_llm_calls']}, answers from cache "
+                  f"{res.stats['from_cache']}")
+    failed = {kk: v for kk, v in res.stats.items() if kk.startswith("judge failed")}
+    if failed:
+        console.print(f"[yellow]left out of the labels (not counted as negatives): {failed}[/]")
+    console.print(f"versions: {res.judgments.ref}, {res.labels.ref}, " +
+                  ", ".join(v.ref for v in res.rankings.values()))
+    console.print("report: " + ", ".join(str(p) for p in res.files.values()))

@@ -1,0 +1,118 @@
+import zlib
+
+import pytest
+from typer.testing import CliRunner
+
+from judge.protocol import pooled_metrics
+from synth.cli import app
+from synth.cli.demo import import_samples
+from synth.records import stable_id
+from synth.sample import allocate, stratified_sample
+from tests.scripted_judge import answer
+
+cli = CliRunner()
+
+
+def mira(*args):
+    return cli.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_allocate_largest_remainder():
+    assert allocate({("a",): 15, ("b",): 10, ("c",): 5}, 6) == {("a",): 3, ("b",): 2, ("c",): 1}
+    assert allocate({("a",): 2, ("b",): 1, ("c",): 1}, 3) == {("a",): 2, ("b",): 1, ("c",): 0} or \
+        sum(allocate({("a",): 2, ("b",): 1, ("c",): 1}, 3).values()) == 3
+
+
+def test_stratified_proportions_on_hand_built_jds(store):
+    recs = []
+    for fam, n in (("nursing", 15), ("sales", 10), ("finance", 5)):
+        for i in range(n):
+            text = f"{fam} role {i} " + "word " * (10 + 30 * (i % 3))
+            recs.append({"id": stable_id("jd", text), "kind": "jd", "text": text, "category": fam,
+                         "title": ("Senior " if i % 2 else "") + fam, "source": {"file": "f", "line": i + 1}})
+    v = store.write("jobs", "jd", recs)
+    out = stratified_sample(store, v.ref, 6, ["jd_family"], seed=1, name="s")[0]
+    fams = [r["category"] for r in out.iter_records()]
+    assert (fams.count("nursing"), fams.count("sales"), fams.count("finance")) == (3, 2, 1)
+    m = out.manifest
+    assert m["seed"] == 1 and {tuple(s["stratum"]): s["sampled"] for s in m["strata"]}[("sales",)] == 2
+    again = stratified_sample(store, v.ref, 6, ["jd_family"], seed=1, name="s")[0]
+    assert again.version == out.version
+    three = stratified_sample(store, v.ref, 12, ["jd_family", "seniority", "length"], seed=2, name="t")[0]
+    assert three.count == 12 and all(len(s["stratum"]) == 3 for s in three.manifest["strata"])
+
+
+def test_recall_against_pooled_labels_hand_computed():
+    labels = {("j1", "a"): 1, ("j1", "b"): 0, ("j1", "c"): 1, ("j2", "x"): 0}
+    m = pooled_metrics({"j1": ["b", "a", "z", "c"], "j2": ["x"]}, labels, [1, 2, 3])
+    # j1: positives {a, c}; 'z' was never judged (a failed judgment) and is dropped, not a negative -> [b, a, c]
+    assert m["recall@1"] == 0 and m["recall@2"] == 0.5 and m["recall@3"] == 1.0
+    assert m["precision@2"] == 0.5 and m["n_queries"] == 1 and m["excluded_no_positive"] == 1
+    assert m["unjudged_dropped"] == 1
+
+
+@pytest.fixture
+def sampled(store):
+    import_samples(store)
+    r = mira("data", "sample", "sample-rjdb", "--n", 4, "--stratify", "length", "--seed", 0, "--name", "prot")
+    assert r.exit_code == 0, r.output
+    return store
+
+
+def test_protocol_pools_judges_each_pair_once_and_adds_only_new_pairs(sampled, llm_server, tmp_path):
+    llm_server.add("", fn=answer)
+    head = tmp_path / "head"
+    assert mira("train", "head", "--data", "sample-rjdb", "--encoder", "zero-shot", "--out", head,
+                "--lambda", "0.9").exit_code == 0
+    base = ["eval", "protocol", "--jds", "prot", "--k", 3, "--report-k", "1,3", "--name", "p",
+            "--lm", "openai/gpt-4o-mini", "--api-base", llm_server.url]
+    r = mira(*base, "--models", "zero-shot")
+    assert r.exit_code == 0, r.output
+    assert llm_server.calls == 4 * 3  # 4 JDs x top-3, every pair once
+    first = {(q["messages"][-1]["content"]) for q in llm_server.state.requests}
+    assert len(first) == 12
+    r = mira(*base, "--models", f"zero-shot,zero-shot+{head}")
+    assert r.exit_code == 0, r.output
+    store = sampled
+    rank_a = {e["jd_id"]: set(e["candidate_ids"]) for e in store.resolve("p-rank-zero-shot").iter_records()}
+    rank_b = {e["jd_id"]: set(e["candidate_ids"]) for e in store.resolve("p-rank-zero-shot-head").iter_records()}
+    new_pairs = sum(len(rank_b[j] - rank_a[j]) for j in rank_a)
+    assert llm_server.calls == 12 + new_pairs
+    labels = store.resolve("p-labels")
+    assert len(labels.manifest["metrics"]) == 2 and labels.records()
+    rep = store.home / "reports" / "p"
+    assert (rep / "protocol.png").stat().st_size > 1000 and "Table 8" in (rep / "protocol.md").read_text()
+    assert "Table 8" in r.stdout and "Table 9" in r.stdout
+
+
+def test_protocol_bad_inputs_fail_before_any_call(sampled, llm_server, tmp_path):
+    llm_server.add("", fn=answer)
+    r = mira("eval", "protocol", "--jds", "prot", "--models", str(tmp_path / "no-model"), "--name", "x",
+             "--lm", "openai/gpt-4o-mini", "--api-base", llm_server.url)
+    assert r.exit_code == 1 and "No model folder" in r.output and llm_server.calls == 0
+    r = mira("data", "sample", "sample-rjdb", "--n", 500, "--name", "too-many")
+    assert r.exit_code == 1 and "larger than the 50 JDs" in r.output
+    empty = sampled.write("empty-cvs", "cv", [])
+    r = mira("eval", "protocol", "--jds", "sample-jd", "--corpus", empty.ref, "--models", "zero-shot", "--name", "y",
+             "--lm", "openai/gpt-4o-mini", "--api-base", llm_server.url)
+    assert r.exit_code == 1 and "no CV text" in r.output and llm_server.calls == 0
+
+
+def test_diagnose_accepts_judged_pairs(sampled, llm_server, tmp_path):
+    def boundary_answer(messages):  # a deterministic half of the pairs get the role_boundary_mismatch risk
+        out = answer(messages)
+        if zlib.crc32(messages[-1]["content"].encode()) % 2:
+            return out.replace("[[ ## risks ## ]]\n[]",
+                               '[[ ## risks ## ]]\n[{"category": "role_boundary_mismatch", "evidence": "x"}]')
+        return out
+
+    llm_server.add("", fn=boundary_answer)
+    assert mira("judge", "pool", "--pool", "prot", "--name", "jp", "--lm", "openai/gpt-4o-mini", "--api-base",
+                llm_server.url).exit_code == 0
+    head = tmp_path / "head"
+    assert mira("train", "head", "--data", "sample-rjdb", "--encoder", "zero-shot", "--out", head).exit_code == 0
+    r = mira("eval", "diagnose", "--pairs", "jp", "--model", "zero-shot", "--head", head)
+    if r.exit_code == 0:
+        assert "AUC" in r.stdout
+    else:  # with only one label class among the judged pairs the diagnostic says so, clearly
+        assert "both labels" in r.output
