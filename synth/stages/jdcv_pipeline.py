@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..runner import Runner
 from ..store import DatasetStore, Version
 from . import jdcv
-from .pipeline import BudgetStop, StageCounts
+from .pipeline import BudgetStop, StageCounts, dedup_counted
 
 GENERATORS = ("balanced", "hardneg", "both")
 
@@ -100,18 +100,8 @@ def run_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, name: str, gener
     if verify_with_judge:
         triplets = _verify(store, judge_runner or runner, triplets, counts, rejects)
     dedup = Deduplicator(MinHashParams())
-    keys = [t["id"] for _, t in triplets]
-    result = dedup.run(keys, [t["negative"] for _, t in triplets])
-    kept = []
-    for (stage, t), keep, dup in zip(triplets, result.keep, result.duplicate_of):
-        c = counts.stage(stage)
-        c["in"] += 1
-        if keep:
-            c["kept"] += 1
-            kept.append(t)
-        else:
-            c["duplicates"] += 1
-            rejects.append({"reason": "duplicate", "stage": "dedup", "where": t["id"], "duplicate_of": dup})
+    kept = dedup_counted([s for s, _ in triplets], [t for _, t in triplets], [t["negative"] for _, t in triplets],
+                         dedup, counts, rejects)
     balance = {"negative_type": dict(Counter(t["negative_type"] for t in kept)),
                "job_family": dict(Counter(t["job_family"] or "unknown" for t in kept))}
     parents = [jd_v.ref] + [r for r in (cvs_ref and store.resolve(cvs_ref).ref, anchors_ref and

@@ -126,7 +126,8 @@ def run_jd_pipeline(store: DatasetStore, runner: Runner, jds_ref: str | None, na
                 grounding[f"{k}_dropped"] += len(v)
             grounding["skills_kept"] += len(anchor["skills"])
             anchors.append(anchor)
-        anchors = _dedup("extract", anchors, [a["card"] for a in anchors], Deduplicator(cfg.dedup), counts, rejects)
+        anchors = dedup_counted("extract", anchors, [a["card"] for a in anchors], Deduplicator(cfg.dedup), counts,
+                                rejects)
         counts.stage("extract")["grounding"] = dict(grounding)
         anchors_v = store.write(f"{name}-anchors", "jd_anchor", anchors, rejects, manifest={
             **base_manifest, "parents": parents, "prompts": dict(prompts),
@@ -178,7 +179,7 @@ def run_jd_pipeline(store: DatasetStore, runner: Runner, jds_ref: str | None, na
                 counts.reject(stage, o.reason)
                 rejects.append({"reason": o.reason, "stage": stage, "where": o.key, "raw": o.raw,
                                 "source_id": o.meta["anchor"]["jd_id"]})
-        pairs.extend(_dedup(stage, built, [p["text"] for p in built], dedup, counts, rejects))
+        pairs.extend(dedup_counted(stage, built, [p["text"] for p in built], dedup, counts, rejects))
     parents_pairs = parents + ([anchors_v.ref] if anchors_v else [])
     pairs_v = store.write(f"{name}-pairs", "jd_pair", pairs, rejects, manifest={
         **base_manifest, "parents": parents_pairs, "prompts": prompts, "stages": counts.manifest()})
@@ -193,12 +194,15 @@ def _shortfall(num: int, anchor: dict) -> str:
     return "raw JD not available for this anchor"
 
 
-def _dedup(stage: str, records: list[dict], texts: list[str], dedup: Deduplicator, counts: StageCounts,
-           rejects: list[dict]) -> list[dict]:
+def dedup_counted(stage: str | list[str], records: list[dict], texts: list[str], dedup: Deduplicator,
+                  counts: StageCounts, rejects: list[dict]) -> list[dict]:
+    """Drop exact / near duplicates (first kept), counting each record under its stage (one name, or one per
+    record); duplicates go to rejects with what they duplicate."""
     res = dedup.run([r["id"] for r in records], texts)
     kept = []
-    c = counts.stage(stage)
-    for rec, keep, dup in zip(records, res.keep, res.duplicate_of):
+    stages = [stage] * len(records) if isinstance(stage, str) else stage
+    for rec, st, keep, dup in zip(records, stages, res.keep, res.duplicate_of):
+        c = counts.stage(st)
         c["in"] += 1
         if keep:
             c["kept"] += 1
