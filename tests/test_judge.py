@@ -184,3 +184,20 @@ def test_pool_with_unknown_cv_ids_exits_1_before_any_call(sample, llm_server, st
     r = mira("judge", "pool", "--pool", "broken-pool", "--name", "x", "--lm", "openai/gpt-4o-mini", "--api-base",
              llm_server.url)
     assert r.exit_code == 1 and "cv-ffffffffffffffff" in r.output and llm_server.calls == 0
+
+
+def test_agree_repeat_and_shuffle(sample, llm_server, store, tmp_path):
+    llm_server.add("", fn=answer)
+    args = ["--lm", "openai/gpt-4o-mini", "--api-base", llm_server.url]
+    assert mira("judge", "pool", "--pool", "sample-rjdb", "--name", "j", *args).exit_code == 0
+    calls = llm_server.calls
+    r = mira("judge", "agree", "--judgments", "j", "--repeat", 2, "--shuffle-requirements", "--sample", 3,
+             "--out", tmp_path / "a", *args)
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "a" / "agreement.json").read_text())
+    sc = rep["self_consistency"]
+    assert sc["pairs"] == 3 and sc["repeats"] == 2 and sc["label_flip_rate"] == 0.0  # the scripted judge is stable
+    assert rep["order_sensitivity"]["pairs"] == 3
+    # distinct rollout ids are new calls; RJDB JDs carry no requirement list, so a shuffled order is the same
+    # prompt and comes from the cache
+    assert llm_server.calls == calls + 3 * 2 and rep["order_sensitivity"]["label_flips"] == 0

@@ -102,7 +102,7 @@ def _read_toml(home: Path | None) -> dict:
             except tomllib.TOMLDecodeError as e:
                 raise InputError(f"{f}: not valid TOML ({e}).") from None
             lm = data.get("lm", {})
-            bad = [k for k in lm if "key" in k.lower() or "token" in k.lower()]
+            bad = [k for k in lm if re.search(r"key|secret|password|auth|(^|_)token$", k.lower())]
             if bad:
                 raise InputError(f"{f}: [lm] {bad[0]} looks like a secret; keys come from the environment only "
                                  "(e.g. export OPENAI_API_KEY=...).")
