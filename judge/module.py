@@ -35,6 +35,18 @@ class Verdict(BaseModel):
     evidence: str = Field(default="", description="exact quote from the CV; empty if none")
 
 
+def scores_type(dimensions: tuple[str, ...]):
+    """list[DimensionScore] with `dimension` restricted to the rubric's names and exactly one entry per dimension,
+    so the typed parse (and constrained decoding) already enforce the rubric's shape."""
+    from typing import Annotated
+
+    from pydantic import create_model
+
+    dim = create_model("DimensionScore", dimension=(Literal[dimensions], ...), score=(int, Field(description="0 to 100")),
+                       rationale=(str, Field(description="one line")))
+    return Annotated[list[dim], Field(min_length=len(dimensions), max_length=len(dimensions))]
+
+
 class Risk(BaseModel):
     category: str
     evidence: str = ""
@@ -58,7 +70,9 @@ class Judge(dspy.Module):
         super().__init__()
         self.rubric = rubric
         self.prompt_hash = rubric.hash
-        self.predict = dspy.Predict(JudgePair.with_instructions(rubric.rendered_instructions()))
+        sig = JudgePair.with_instructions(rubric.rendered_instructions())
+        sig = sig.with_updated_fields("scores", type_=scores_type(rubric.dimensions))
+        self.predict = dspy.Predict(sig)
 
     def forward(self, **inputs):
         return self.predict(**inputs)

@@ -109,3 +109,11 @@ def test_parse_stages(spec, expected):
     from synth.stages.pipeline import parse_stages
 
     assert parse_stages(spec) == expected
+
+
+def test_language_claim_is_checked_against_the_text():
+    en = t({}, {"jd_text": "We are looking for a nurse to join our team and care for the patients in the ward."})
+    de = t({}, {"jd_text": "Wir suchen eine Pflegekraft für unser Team auf der Station, ab sofort in Vollzeit."})
+    claim = {"is_job_description": True, "language": "es", "title": "Nurse"}
+    assert extract.check(en, claim) is None  # a weak model's wrong claim does not reject an English JD
+    assert "unsupported language" in extract.check(de, claim)

@@ -58,11 +58,14 @@ def bound_schema(schema: dict, name: str = "", str_len: int = 80, long_len: int 
 
 def output_schema(signature) -> dict:
     """A JSON schema for a Signature's output fields (all required, bounded)."""
+    from typing import Annotated
+
     from pydantic import TypeAdapter
 
     props, defs = {}, {}
     for name, field in signature.output_fields.items():
-        sch = TypeAdapter(field.annotation).json_schema(ref_template="#/$defs/{model}")
+        ann = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+        sch = TypeAdapter(ann).json_schema(ref_template="#/$defs/{model}")
         defs.update(sch.pop("$defs", {}))
         props[name] = sch
     out = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}

@@ -58,11 +58,20 @@ def make_task(jd: dict) -> Task:
     return Task(f"extract:{jd['id']}", {"jd_text": fence(jd_input(jd))}, meta={"jd_id": jd["id"]})
 
 
+_EN_STOP = {"the", "and", "to", "of", "a", "in", "for", "with", "you", "our", "is", "are", "will", "be", "on", "or"}
+
+
+def looks_english(text: str) -> bool:
+    """At least 8% of the words are common English function words (a script check of the model's language claim)."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return bool(words) and sum(w in _EN_STOP for w in words) / len(words) >= 0.08
+
+
 def check(task: Task, out: dict) -> str | None:
     if not out.get("is_job_description", True):
         return FinalReject("not a job description")
     lang = (out.get("language") or "").strip().lower()
-    if lang and not lang.startswith("en"):
+    if lang and not lang.startswith("en") and not looks_english(task.inputs.get("jd_text", "")):
         return FinalReject(f"unsupported language ({lang})")
     if not (out.get("title") or "").strip():
         return "no title: give the job title exactly as the JD states it"
