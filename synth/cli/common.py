@@ -63,10 +63,10 @@ def make_runner(home: Path | None, lm: str | None, api_base: str | None, concurr
     return Runner(cfg, store.home, rc, console=err_console)  # progress on stderr: stdout stays clean for --json
 
 
-def print_estimate(est: dict, model: str) -> None:
+def print_estimate(est: dict, model: str, dry_run: bool = True) -> None:
     from rich.table import Table
 
-    t = Table(title=f"dry run ({model}): nothing was called")
+    t = Table(title=f"dry run ({model}): nothing was called" if dry_run else f"estimate before the calls ({model})")
     t.add_column("")
     t.add_column("estimate", justify="right")
     for k in ("items", "cached", "calls", "input_tokens", "output_tokens_max"):
