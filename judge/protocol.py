@@ -106,7 +106,8 @@ def retrieve(store: DatasetStore, jds: list[dict], jd_v: Version, corpus: list[d
 
 def run_protocol(store: DatasetStore, runner: Runner, jds_ref: str, corpus_ref: str | None, models: list[str],
                  name: str, k: int = 200, k1: int = 1000, ks: list[int] | None = None, rubric: Rubric | None = None,
-                 redact_pii: bool | None = None, dry_run: bool = False) -> ProtocolResult:
+                 redact_pii: bool | None = None, dry_run: bool = False, on_estimate=None) -> ProtocolResult:
+    """`on_estimate(estimate)` is called with the token / cost estimate before any judge call is made."""
     from train.embed_cache import EmbeddingCache
     from train.evaluate import make_scorer
 
@@ -126,6 +127,8 @@ def run_protocol(store: DatasetStore, runner: Runner, jds_ref: str, corpus_ref: 
     tasks = [make_task(jd_by[j], cv_by[c], requirements_of(jd_by[j]), redact_pii) for j, c in pairs]
     module = Judge(rubric)
     result.estimate = runner.estimate(module, tasks)
+    if on_estimate is not None:
+        on_estimate(result.estimate)
     if dry_run:
         return result
     res = runner.run(module, tasks, check=check(rubric), label="protocol-judge")

@@ -175,8 +175,8 @@ def protocol_cmd(jds: Annotated[str, typer.Option("--jds", help="jd REF, or a po
 
     specs = [m.strip() for m in models.split(",") if m.strip()]
     runner = make_runner(home, lm, api_base, concurrency, max_cost, timeout=timeout)
-    res = run_protocol(store_for(home), runner, jds, corpus, specs, name, k, k1, _ks(report_k), dry_run=dry_run)
-    print_estimate(res.estimate, runner.lm_config.model, dry_run)
+    res = run_protocol(store_for(home), runner, jds, corpus, specs, name, k, k1, _ks(report_k), dry_run=dry_run,
+                       on_estimate=lambda est: print_estimate(est, runner.lm_config.model, dry_run))
     if dry_run:
         return
     ks = sorted({x for x in _ks(report_k) if x <= k}) or [k]
