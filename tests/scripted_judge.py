@@ -26,8 +26,8 @@ def answer(messages):
         verdicts.append({"requirement": req, "level": level, "verdict": "met" if met else "unmet",
                          "evidence": found[0] if met else ""})
     share = sum(v["verdict"] == "met" for v in verdicts) / max(1, len(verdicts))
-    scores = [{"dimension": "career", "score": 80, "rationale": "relevant roles"},
-              {"dimension": "skills", "score": round(100 * share), "rationale": "skills overlap"},
-              {"dimension": "education", "score": 70, "rationale": "degree fits"},
-              {"dimension": "innovation", "score": 60, "rationale": "some projects"}]
+    scores = {"career": {"score": 80, "rationale": "relevant roles"},
+              "skills": {"score": round(100 * share), "rationale": "skills overlap"},
+              "education": {"score": 70, "rationale": "degree fits"},
+              "innovation": {"score": 60, "rationale": "some projects"}}
     return render_fields({"scores": scores, "verdicts": verdicts, "risks": []})

@@ -79,7 +79,7 @@ def test_verify_with_judge_drops_a_negative_rated_positive(sample, llm_server, s
     dims = ("career", "skills", "education", "innovation")
 
     def judge(score):
-        return render_fields({"scores": [{"dimension": d, "score": score, "rationale": "x"} for d in dims],
+        return render_fields({"scores": {d: {"score": score, "rationale": "x"} for d in dims},
                               "verdicts": [], "risks": []})
 
     llm_server.add("careful technical recruiter", fn=lambda m: judge(80 if "(title_inflation)" in

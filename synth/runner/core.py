@@ -317,7 +317,7 @@ class Runner:
                         pred = await _acall(module, task.inputs)
                         error = None
                     except AdapterParseError as e:
-                        pred, error = None, f"the answer could not be parsed: {str(e).splitlines()[0][:300]}"
+                        pred, error = None, f"the answer could not be parsed: {_parse_error(e)}"
                     except Exception as e:  # noqa: BLE001 - DSPy wraps engine errors; unwrap ours
                         lm_err = _lm_error(e)
                         if lm_err is None:
@@ -331,6 +331,14 @@ class Runner:
         fields = None if error else {k: _plain(v) for k, v in pred.items()}
         return {"fields": fields, "error": error, "raw": scope.raw, "usage": scope.usage,
                 "finish_reason": scope.finish_reason}
+
+
+def _parse_error(e: Exception) -> str:
+    """DSPy's parse error, compacted: the first line (shortened) and the validation details (which fields, why)."""
+    lines = [x.strip() for x in str(e).splitlines() if x.strip() and "errors.pydantic.dev" not in x]
+    head = lines[0][:200] + ("…" if len(lines[0]) > 200 else "") if lines else type(e).__name__
+    detail = "; ".join(x.split(" [type=")[0] for x in lines[1:8])
+    return f"{head}{' — ' + detail if detail else ''}"[:700]
 
 
 async def _acall(module, inputs: dict):
