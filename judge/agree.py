@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from synth.errors import InputError
-from synth.importer import pool_members
+from synth.store import pool_members
 from synth.runner import Runner
 from synth.store import DatasetStore, Version
 

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from synth.errors import InputError
-from synth.importer import pool_members
+from synth.store import pool_members
 from synth.runner import Runner, Task
 from synth.stages.pipeline import BudgetStop, reason_key
 from synth.store import DatasetStore, Version

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.errors import InputError
-from synth.importer import pool_members
+from synth.store import pool_members
 from synth.runner import Runner
 from synth.stages.pipeline import BudgetStop, reason_key
 from synth.store import DatasetStore, Version

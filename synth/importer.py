@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import sys
 from collections import Counter
@@ -275,7 +274,10 @@ def import_file(store: DatasetStore, kind: str, path: str | Path, name: str, pre
     report = ImportReport(kind, str(path))
     manifest = {"sources": [{"file": str(path), "bytes": path.stat().st_size}], "preset": preset,
                 "mapping": mapping, "params": {"max_chars": max_chars, "encoding": encoding}}
-    fn = _import_pool if kind == "pool" else _import_docs
+    if kind == "pool":
+        from .pool_import import import_pool as fn
+    else:
+        fn = _import_docs
     fn(store, kind, path, name, rows, mapping, p, max_chars, report, manifest)
     return report
 
@@ -342,70 +344,3 @@ def _import_docs(store, kind, path, name, rows, mapping, preset, max_chars, repo
             report.imported += 1
         w.manifest["stages"] = {"import": _counts(report)}
         report.versions.append(w.commit())
-
-
-def _import_pool(store, kind, path, name, rows, mapping, preset, max_chars, report, manifest):
-    """A JD–CV file -> `<name>-jd`, `<name>-cv` and the `pool` version `<name>` that references them."""
-    jd_w = store.writer(f"{name}-jd", "jd", {**manifest, "role": f"JDs of pool {name}"})
-    cv_w = store.writer(f"{name}-cv", "cv", {**manifest, "role": f"CVs of pool {name}"})
-    pool_w = store.writer(name, "pool", manifest)
-    with jd_w, cv_w, pool_w:
-        seen: dict[str, int] = {}
-        cv_ids: set[str] = set()
-        for line, row, err in rows:
-            report.rows += 1
-            where = f"{path.name}:{line}"
-            f, err = (None, err) if err else _fields(row, mapping, preset)
-            jd_text = None if err else _clean(f.get("jd"))
-            err = err or _text_problem(jd_text, max_chars, "JD text")
-            cvs = {}
-            for role in ("positive", "hard_negative", "negative"):
-                if err:
-                    break
-                vals = f.get(role) or []
-                for v in (vals if isinstance(vals, list) else [vals]):
-                    t = _clean(v)
-                    err = err or _text_problem(t, max_chars, f"{role} CV text")
-                    cvs.setdefault(role, []).append(t)
-            if not err and not cvs.get("positive"):
-                err = "no positive CV"
-            if err:
-                report.rejected[err.split(" (")[0]] += 1
-                pool_w.reject(err, stage="import", where=where, raw=_raw(row))
-                continue
-            jd_id = stable_id("jd", jd_text)
-            if jd_id in seen:
-                report.duplicates += 1
-                pool_w.reject("duplicate", stage="dedup", where=where, duplicate_of=jd_id, first_line=seen[jd_id])
-                continue
-            seen[jd_id] = line
-            src = _source(path, line, f, preset)
-            jd_w.add(_doc_record("jd", jd_text, {"title": f.get("jd_title"), "meta": f.get("meta", {})}, src), where)
-            ids = {}
-            for role, texts in cvs.items():
-                ids[role] = []
-                for t in texts:
-                    cid = stable_id("cv", t)
-                    if cid not in cv_ids:
-                        cv_ids.add(cid)
-                        cv_w.add(_doc_record("cv", t, {"meta": {"role": role}}, src), where)
-                    if cid not in ids[role]:
-                        ids[role].append(cid)
-            cands = list(dict.fromkeys(ids.get("positive", []) + ids.get("hard_negative", []) + ids.get("negative", [])))
-            pool_w.add({"id": f"pool-{jd_id[3:]}", "kind": "pool", "jd_id": jd_id, "candidate_ids": cands,
-                        "positive_ids": ids["positive"], "hard_negative_ids": ids.get("hard_negative", []),
-                        "scope": "local", "source": src}, where)
-            report.imported += 1
-        counts = {"import": _counts(report)}
-        jd_w.manifest["stages"] = cv_w.manifest["stages"] = counts
-        jd_v, cv_v = jd_w.commit(), cv_w.commit()
-        pool_w.manifest.update(stages=counts, parents=[jd_v.ref, cv_v.ref], refs={"jd": jd_v.ref, "cv": cv_v.ref})
-        report.versions += [jd_v, cv_v, pool_w.commit()]
-
-
-def pool_members(store: DatasetStore, pool: Version) -> tuple[Version, Version]:
-    """The `jd` and `cv` versions a pool version references."""
-    refs = pool.manifest.get("refs") or {}
-    if "jd" not in refs or "cv" not in refs:
-        raise InputError(f"{pool.ref} does not name its jd / cv versions (manifest 'refs').")
-    return store.resolve(refs["jd"], "jd"), store.resolve(refs["cv"], "cv")

@@ -11,7 +11,7 @@ from collections import defaultdict
 import numpy as np
 
 from .errors import InputError
-from .importer import pool_members
+from .store import pool_members
 from .store import DatasetStore, Version
 
 FIELDS = ("jd_family", "seniority", "length")

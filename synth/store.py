@@ -282,3 +282,11 @@ class DatasetStore:
         names = self.names()
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
         return close or [n for n in names if name in n or n in name][:3]
+
+
+def pool_members(store: DatasetStore, pool: Version) -> tuple[Version, Version]:
+    """The `jd` and `cv` versions a pool version references."""
+    refs = pool.manifest.get("refs") or {}
+    if "jd" not in refs or "cv" not in refs:
+        raise InputError(f"{pool.ref} does not name its jd / cv versions (manifest 'refs').")
+    return store.resolve(refs["jd"], "jd"), store.resolve(refs["cv"], "cv")

@@ -11,7 +11,6 @@ from judge.rubric import load_rubric
 from synth.cli import app
 from synth.cli.demo import import_samples
 from synth.store import DatasetStore
-from tests.llm_server import render_fields
 from tests.scripted_judge import answer
 
 cli = CliRunner()

@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from synth.errors import InputError
-from synth.importer import pool_members
+from synth.store import pool_members
 from synth.store import DatasetStore, Version
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from synth.errors import InputError
-from synth.importer import pool_members
+from synth.store import pool_members
 from synth.store import DatasetStore
 
 from .backbones import DEFAULT_BACKBONE, resolve_base

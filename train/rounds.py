@@ -14,12 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from synth.errors import InputError
-from synth.importer import pool_members
+from synth.store import pool_members
 from synth.store import DatasetStore, Version, code_version
 
 from .backbones import apply_lora, load_encoder, merge_lora, pick_device, resolve_base
 from .config import R1Config, R2Config, as_dict
-from .data import Triplet, make_batches, r1_data, r2_triplets, split_by_group
+from .data import make_batches, r1_data, r2_triplets, split_by_group
 from .encode import Tokens, embed, resolve_precision
 from .engine import Trainer, run_stage
 from .losses import grouped_ranking_loss, mnrl_loss, pair_alignment_loss

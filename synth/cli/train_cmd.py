@@ -108,7 +108,7 @@ def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF
 def _lambda_on_pool(store, scorer, head, pool_ref, cache, search_lambda):
     import numpy as np
 
-    from synth.importer import pool_members
+    from synth.store import pool_members
 
     pool = store.resolve(pool_ref, "pool")
     jd_v, cv_v = pool_members(store, pool)
