@@ -40,7 +40,7 @@ def _progress(console: Console | None) -> Progress:
                     TimeRemainingColumn(), console=console or Console(stderr=True), disable=console is None)
 
 
-def _setup(base: str | None, cfg, lora_r: int, lora_alpha: int):
+def _setup(base: str | None, cfg):
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -110,7 +110,7 @@ def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
             val_triplets = r2_triplets(store, vv, cfg.seed)
     else:
         train, val_triplets = split_by_group(train, lambda t: t.group, cfg.val_fraction, cfg.seed)
-    model, device, precision = _setup(base, cfg, cfg.lora_r, cfg.lora_alpha)
+    model, device, precision = _setup(base, cfg)
     texts = [x for t in train + val_triplets for x in (t.query, t.positive, t.negative) if x] + sorted(val_texts)
     tokens = Tokens(model, texts)
     evaluate = _evaluator(model, tokens, device, precision, cfg.mini_batch or 64, val_triplets, val_queries)
@@ -149,7 +149,7 @@ def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
     sets = r1_data(data)
     if not any(sets.values()):
         raise InputError(f"{data.ref} has no card / paraphrase pairs or complete ranking groups.")
-    model, device, precision = _setup(base, cfg, cfg.lora_r, cfg.lora_alpha)
+    model, device, precision = _setup(base, cfg)
     texts = [x for t in sets["card"] + sets["align"] for x in (t.query, t.positive)] + \
             [x for g in sets["rank"] for x in g[1:]]
     tokens = Tokens(model, texts)
