@@ -34,8 +34,8 @@ def main() -> None:
     from train.config import R2Config, load_config
     from train.data import head_pairs
     from train.embed_cache import EmbeddingCache
-    from train.evaluate import global_eval, make_scorer
-    from train.head import HeadResult, save_head, search_lambda, train_head
+    from train.evaluate import global_eval, make_scorer, search_lambda_on_pool
+    from train.head import HeadResult, save_head, train_head
     from train.rounds import train_r2
 
     console = Console()
@@ -53,15 +53,7 @@ def main() -> None:
     scorer = make_scorer(str(tmp / "r2"))
     q, c, y, g = head_pairs(store, hd.ref)
     res: HeadResult = train_head(scorer.embed(q, cache), scorer.embed(c, cache), np.array(y, dtype=np.float32), g)
-    vq, vc, vy, vg = head_pairs(store, va.ref)
-    qv, cv = scorer.embed(vq, cache), scorer.embed(vc, cache)
-    bnd = res.head.boundary(qv, cv)
-    by_q: dict[str, list[int]] = {}
-    for i, grp in enumerate(vg):
-        by_q.setdefault(grp, []).append(i)
-    res.lam, _ = search_lambda([np.sum(qv[ix] * cv[ix], axis=1) for ix in by_q.values()],
-                               [bnd[ix] for ix in by_q.values()],
-                               [np.array([vy[i] == 0 for i in ix]) for ix in by_q.values()])
+    res.lam, _ = search_lambda_on_pool(store, va.ref, scorer, res.head, cache)
     save_head(res, tmp / "head", {"data": hd.ref})
     rows = {}
     for label, spec in (("zero-shot", "zero-shot"), ("R2", str(tmp / "r2")), ("R2+head", f"{tmp / 'r2'}+{tmp / 'head'}")):

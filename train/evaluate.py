@@ -16,7 +16,7 @@ from synth.store import DatasetStore
 
 from .backbones import DEFAULT_BACKBONE, resolve_base
 from .embed_cache import EmbeddingCache, model_fingerprint
-from .head import PairHead, load_head
+from .head import PairHead, load_head, search_lambda
 from .metrics import Query, rank_metrics
 
 ZERO_SHOT = ("zero-shot", "zeroshot", DEFAULT_BACKBONE)
@@ -93,6 +93,20 @@ def local_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int]
         queries.append(Query(e["jd_id"], cands, scores, set(e["positive_ids"]), set(e.get("hard_negative_ids", []))))
     return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "local",
             "lambda": scorer.lam if scorer.head else None}
+
+
+def search_lambda_on_pool(store: DatasetStore, pool_ref: str, scorer: Scorer, head: PairHead,
+                          cache: EmbeddingCache) -> tuple[float, dict]:
+    """Grid-search the head's lambda on a validation pool (each JD's candidates, Recall@1 then MRR)."""
+    pool, jds, cvs = _pool(store, pool_ref)
+    cos, bnd, pos = [], [], []
+    for e in pool.iter_records():
+        qv = scorer.embed([jds[e["jd_id"]]["text"]], cache)[0]
+        cv = scorer.embed([cvs[x]["text"] for x in e["candidate_ids"]], cache)
+        cos.append(cv @ qv)
+        bnd.append(head.boundary(np.repeat(qv[None], len(cv), 0), cv))
+        pos.append(np.array([x in e["positive_ids"] for x in e["candidate_ids"]]))
+    return search_lambda(cos, bnd, pos)
 
 
 def _top_k(corpus: np.ndarray, q: np.ndarray, k: int, index=None) -> np.ndarray:

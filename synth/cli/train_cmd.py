@@ -80,8 +80,8 @@ def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF
 
     from train.data import head_pairs
     from train.embed_cache import EmbeddingCache
-    from train.evaluate import make_scorer
-    from train.head import HeadConfig, head_config_dict, save_head, search_lambda, train_head
+    from train.evaluate import make_scorer, search_lambda_on_pool
+    from train.head import HeadConfig, head_config_dict, save_head, train_head
 
     store = store_for(home)
     q, c, y, g = head_pairs(store, data)
@@ -95,7 +95,7 @@ def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF
             from ..errors import InputError
 
             raise InputError("--lambda auto needs --val-pool REF (a pool to grid-search lambda on).")
-        res.lam, search = _lambda_on_pool(store, scorer, res.head, val_pool, cache, search_lambda)
+        res.lam, search = search_lambda_on_pool(store, val_pool, scorer, res.head, cache)
     else:
         res.lam = float(lam)
     save_head(res, out, {"data": store.resolve(data).ref, "encoder": scorer.model_path,
@@ -103,21 +103,3 @@ def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF
                          "pairs": len(y), "positives": int(sum(y)), "lambda_search": search, "val_pool": val_pool})
     console.print(f"BoundaryHead: {len(y)} pairs, stopped after {res.stopped_epoch} epochs (best val loss "
                   f"{res.best_val_loss:.4f}), lambda {res.lam} → {out}")
-
-
-def _lambda_on_pool(store, scorer, head, pool_ref, cache, search_lambda):
-    import numpy as np
-
-    from synth.store import pool_members
-
-    pool = store.resolve(pool_ref, "pool")
-    jd_v, cv_v = pool_members(store, pool)
-    jds, cvs = jd_v.by_id(), cv_v.by_id()
-    cos, bnd, pos = [], [], []
-    for e in pool.iter_records():
-        qv = scorer.embed([jds[e["jd_id"]]["text"]], cache)[0]
-        cv = scorer.embed([cvs[x]["text"] for x in e["candidate_ids"]], cache)
-        cos.append(cv @ qv)
-        bnd.append(head.boundary(np.repeat(qv[None], len(cv), 0), cv))
-        pos.append(np.array([x in e["positive_ids"] for x in e["candidate_ids"]]))
-    return search_lambda(cos, bnd, pos)

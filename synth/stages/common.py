@@ -116,10 +116,6 @@ def render_card(title: str, job_family: str | None = None, seniority: str | None
     return "\n".join(lines)
 
 
-def anchor_card(anchor: dict) -> str:
-    return anchor["card"]
-
-
 def missing_constraints(must: list[dict], text: str) -> list[str]:
     """Must constraints whose value does not appear in `text`."""
     return [c["value"] for c in must if not grounded(c["value"], text, 80)]

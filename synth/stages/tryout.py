@@ -9,7 +9,6 @@ from pathlib import Path
 from ..dedup import MinHasher, MinHashParams
 from ..errors import InputError
 from ..paths import PROMPTS_DIR, REPO_ROOT
-from ..prompts import load_prompt
 from ..runner import Runner
 from ..store import DatasetStore
 from . import boundary, card, constraint, extract, paraphrase
@@ -97,7 +96,3 @@ def resolve_prompt_version(stage: str, against: str, home: Path) -> Path:
 def field_diff(a: dict | None, b: dict | None) -> list[tuple[str, object, object]]:
     a, b = a or {}, b or {}
     return [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-
-
-def current_prompt_hash(stage: str) -> str:
-    return load_prompt(f"jd/{stage}").hash
