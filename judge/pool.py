@@ -47,6 +47,16 @@ def pool_tasks(store: DatasetStore, pool: Version, redact_pii: bool, anchors_ref
     return tasks, jds, cvs
 
 
+def estimate_pool(store: DatasetStore, runner: Runner, pool_ref: str, rubric: Rubric | None = None,
+                  redact_pii: bool | None = None, anchors_ref: str | None = None) -> dict:
+    """The dry-run estimate: the same tasks `judge_pool` would send, priced with every re-ask."""
+    rubric = rubric or load_rubric()
+    pool = store.resolve(pool_ref, "pool")
+    redact_pii = (not runner.lm_config.is_local) if redact_pii is None else redact_pii
+    tasks, _, _ = pool_tasks(store, pool, redact_pii, anchors_ref)
+    return runner.estimate(Judge(rubric), tasks)
+
+
 def judge_pool(store: DatasetStore, runner: Runner, pool_ref: str, name: str, as_labels: bool = False,
                rubric: Rubric | None = None, redact_pii: bool | None = None,
                anchors_ref: str | None = None) -> PoolJudgeResult:
@@ -56,8 +66,8 @@ def judge_pool(store: DatasetStore, runner: Runner, pool_ref: str, name: str, as
     tasks, _, _ = pool_tasks(store, pool, redact_pii, anchors_ref)
     res = runner.run(Judge(rubric), tasks, check=check(rubric), label="judge")
     if not res.complete:
-        raise BudgetStop(f"Stopped at the budget after {len(res.outcomes)} of {res.total} pairs; re-run the same "
-                         "command to continue (nothing is paid twice).")
+        raise BudgetStop(f"Stopped at the budget after {len(res.outcomes)} of {res.total} pairs. Re-run the same "
+                         "command with a larger --max-cost to continue; nothing is paid twice.")
     by_key = {t.key: t for t in tasks}
     records, rejects, stats = [], [], Counter()
     for o in res.outcomes:

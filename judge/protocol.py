@@ -38,26 +38,22 @@ def slug(spec: str) -> str:
 
 
 def pooled_metrics(rankings: dict[str, list[str]], labels: dict[tuple[str, str], int], ks: list[int]) -> dict:
-    """Recall@K / Precision@K of one model's rankings against pooled labels; unjudged pairs are dropped from the
-    ranking (never counted as negatives); JDs with no judge-positive are excluded and counted."""
-    rec = {k: [] for k in ks}
-    prec = {k: [] for k in ks}
-    excluded = dropped = 0
+    """Recall@K / Precision@K of one model's rankings against pooled labels (train.metrics, through ranx): the
+    denominator is every judge-positive of the JD in the pool, whichever model retrieved it; unjudged pairs are
+    dropped from the ranking (never counted as negatives); JDs with no judge-positive are excluded and counted."""
+    from train.metrics import Query, rank_metrics
+
+    queries, dropped = [], 0
     for jd, ranked in rankings.items():
-        pos = {c for (j, c), y in labels.items() if j == jd and y == 1}
-        if not pos:
-            excluded += 1
-            continue
         judged = [c for c in ranked if (jd, c) in labels]
         dropped += len(ranked) - len(judged)
-        for k in ks:
-            hits = sum(1 for c in judged[:k] if c in pos)
-            rec[k].append(hits / len(pos))
-            prec[k].append(hits / k)
-    out = {"n_queries": len(rankings) - excluded, "excluded_no_positive": excluded, "unjudged_dropped": dropped}
+        pos = {c for (j, c), y in labels.items() if j == jd and y == 1}
+        queries.append(Query(jd, judged, np.arange(len(judged), 0, -1, dtype=float), pos))
+    m = rank_metrics(queries, ks)
+    out = {"n_queries": m["n_queries"], "excluded_no_positive": m["excluded_no_positive"], "unjudged_dropped": dropped}
     for k in ks:
-        out[f"recall@{k}"] = float(np.mean(rec[k])) if rec[k] else None
-        out[f"precision@{k}"] = float(np.mean(prec[k])) if prec[k] else None
+        out[f"recall@{k}"] = m.get(f"recall@{k}")
+        out[f"precision@{k}"] = m.get(f"precision@{k}")
     return out
 
 
@@ -134,7 +130,7 @@ def run_protocol(store: DatasetStore, runner: Runner, jds_ref: str, corpus_ref: 
     res = runner.run(module, tasks, check=check(rubric), label="protocol-judge")
     if not res.complete:
         raise BudgetStop(f"Stopped at the budget after judging {len(res.outcomes)} of {res.total} pooled pairs; "
-                         "re-run the same command to continue (nothing is paid twice).")
+                         "re-run the same command with a larger --max-cost to continue (nothing is paid twice).")
     by_key = {t.key: t for t in tasks}
     records, rejects, labels = [], [], {}
     for o in res.outcomes:

@@ -3,6 +3,7 @@
 Answers are scripted by rules keyed on prompt content; with no matching rule the server answers any DSPy
 ChatAdapter prompt by itself (it reads the output fields and their types from the system message). Latency,
 a concurrency cap and fault injection (429 with and without Retry-After, 500, 503, hangs, connection resets,
+400 / 401 / 403 / 404 (by rule only),
 malformed JSON bodies, truncated output, valid JSON of the wrong shape) are configurable.
 
 In tests: the `llm_server` fixture (tests/conftest.py). As a script, for benchmarks:
@@ -191,7 +192,7 @@ class LLMServer:
             return web.json_response(err, status=429)
         if fault == "429_retry_after":
             return web.json_response(err, status=429, headers={"Retry-After": str(rule.retry_after if rule else 1)})
-        if fault in ("500", "503"):
+        if fault in ("400", "401", "403", "404", "500", "503"):  # 4xx only when a rule asks for them
             return web.json_response(err, status=int(fault))
         if fault == "hang":
             await asyncio.sleep(self.state.hang_seconds)

@@ -30,7 +30,8 @@ def test_key_in_toml_refused_and_missing_base_explained(tmp_path, monkeypatch):
 
 def test_public_form_has_no_secrets(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-SECRET")
-    cfg = LMConfig(model="openai/gpt-4o-mini", api_base="https://user:pw@host/v1?api_key=abc")
+    cfg = LMConfig(model="openai/gpt-4o-mini", api_base="https://user:pw@host/v1?api_key=abc",
+                   api_key_env="OPENAI_API_KEY")
     assert cfg.api_key() == "sk-SECRET"
     assert "sk-SECRET" not in str(cfg.public()) and "pw" not in str(cfg.public()) and "abc" not in str(cfg.public())
     assert strip_credentials("http://host/v1") == "http://host/v1"

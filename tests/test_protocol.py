@@ -1,3 +1,4 @@
+import json
 import zlib
 
 import pytest
@@ -19,8 +20,8 @@ def mira(*args):
 
 def test_allocate_largest_remainder():
     assert allocate({("a",): 15, ("b",): 10, ("c",): 5}, 6) == {("a",): 3, ("b",): 2, ("c",): 1}
-    assert allocate({("a",): 2, ("b",): 1, ("c",): 1}, 3) == {("a",): 2, ("b",): 1, ("c",): 0} or \
-        sum(allocate({("a",): 2, ("b",): 1, ("c",): 1}, 3).values()) == 3
+    # quotas 1.5 / 0.75 / 0.75: floors 1 / 0 / 0, the two seats left go to the largest remainders (b and c)
+    assert allocate({("a",): 2, ("b",): 1, ("c",): 1}, 3) == {("a",): 1, ("b",): 1, ("c",): 1}
 
 
 def test_stratified_proportions_on_hand_built_jds(store):
@@ -111,8 +112,21 @@ def test_diagnose_accepts_judged_pairs(sampled, llm_server, tmp_path):
                 llm_server.url).exit_code == 0
     head = tmp_path / "head"
     assert mira("train", "head", "--data", "sample-rjdb", "--encoder", "zero-shot", "--out", head).exit_code == 0
-    r = mira("eval", "diagnose", "--pairs", "jp", "--model", "zero-shot", "--head", head)
-    if r.exit_code == 0:
-        assert "AUC" in r.stdout
-    else:  # with only one label class among the judged pairs the diagnostic says so, clearly
-        assert "both labels" in r.output
+    y = [int(any(x["category"] == "role_boundary_mismatch" for x in j["risks"]))
+         for j in sampled.resolve("jp").iter_records()]
+    assert 0 < sum(y) < len(y)  # the scripted judge gives both classes
+    r = mira("eval", "diagnose", "--pairs", "jp", "--model", "zero-shot", "--head", head, "--out",
+             tmp_path / "d.json")
+    assert r.exit_code == 0, r.output
+    d = json.loads((tmp_path / "d.json").read_text())
+    assert (d["n_mismatch"], d["n_match"]) == (sum(y), len(y) - sum(y)) and "AUC" in r.stdout
+
+
+def test_diagnose_with_one_label_class_says_so(sampled, llm_server, tmp_path):
+    llm_server.add("", fn=answer)  # no judgment carries the role_boundary_mismatch risk
+    assert mira("judge", "pool", "--pool", "prot", "--name", "jq", "--lm", "openai/gpt-4o-mini", "--api-base",
+                llm_server.url).exit_code == 0
+    head = tmp_path / "head"
+    assert mira("train", "head", "--data", "sample-rjdb", "--encoder", "zero-shot", "--out", head).exit_code == 0
+    r = mira("eval", "diagnose", "--pairs", "jq", "--model", "zero-shot", "--head", head)
+    assert r.exit_code == 1 and "both labels" in r.output

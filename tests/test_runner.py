@@ -49,8 +49,11 @@ def test_retries_exhausted_is_a_retryable_reject_never_a_drop(llm_server, lm_con
 
 
 def test_client_error_is_not_retried(llm_server, lm_config, home):
-    res = runner(lm_config.with_(api_base=llm_server.url + "/nope"), home).run(TitleModule(), tasks(1))
-    assert not res.outcomes[0].ok and "HTTP 404" in res.outcomes[0].reason and llm_server.calls == 0
+    llm_server.add("number 1", fault="400")
+    llm_server.add("", fields=GOOD)
+    res = runner(lm_config, home, concurrency=1).run(TitleModule(), tasks(3))
+    assert [o.ok for o in res.outcomes] == [True, False, True]
+    assert "HTTP 400" in res.outcomes[1].reason and llm_server.calls == 3  # one call each: the 400 is not retried
 
 
 def test_truncated_answer_is_reasked(llm_server, lm_config, home):
@@ -109,11 +112,11 @@ def test_cache_hit_miss_and_prompt_edit_invalidation(llm_server, lm_config, home
 
 def test_budget_stop_and_continue(llm_server, lm_config, home):
     llm_server.add("", fields=GOOD)
-    res = runner(lm_config, home, concurrency=1, max_cost=0.0002).run(TitleModule(), tasks(20))
+    res = runner(lm_config.with_(max_tokens=64), home, concurrency=1, max_cost=0.0002).run(TitleModule(), tasks(20))
     assert res.stopped_by_budget and not res.complete
     done = len(res.outcomes)
     assert 0 < done < 20 and llm_server.calls == done
-    res = runner(lm_config, home, concurrency=1).run(TitleModule(), tasks(20))
+    res = runner(lm_config.with_(max_tokens=64), home, concurrency=1).run(TitleModule(), tasks(20))
     assert res.complete and len(res.kept) == 20 and llm_server.calls == 20
 
 
@@ -145,7 +148,8 @@ def test_sentinel_key_never_stored(llm_server, lm_config, home, monkeypatch, cap
     llm_server.add("", fields=GOOD)
     from rich.console import Console
 
-    r = Runner(lm_config, home, RunnerConfig(backoff_max=0.1), console=Console(force_terminal=True))
+    r = Runner(lm_config.with_(api_key_env="OPENAI_API_KEY"), home, RunnerConfig(backoff_max=0.1),
+               console=Console(force_terminal=True))
     res = r.run(TitleModule(), tasks(3))
     from synth.store import DatasetStore
 

@@ -40,6 +40,27 @@ def r2_triplets(store: DatasetStore, v: Version, seed: int = 0) -> list[Triplet]
     return out
 
 
+def text_hash(text: str) -> str:
+    """The JD text's identity for the leakage guard: hash of the normalised text (as import computes ids)."""
+    from synth.records import normalize_text, text_hash as _h
+
+    return _h(normalize_text(text))[:16]
+
+
+def jd_lineage(store: DatasetStore, versions: list[Version]) -> dict[str, list[str]]:
+    """JD ids and JD text hashes in these training / validation versions, for `mira_train.json` (the evaluation
+    leakage guard reads them back)."""
+    ids, hashes = set(), set()
+    for v in versions:
+        jd_texts = pool_members(store, v)[0].by_id() if v.kind == "pool" else {}
+        for r in v.iter_records():
+            ids.add(r["jd_id"])
+            text = r.get("jd") if v.kind == "jdcv_triplet" else (jd_texts.get(r["jd_id"]) or {}).get("text")
+            if text:
+                hashes.add(text_hash(text))
+    return {"jd_ids": sorted(ids), "jd_text_hashes": sorted(hashes)}
+
+
 def r1_data(v: Version) -> dict[str, list]:
     """card pairs, paraphrase pairs, and ranking groups (query, positive, boundary negative, constraint negative)."""
     if v.kind != "jd_pair":

@@ -17,7 +17,7 @@ from synth.store import DatasetStore
 from .backbones import DEFAULT_BACKBONE, resolve_base
 from .embed_cache import EmbeddingCache, model_fingerprint
 from .head import PairHead, load_head, search_lambda
-from .metrics import Query, rank_metrics
+from .metrics import Query, rank_metrics, write_trec_run
 
 ZERO_SHOT = ("zero-shot", "zeroshot", DEFAULT_BACKBONE)
 
@@ -31,20 +31,26 @@ class Scorer:
     head: PairHead | None = None
     lam: float = 0.0
     fingerprint: str = ""
+    max_length: int | None = None  # tokens per text; None: the model's own max_seq_length
     _model: object = field(default=None, repr=False)
 
     def encoder(self):
         if self._model is None:
             from .backbones import load_encoder
 
-            self._model = load_encoder(self.model_path, "cpu")
+            self._model = load_encoder(self.model_path, "cpu", self.max_length)
         return self._model
+
+    @property
+    def cache_key(self) -> str:
+        """The embedding-cache key: the model's content and the length texts are cut at."""
+        return f"{self.fingerprint}:len{self.max_length}" if self.max_length else self.fingerprint
 
     def embed(self, texts: list[str], cache: EmbeddingCache) -> np.ndarray:
         def encode(batch):
             return self.encoder().encode(batch, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
                                          show_progress_bar=False)
-        return cache.encode(self.fingerprint, texts, encode)
+        return cache.encode(self.cache_key, texts, encode)
 
     def rerank(self, q: np.ndarray, cands: np.ndarray) -> np.ndarray:
         cos = cands @ q
@@ -53,11 +59,11 @@ class Scorer:
         return cos - self.lam * self.head.boundary(np.repeat(q[None], len(cands), 0), cands)
 
 
-def make_scorer(spec: str, lam: float | None = None) -> Scorer:
+def make_scorer(spec: str, lam: float | None = None, max_length: int | None = None) -> Scorer:
     """`MODEL` or `MODEL+HEAD`; MODEL is a folder, or `zero-shot` / `minilm` for the offline base model."""
     model, _, head_dir = spec.partition("+")
     path = resolve_base(None if model in ZERO_SHOT else model)
-    s = Scorer(spec, path, fingerprint=model_fingerprint(path))
+    s = Scorer(spec, path, fingerprint=model_fingerprint(path), max_length=max_length)
     if head_dir:
         s.head, info = load_head(head_dir)
         s.lam = info.get("lambda", 0.1) if lam is None else lam
@@ -79,7 +85,59 @@ def _pool(store: DatasetStore, pool_ref: str):
     return pool, jd_v.by_id(), cv_v.by_id()
 
 
-def local_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int], cache: EmbeddingCache) -> dict:
+def model_max_length(path: str) -> int:
+    """The max_seq_length a sentence-transformers folder declares (without loading the weights)."""
+    import json
+
+    f = Path(path) / "sentence_bert_config.json"
+    if f.exists():
+        n = json.loads(f.read_text()).get("max_seq_length")
+        if n:
+            return int(n)
+    cfg = json.loads((Path(path) / "config.json").read_text())
+    return int(cfg.get("max_position_embeddings", 512))
+
+
+def common_max_length(scorers: list[Scorer], requested: int | None = None) -> int:
+    """One length for every model of a comparison: the requested one, else the smallest the models declare."""
+    n = requested or min(model_max_length(s.model_path) for s in scorers)
+    for s in scorers:
+        s.max_length = n
+    return n
+
+
+def training_lineage(model_path: str) -> dict[str, set[str]]:
+    """JD ids and JD text hashes a Mira-trained model saw in training or validation (its mira_train.json and its
+    base's, recursively); empty for models Mira did not train."""
+    import json
+
+    seen = {"jd_ids": set(), "jd_text_hashes": set()}
+    path, hops = Path(model_path), 0
+    while path and (path / "mira_train.json").exists() and hops < 8:
+        m = json.loads((path / "mira_train.json").read_text())
+        lin = m.get("lineage") or {}
+        for k in seen:
+            seen[k].update(lin.get(k) or [])
+        base = m.get("base_path")
+        path, hops = (Path(base) if base and Path(base) != path else None), hops + 1
+    return seen
+
+
+def leaked_jds(scorer: Scorer, jds: list[dict]) -> int:
+    """How many evaluation JDs (by id or normalised-text hash) the scorer's model trained or validated on."""
+    from .data import text_hash
+
+    seen = training_lineage(scorer.model_path)
+    return sum(1 for j in jds if j["id"] in seen["jd_ids"] or text_hash(j["text"]) in seen["jd_text_hashes"])
+
+
+def eval_jds(store: DatasetStore, pool_ref: str) -> list[dict]:
+    pool, jds, _ = _pool(store, pool_ref)
+    return [jds[e["jd_id"]] for e in pool.iter_records()]
+
+
+def local_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int], cache: EmbeddingCache,
+               run_file: Path | None = None) -> dict:
     pool, jds, cvs = _pool(store, pool_ref)
     entries = pool.records()
     jd_ids = [e["jd_id"] for e in entries]
@@ -91,13 +149,15 @@ def local_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int]
         cands = e["candidate_ids"]
         scores = scorer.rerank(jv[e["jd_id"]], np.stack([cvv[c] for c in cands]))
         queries.append(Query(e["jd_id"], cands, scores, set(e["positive_ids"]), set(e.get("hard_negative_ids", []))))
+    if run_file:
+        write_trec_run(queries, run_file, scorer.name)
     return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "local",
-            "lambda": scorer.lam if scorer.head else None}
+            "lambda": scorer.lam if scorer.head else None, "max_length": scorer.max_length}
 
 
 def search_lambda_on_pool(store: DatasetStore, pool_ref: str, scorer: Scorer, head: PairHead,
-                          cache: EmbeddingCache) -> tuple[float, dict]:
-    """Grid-search the head's lambda on a validation pool (each JD's candidates, Recall@1 then MRR)."""
+                          cache: EmbeddingCache, select: str = "recall@1") -> tuple[float, dict]:
+    """Grid-search the head's lambda on a validation pool (each JD's candidates) for `select`, then MRR."""
     pool, jds, cvs = _pool(store, pool_ref)
     cos, bnd, pos = [], [], []
     for e in pool.iter_records():
@@ -106,7 +166,7 @@ def search_lambda_on_pool(store: DatasetStore, pool_ref: str, scorer: Scorer, he
         cos.append(cv @ qv)
         bnd.append(head.boundary(np.repeat(qv[None], len(cv), 0), cv))
         pos.append(np.array([x in e["positive_ids"] for x in e["candidate_ids"]]))
-    return search_lambda(cos, bnd, pos)
+    return search_lambda(cos, bnd, pos, select=select)
 
 
 def _top_k(corpus: np.ndarray, q: np.ndarray, k: int, index=None) -> np.ndarray:
@@ -119,9 +179,11 @@ def _top_k(corpus: np.ndarray, q: np.ndarray, k: int, index=None) -> np.ndarray:
 
 
 def global_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int], cache: EmbeddingCache,
-                k1: int = 1000, corpus_ref: str | None = None, ann_threshold: int = 200_000) -> dict:
+                k1: int = 1000, corpus_ref: str | None = None, ann_threshold: int = 200_000,
+                run_file: Path | None = None) -> dict:
     """Every JD retrieves from the whole corpus (the pool's candidates, plus --corpus CVs as distractors): exact
-    search, or a usearch ANN index above `ann_threshold` CVs; the top K1 are reranked with the head."""
+    search, or a usearch ANN index above `ann_threshold` CVs; the top K1 are reranked with the head. Recall counts
+    every positive of the JD, so positives the first stage missed are misses (see train/metrics.py)."""
     pool, jds, cvs = _pool(store, pool_ref)
     entries = pool.records()
     texts = {c: cvs[c]["text"] for e in entries for c in e["candidate_ids"]}
@@ -148,9 +210,11 @@ def global_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int
         scores = scorer.rerank(q, corpus[top])
         queries.append(Query(e["jd_id"], [ids[i] for i in top], scores, set(e["positive_ids"]),
                              set(e.get("hard_negative_ids", []))))
+    if run_file:
+        write_trec_run(queries, run_file, scorer.name)
     return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "global", "k1": k1,
             "corpus_size": len(ids), "corpus": corpus_ref, "ann": index is not None,
-            "lambda": scorer.lam if scorer.head else None}
+            "lambda": scorer.lam if scorer.head else None, "max_length": scorer.max_length}
 
 
 def write_comparison(rows: list[dict], ks: list[int], out: Path, title: str) -> dict[str, Path]:

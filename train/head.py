@@ -109,26 +109,55 @@ def train_head(q: np.ndarray, c: np.ndarray, y: np.ndarray, groups: list[str] | 
     return res
 
 
+def default_select(ks: list[int]) -> str:
+    """The metric lambda is chosen for: Recall at the largest reported K <= 50 (the review budget), else the
+    smallest K."""
+    inside = [k for k in ks if k <= 50]
+    return f"recall@{max(inside) if inside else min(ks)}"
+
+
+def parse_select(select: str) -> tuple[str, int | None]:
+    name, _, k = select.strip().lower().partition("@")
+    if name not in ("recall", "precision", "ndcg", "mrr") or (name != "mrr" and not k.isdigit()):
+        from synth.errors import InputError
+
+        raise InputError(f"--select '{select}': use recall@K, precision@K, ndcg@K or mrr (e.g. recall@50).")
+    return name, int(k) if k else None
+
+
+def _metric(hits: np.ndarray, n_pos: int, name: str, k: int | None) -> float:
+    if name == "mrr":
+        return 1.0 / (np.argmax(hits) + 1) if hits.any() else 0.0
+    if name == "recall":
+        return hits[:k].sum() / n_pos
+    if name == "precision":
+        return hits[:k].sum() / k
+    dcg = float(np.sum(hits[:k] / np.log2(np.arange(2, min(k, len(hits)) + 2))))
+    return dcg / float(np.sum(1.0 / np.log2(np.arange(2, min(k, n_pos) + 2))))
+
+
 def search_lambda(cos_scores: list[np.ndarray], boundary: list[np.ndarray], positives: list[np.ndarray],
-                  grid: list[float] | None = None, k: int = 1) -> tuple[float, dict]:
-    """Pick lambda maximising Recall@k (then MRR) of s = cos - lambda * boundary on validation queries.
+                  grid: list[float] | None = None, select: str = "recall@1") -> tuple[float, dict]:
+    """Pick lambda maximising `select` (then MRR, then the smaller lambda) of s = cos - lambda * boundary on
+    validation queries.
 
     Each list entry is one query: candidate cosines, candidate boundary probabilities, a 0/1 positive mask.
+    Queries without a positive are skipped; ties in s are broken by candidate index, as in evaluation.
     """
+    name, k = parse_select(select)
     grid = grid if grid is not None else [round(x, 3) for x in np.arange(0.0, 0.501, 0.025)]
     table = {}
     for lam in grid:
-        rec, rr = [], []
+        val, rr = [], []
         for cs, bs, pos in zip(cos_scores, boundary, positives):
             if not pos.any():
                 continue
-            order = np.lexsort((np.arange(len(cs)), -(cs - lam * bs)))
-            hits = pos[order]
-            rec.append(hits[:k].sum() / pos.sum())
-            rr.append(1.0 / (np.argmax(hits) + 1))
-        table[lam] = (float(np.mean(rec)), float(np.mean(rr)))
+            hits = pos[np.lexsort((np.arange(len(cs)), -(cs - lam * bs)))].astype(float)
+            val.append(_metric(hits, int(pos.sum()), name, k))
+            rr.append(_metric(hits, int(pos.sum()), "mrr", None))
+        table[lam] = (float(np.mean(val)), float(np.mean(rr)))
     best = max(grid, key=lambda lam: (table[lam][0], table[lam][1], -lam))
-    return best, {str(k_): v for k_, v in table.items()}
+    return best, {"select": select, **{str(k_): v for k_, v in table.items()}}
 
 
 def save_head(res: HeadResult, out: Path, meta: dict) -> Path:

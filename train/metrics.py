@@ -1,9 +1,21 @@
-"""Recall-first ranking metrics (PAPER.md "Task"): Recall@K, Precision@K, MRR, nDCG@K, pos_above_hardneg."""
+"""Recall-first ranking metrics (PAPER.md "Task") over the right denominators, computed with ranx.
+
+Definitions (every JD that has at least one positive counts; JDs without positives are excluded and counted):
+- Recall@K = |top-K ∩ P| / |P| with P *all* positives of the JD, retrieved or not: a JD whose positives the first
+  stage missed counts with recall 0, never dropped.
+- Precision@K = |top-K ∩ P| / K (the review budget is K, even when fewer candidates were retrieved).
+- nDCG@K with the ideal ranking over all of P; MRR = 1 / rank of the first positive (0 when none was retrieved).
+- pos_above_hardneg, over JDs with a labelled hard negative: the best-ranked positive is above every hard negative
+  (an unretrieved item ranks below every retrieved one; both unretrieved is not "above").
+The ranking itself is Mira's (descending score, ties broken by candidate id), handed to ranx as ranks, so results
+never depend on input order or on ranx's own tie handling.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -11,56 +23,61 @@ import numpy as np
 @dataclass
 class Query:
     qid: str
-    candidate_ids: list[str]
+    candidate_ids: list[str]  # what was retrieved / shortlisted (any order; `scores` ranks them)
     scores: np.ndarray
-    positives: set[str]
+    positives: set[str]  # every positive of the JD, whether retrieved or not
     hard_negatives: set[str] = field(default_factory=set)
 
 
 def ranking(q: Query) -> list[str]:
     """Candidates by descending score; ties broken by candidate id, so results never depend on input order."""
-    return [c for _, c in sorted(zip((-q.scores).tolist(), q.candidate_ids))]
+    return [c for _, c in sorted(zip((-np.asarray(q.scores, dtype=float)).tolist(), q.candidate_ids))]
 
 
 def rank_metrics(queries: list[Query], ks: list[int]) -> dict:
-    """Macro-averaged over queries with at least one positive; the others are excluded and counted.
-
-    Precision@K divides by K even when the pool is smaller than K (the review budget is K).
-    """
-    used = [q for q in queries if q.positives & set(q.candidate_ids)]
+    """Macro-averaged Recall@K, Precision@K, nDCG@K and MRR over every JD with a positive (see the module doc)."""
+    used = [q for q in queries if q.positives]
     out: dict = {"n_queries": len(used), "excluded_no_positive": len(queries) - len(used)}
     if not used:
         return out
-    rec = {k: [] for k in ks}
-    prec = {k: [] for k in ks}
-    ndcg = {k: [] for k in ks}
-    rr, above, with_hn = [], 0, 0
+    from ranx import Qrels, Run, evaluate
+
+    qrels = Qrels({q.qid: {c: 1 for c in sorted(q.positives)} for q in used})
+    runs = {}
     for q in used:
         order = ranking(q)
-        pos = q.positives & set(q.candidate_ids)
-        hits = [1.0 if c in pos else 0.0 for c in order]
-        for k in ks:
-            h = sum(hits[:k])
-            rec[k].append(h / len(pos))
-            prec[k].append(h / k)
-            dcg = sum(x / math.log2(i + 2) for i, x in enumerate(hits[:k]))
-            idcg = sum(1 / math.log2(i + 2) for i in range(min(k, len(pos))))
-            ndcg[k].append(dcg / idcg)
-        first = hits.index(1.0)
-        rr.append(1.0 / (first + 1))
-        hn = [i for i, c in enumerate(order) if c in q.hard_negatives]
-        if hn:
-            with_hn += 1
-            above += first < min(hn)
-    for k in ks:
-        out[f"recall@{k}"] = float(np.mean(rec[k]))
-        out[f"precision@{k}"] = float(np.mean(prec[k]))
-        out[f"ndcg@{k}"] = float(np.mean(ndcg[k]))
-    out["mrr"] = float(np.mean(rr))
+        runs[q.qid] = {c: float(len(order) - i) for i, c in enumerate(order)}  # strictly decreasing: our order
+    run = Run(runs)
+    metrics = [f"{m}@{k}" for k in ks for m in ("recall", "precision", "ndcg")] + ["mrr"]
+    per_q = evaluate(qrels, run, metrics, make_comparable=True, return_mean=False)
+    for m in metrics:
+        out[m] = float(np.mean(per_q[m]))
+    above, with_hn = 0, 0
+    for q in used:
+        if not q.hard_negatives:
+            continue
+        with_hn += 1
+        rank = {c: i for i, c in enumerate(ranking(q))}
+        best_pos = min((rank[c] for c in q.positives if c in rank), default=math.inf)
+        best_neg = min((rank[c] for c in q.hard_negatives if c in rank), default=math.inf)
+        above += best_pos < best_neg
     if with_hn:
         out["pos_above_hardneg"] = above / with_hn
         out["n_with_hardneg"] = with_hn
     return out
+
+
+def write_trec_run(queries: list[Query], path: Path, tag: str) -> Path:
+    """A TREC run file (`qid Q0 docid rank score tag`), in Mira's ranking order, for trec_eval / ranx / shared
+    tasks such as TalentCLEF."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tag = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in tag) or "mira"
+    with open(path, "w", encoding="utf-8") as fh:
+        for q in queries:
+            score = dict(zip(q.candidate_ids, np.asarray(q.scores, dtype=float).tolist()))
+            for i, c in enumerate(ranking(q)):
+                fh.write(f"{q.qid} Q0 {c} {i + 1} {score[c]:.6f} {tag}\n")
+    return path
 
 
 def triplet_metrics(q: np.ndarray, p: np.ndarray, n: np.ndarray) -> dict:

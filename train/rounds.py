@@ -19,7 +19,7 @@ from synth.store import DatasetStore, Version, code_version
 
 from .backbones import apply_lora, load_encoder, merge_lora, pick_device, resolve_base
 from .config import R1Config, R2Config, as_dict
-from .data import make_batches, r1_data, r2_triplets, split_by_group
+from .data import jd_lineage, make_batches, r1_data, r2_triplets, split_by_group
 from .encode import Tokens, embed, resolve_precision
 from .engine import Trainer, run_stage
 from .losses import grouped_ranking_loss, mnrl_loss, pair_alignment_loss
@@ -136,7 +136,8 @@ def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
         logs = run_stage(trainer, "r2", cfg.epochs, batches, columns, loss_fn,
                          evaluate if metric else None, metric, cfg.patience, cfg.warmup_ratio, prog)
     manifest = _manifest("r2", data, val_ref, base, cfg, device, precision, logs, t0,
-                         {"train_triplets": len(train), "val_before": before})
+                         {"train_triplets": len(train), "val_before": before,
+                          "lineage": jd_lineage(store, [data] + ([vv] if val_ref else []))})
     return _finish(model, Path(out), manifest, console)
 
 
@@ -205,5 +206,6 @@ def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
             all_logs += run_stage(trainer, f"r1-{stage}", epochs, batches, columns, loss_fn, None, None,
                                   cfg.patience, cfg.warmup_ratio, prog, step_hook)
     manifest = _manifest("r1", data, None, base, cfg, device, precision, all_logs, t0,
-                         {"stages_run": order, "sizes": {k: len(v) for k, v in sets.items()}})
+                         {"stages_run": order, "sizes": {k: len(v) for k, v in sets.items()},
+                          "lineage": jd_lineage(store, [data])})
     return _finish(model, Path(out), manifest, console)

@@ -13,7 +13,8 @@ from typer.core import TyperGroup  # noqa: E402
 from ..errors import MiraError  # noqa: E402
 from typing import Annotated  # noqa: E402
 
-from .common import ApiBaseOpt, HomeOpt, LMOpt, console, err_console, store_for  # noqa: E402
+from .common import (COMMAND_RUNNERS, ApiBaseOpt, HomeOpt, LMOpt, console, err_console,  # noqa: E402
+                     print_summaries, store_for)
 from .data import app as data_app  # noqa: E402
 from .eval_cmd import app as eval_app  # noqa: E402
 from .judge_cmd import app as judge_app  # noqa: E402
@@ -26,6 +27,8 @@ class _MiraGroup(TyperGroup):
     """User errors (MiraError) print one clear line and exit 1; usage errors keep click's exit 2."""
 
     def invoke(self, ctx):
+        runners: list = []
+        token = COMMAND_RUNNERS.set(runners)
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:
@@ -34,6 +37,9 @@ class _MiraGroup(TyperGroup):
         except MiraError as e:
             err_console.print(f"[bold red]Error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
+        finally:
+            COMMAND_RUNNERS.reset(token)
+            print_summaries(runners)
 
 
 app = typer.Typer(name="mira", cls=_MiraGroup, no_args_is_help=True, add_completion=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -44,23 +45,45 @@ NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="ignore cached answ
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="estimate tokens and cost, call nothing")]
 TimeoutOpt = Annotated[Optional[float], typer.Option("--timeout", help="seconds per LLM request",
                                                      show_default=False)]
+ApiKeyEnvOpt = Annotated[Optional[str], typer.Option("--api-key-env", help="environment variable whose key is sent "
+                                                     "to --api-base (a custom endpoint gets no key otherwise)",
+                                                     show_default=False)]
 
 
 def make_runner(home: Path | None, lm: str | None, api_base: str | None, concurrency: int = 16,
                 max_cost: float | None = None, rpm: float | None = None, tpm: float | None = None,
-                max_reasks: int = 1, no_cache: bool = False, timeout: float | None = None):
-    """The runner for a command's LM flags (flags > env > mira.toml > local)."""
+                max_reasks: int = 1, no_cache: bool = False, timeout: float | None = None,
+                api_key_env: str | None = None):
+    """The runner for a command's LM flags (flags > env > mira.toml > local). The command ends with the runner's
+    summary table (calls, cache, retries, re-asks, rejects by reason, tokens, dollars, wall time) on stderr."""
     from ..lm.config import resolve_lm_config
     from ..runner import Runner, RunnerConfig
 
     store = store_for(home)
-    cfg = resolve_lm_config(lm, api_base, store.home, timeout=timeout)
+    cfg = resolve_lm_config(lm, api_base, store.home, timeout=timeout, api_key_env=api_key_env)
     if cfg.model == "local":
         err_console.print("[yellow]Using the embedded SmolLM2-135M: a tiny model to show the plumbing, not "
                           "quality. Point --lm / --api-base at a real model for real data.[/]")
     rc = RunnerConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_reasks=max_reasks, max_cost=max_cost,
                       use_cache=not no_cache)
-    return Runner(cfg, store.home, rc, console=err_console)  # progress on stderr: stdout stays clean for --json
+    runner = Runner(cfg, store.home, rc, console=err_console)  # progress on stderr: stdout stays clean for --json
+    made = COMMAND_RUNNERS.get()
+    if made is not None:
+        made.append(runner)
+    return runner
+
+
+# The runners one CLI invocation made: `mira`'s group prints their summary tables when the command ends (also when
+# it ends in an error, so what was paid is always shown). Scoped to the invocation, not a process-wide registry.
+COMMAND_RUNNERS: ContextVar[list | None] = ContextVar("mira_command_runners", default=None)
+
+
+def print_summaries(runners: list) -> None:
+    from ..runner.progress import runner_summary
+
+    for runner in runners:
+        if sum(runner.totals.values()):
+            err_console.print(runner_summary(runner))
 
 
 def print_estimate(est: dict, model: str, dry_run: bool = True) -> None:
@@ -69,8 +92,10 @@ def print_estimate(est: dict, model: str, dry_run: bool = True) -> None:
     t = Table(title=f"dry run ({model}): nothing was called" if dry_run else f"estimate before the calls ({model})")
     t.add_column("")
     t.add_column("estimate", justify="right")
-    for k in ("items", "cached", "calls", "input_tokens", "output_tokens_max"):
-        t.add_row(k.replace("_", " "), f"{est[k]:,}")
+    for k in ("items", "cached", "calls", "calls_max", "input_tokens", "output_tokens_max"):
+        if k in est:
+            t.add_row({"calls_max": "calls with every re-ask (at most)", "input_tokens": "input tokens (at most)"}
+                      .get(k, k.replace("_", " ")), f"{est[k]:,}")
     t.add_row("cost (at most)", "unknown: model not in litellm's cost map" if est["cost_max"] is None
               else f"${est['cost_max']:.4f}")
     console.print(t)

@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from ..errors import InputError
-from .common import (ApiBaseOpt, ConcurrencyOpt, DryRunOpt, HomeOpt, LMOpt, MaxCostOpt, TimeoutOpt, console,
-                     make_runner, print_estimate, store_for)
+from .common import (ApiBaseOpt, ApiKeyEnvOpt, ConcurrencyOpt, DryRunOpt, HomeOpt, LMOpt, MaxCostOpt, TimeoutOpt,
+                     console, err_console, make_runner, print_estimate, store_for)
 
 app = typer.Typer(no_args_is_help=True, help="Recall@K / Precision@K on local and global pools; diagnostics.")
 
@@ -21,6 +21,12 @@ HeadOpt = Annotated[Optional[str], typer.Option("--head", help="BoundaryHead fol
 LambdaOpt = Annotated[Optional[float], typer.Option("--lambda", help="override the head's stored lambda",
                                                     show_default=False)]
 OutOpt = Annotated[Optional[Path], typer.Option("--out", help="write the metrics as JSON", show_default=False)]
+MaxLenOpt = Annotated[Optional[int], typer.Option("--max-length", help="tokens per text (default: the model's own; "
+                                                  "for compare, the smallest of the models')", show_default=False)]
+RunFileOpt = Annotated[Optional[Path], typer.Option("--run-file", help="also write the ranking as a TREC run file",
+                                                    show_default=False)]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="refuse to evaluate a model on JDs it trained or "
+                                         "validated on")]
 
 
 def _ks(spec: str) -> list[int]:
@@ -33,10 +39,26 @@ def _ks(spec: str) -> list[int]:
     return ks
 
 
-def _scorer(model: str, head: str | None, lam: float | None):
+def _scorer(model: str, head: str | None, lam: float | None, max_length: int | None = None):
     from train.evaluate import make_scorer
 
-    return make_scorer(model + (f"+{head}" if head and "+" not in model else ""), lam)
+    return make_scorer(model + (f"+{head}" if head and "+" not in model else ""), lam, max_length)
+
+
+def guard_leakage(store, pool: str, scorers, strict: bool) -> None:
+    """Warn (or with --strict, refuse) when evaluation JDs were in a model's training or validation data."""
+    from train.evaluate import eval_jds, leaked_jds
+
+    jds = eval_jds(store, pool)
+    for s in scorers:
+        n = leaked_jds(s, jds)
+        if not n:
+            continue
+        msg = (f"{n} of the {len(jds)} evaluation JDs in {pool} were in the training or validation data of "
+               f"{s.name} (its mira_train.json): its figures on them measure memorisation.")
+        if strict:
+            raise InputError(msg + " Evaluate on held-out JDs, or drop --strict to see them anyway.")
+        err_console.print(f"[bold yellow]Warning:[/] {msg}")
 
 
 def _cache(home):
@@ -46,7 +68,8 @@ def _cache(home):
 
 
 def _print(m: dict, ks: list[int], out: Path | None) -> None:
-    t = Table(title=f"{m['mode']} pool {m['pool']} · {m['model']} · {m.get('n_queries', 0)} JDs")
+    t = Table(title=f"{m['mode']} pool {m['pool']} · {m['model']} · {m.get('n_queries', 0)} JDs"
+                    + (f" · max length {m['max_length']}" if m.get("max_length") else ""))
     t.add_column("K", justify="right")
     t.add_column("Recall@K", justify="right")
     t.add_column("Precision@K", justify="right")
@@ -70,12 +93,15 @@ def _print(m: dict, ks: list[int], out: Path | None) -> None:
 @app.command("local")
 def local_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: LambdaOpt = None,
               k: Annotated[str, typer.Option("--k")] = "10,20,30,40,50,60,70", out: OutOpt = None,
+              max_length: MaxLenOpt = None, run_file: RunFileOpt = None, strict: StrictOpt = False,
               home: HomeOpt = None) -> None:
     """Rerank each JD's shortlist: Recall@K, Precision@K, MRR, nDCG@K (JDs without positives excluded)."""
     from train.evaluate import local_eval
 
-    ks = _ks(k)
-    _print(local_eval(store_for(home), pool, _scorer(model, head, lam), ks, _cache(home)), ks, out)
+    ks, store = _ks(k), store_for(home)
+    sc = _scorer(model, head, lam, max_length)
+    guard_leakage(store, pool, [sc], strict)
+    _print(local_eval(store, pool, sc, ks, _cache(home), run_file), ks, out)
 
 
 @app.command("global")
@@ -85,12 +111,16 @@ def global_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: Lambda
                k1: Annotated[int, typer.Option("--k1", help="first-stage depth reranked by the head")] = 1000,
                ann_threshold: Annotated[int, typer.Option("--ann-threshold", help="use an ANN index above this "
                                                           "many CVs")] = 200_000,
-               out: OutOpt = None, home: HomeOpt = None) -> None:
-    """Retrieve from the whole corpus, rerank the top K1 with the head, report Recall@K / Precision@K."""
+               out: OutOpt = None, max_length: MaxLenOpt = None, run_file: RunFileOpt = None,
+               strict: StrictOpt = False, home: HomeOpt = None) -> None:
+    """Retrieve from the whole corpus, rerank the top K1 with the head, report Recall@K / Precision@K (every
+    positive of a JD counts, retrieved or not)."""
     from train.evaluate import global_eval
 
-    ks = _ks(k)
-    m = global_eval(store_for(home), pool, _scorer(model, head, lam), ks, _cache(home), k1, corpus, ann_threshold)
+    ks, store = _ks(k), store_for(home)
+    sc = _scorer(model, head, lam, max_length)
+    guard_leakage(store, pool, [sc], strict)
+    m = global_eval(store, pool, sc, ks, _cache(home), k1, corpus, ann_threshold, run_file)
     _print(m, ks, out)
 
 
@@ -102,21 +132,27 @@ def compare_cmd(pool: PoolOpt,
                 k: Annotated[Optional[str], typer.Option("--k", show_default=False)] = None,
                 corpus: Annotated[Optional[str], typer.Option("--corpus")] = None,
                 k1: Annotated[int, typer.Option("--k1")] = 1000,
-                out: Annotated[Path, typer.Option("--out", help="folder for CSV, markdown and PNG")] = Path(
-                    "comparison"), home: HomeOpt = None) -> None:
-    """The paper's Table 4/5 shape for several models, with CSV, markdown and a PNG of the curves."""
-    from train.evaluate import global_eval, local_eval, write_comparison
+                out: Annotated[Path, typer.Option("--out", help="folder for CSV, markdown, PNG and TREC run files")] =
+                Path("comparison"), max_length: MaxLenOpt = None, strict: StrictOpt = False,
+                home: HomeOpt = None) -> None:
+    """The paper's Table 4/5 shape for several models on the same JDs at one max length, with CSV, markdown, a PNG
+    of the curves and one TREC run file per model."""
+    from train.evaluate import common_max_length, global_eval, local_eval, write_comparison
 
     if mode not in ("local", "global"):
         raise InputError("--mode is local or global.")
     ks = _ks(k or ("10,20,30,40,50,60,70" if mode == "local" else "1,5,10,50,100,200"))
     store, cache = store_for(home), _cache(home)
+    scorers = [_scorer(spec, None, None) for spec in [m.strip() for m in models.split(",") if m.strip()]]
+    length = common_max_length(scorers, max_length)
+    guard_leakage(store, pool, scorers, strict)
     rows = []
-    for spec in [m.strip() for m in models.split(",") if m.strip()]:
-        sc = _scorer(spec, None, None)
-        rows.append(local_eval(store, pool, sc, ks, cache) if mode == "local"
-                    else global_eval(store, pool, sc, ks, cache, k1, corpus))
-    t = Table(title=f"{mode} pool {rows[0]['pool']}: Recall@K (%)")
+    for i, sc in enumerate(scorers):
+        run = out / "runs" / f"{i + 1}.trec"
+        rows.append(local_eval(store, pool, sc, ks, cache, run) if mode == "local"
+                    else global_eval(store, pool, sc, ks, cache, k1, corpus, run_file=run))
+    t = Table(title=f"{mode} pool {rows[0]['pool']}: Recall@K (%), {rows[0]['n_queries']} JDs, every model at "
+                    f"max length {length}")
     t.add_column("model")
     for kk in ks:
         t.add_column(f"@{kk}", justify="right")
@@ -169,12 +205,12 @@ def protocol_cmd(jds: Annotated[str, typer.Option("--jds", help="jd REF, or a po
                  report_k: Annotated[str, typer.Option("--report-k", help="K values in the tables")] = "10,50,100,200",
                  lm: LMOpt = None, api_base: ApiBaseOpt = None, concurrency: ConcurrencyOpt = 16,
                  max_cost: MaxCostOpt = None, timeout: TimeoutOpt = None, dry_run: DryRunOpt = False,
-                 home: HomeOpt = None) -> None:
+                 api_key_env: ApiKeyEnvOpt = None, home: HomeOpt = None) -> None:
     """Pooled judging: each model's top-K per JD, the union judged once, recall against the pooled labels."""
     from judge.protocol import run_protocol
 
     specs = [m.strip() for m in models.split(",") if m.strip()]
-    runner = make_runner(home, lm, api_base, concurrency, max_cost, timeout=timeout)
+    runner = make_runner(home, lm, api_base, concurrency, max_cost, timeout=timeout, api_key_env=api_key_env)
     res = run_protocol(store_for(home), runner, jds, corpus, specs, name, k, k1, _ks(report_k), dry_run=dry_run,
                        on_estimate=lambda est: print_estimate(est, runner.lm_config.model, dry_run))
     if dry_run:

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..records import normalize_text, stable_id
-from .common import (ApiBaseOpt, ConcurrencyOpt, HomeOpt, LMOpt, MaxCostOpt, MaxReasksOpt, NoCacheOpt, RpmOpt,
-                     TimeoutOpt, TpmOpt, console, make_runner, short, store_for)
+from .common import (ApiBaseOpt, ApiKeyEnvOpt, ConcurrencyOpt, DryRunOpt, HomeOpt, LMOpt, MaxCostOpt, MaxReasksOpt,
+                     NoCacheOpt, RpmOpt, TimeoutOpt, TpmOpt, console, make_runner, print_estimate, short, store_for)
 
 app = typer.Typer(no_args_is_help=True, help="Judge JD–CV pairs with the rubric in prompts/judge/.")
 
@@ -41,12 +41,15 @@ def pool_cmd(pool: Annotated[str, typer.Option("--pool", help="pool REF")],
              redact: RedactOpt = None, rubric: RubricOpt = None, lm: LMOpt = None, api_base: ApiBaseOpt = None,
              concurrency: ConcurrencyOpt = 16, max_cost: MaxCostOpt = None, rpm: RpmOpt = None, tpm: TpmOpt = None,
              max_reasks: MaxReasksOpt = 1, no_cache: NoCacheOpt = False, timeout: TimeoutOpt = None,
-             home: HomeOpt = None) -> None:
+             dry_run: DryRunOpt = False, api_key_env: ApiKeyEnvOpt = None, home: HomeOpt = None) -> None:
     """Judge every (JD, candidate) pair of a pool through the runner (cache, resume, cost, progress)."""
-    from judge.pool import judge_pool
+    from judge.pool import estimate_pool, judge_pool
 
     runner, rub = _runner(home, lm, api_base, rubric, concurrency=concurrency, max_cost=max_cost, rpm=rpm, tpm=tpm,
-                          max_reasks=max_reasks, no_cache=no_cache, timeout=timeout)
+                          max_reasks=max_reasks, no_cache=no_cache, timeout=timeout, api_key_env=api_key_env)
+    if dry_run:
+        print_estimate(estimate_pool(store_for(home), runner, pool, rub, redact, anchors), runner.lm_config.model)
+        return
     res = judge_pool(store_for(home), runner, pool, name, as_labels, rub, redact, anchors)
     t = Table(title=f"judged {res.judgments.ref}")
     t.add_column("")
@@ -68,12 +71,12 @@ def _read_text(path: Path) -> str:
 def pair_cmd(jd: Annotated[Path, typer.Option("--jd", help="text file with the JD")],
              cv: Annotated[Path, typer.Option("--cv", help="text file with the CV")],
              redact: RedactOpt = None, rubric: RubricOpt = None, lm: LMOpt = None, api_base: ApiBaseOpt = None,
-             timeout: TimeoutOpt = None, home: HomeOpt = None,
+             timeout: TimeoutOpt = None, api_key_env: ApiKeyEnvOpt = None, home: HomeOpt = None,
              as_json: Annotated[bool, typer.Option("--json", help="print the judgment as JSON")] = False) -> None:
     """Judge one pair and print a readable card."""
     from judge.module import Judge, check, judgment_record, make_task
 
-    runner, rub = _runner(home, lm, api_base, rubric, timeout=timeout)
+    runner, rub = _runner(home, lm, api_base, rubric, timeout=timeout, api_key_env=api_key_env)
     jd_t, cv_t = _read_text(jd), _read_text(cv)
     jd_rec = {"id": stable_id("jd", jd_t), "text": jd_t}
     cv_rec = {"id": stable_id("cv", cv_t), "text": cv_t}

@@ -71,9 +71,15 @@ def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF
              encoder: Annotated[str, typer.Option("--encoder", help="frozen encoder folder (e.g. the R2 model); "
                                                   "'zero-shot' for the base model")],
              out: OutOpt,
-             lam: Annotated[str, typer.Option("--lambda", help="a number, or 'auto' to grid-search it on "
-                                              "--val-pool")] = "0.1",
-             val_pool: Annotated[Optional[str], typer.Option("--val-pool", help="pool REF for --lambda auto")] = None,
+             lam: Annotated[Optional[str], typer.Option("--lambda", help="a number, or 'auto' to grid-search it on "
+                                                        "--val-pool (default: auto with --val-pool, else the "
+                                                        "paper's 0.1)", show_default=False)] = None,
+             val_pool: Annotated[Optional[str], typer.Option("--val-pool", help="pool REF lambda is searched "
+                                                             "on")] = None,
+             select: Annotated[Optional[str], typer.Option("--select", help="metric lambda maximises, e.g. "
+                                                           "recall@50 (default: Recall at the largest --k <= 50)",
+                                                           show_default=False)] = None,
+             k: Annotated[str, typer.Option("--k", help="the cutoffs you report")] = "10,20,30,40,50,60,70",
              seed: Annotated[int, typer.Option("--seed")] = 0, home: HomeOpt = None) -> None:
     """BoundaryHead: a PairHead MLP on frozen embeddings (BCE, AdamW 1e-3, batch 128, <= 40 epochs, patience 5)."""
     import numpy as np
@@ -81,7 +87,13 @@ def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF
     from train.data import head_pairs
     from train.embed_cache import EmbeddingCache
     from train.evaluate import make_scorer, search_lambda_on_pool
-    from train.head import HeadConfig, head_config_dict, save_head, train_head
+    from train.head import HeadConfig, default_select, head_config_dict, parse_select, save_head, train_head
+
+    from .eval_cmd import _ks
+
+    lam = lam or ("auto" if val_pool else "0.1")
+    select = select or default_select(_ks(k))
+    parse_select(select)
 
     store = store_for(home)
     q, c, y, g = head_pairs(store, data)
@@ -95,11 +107,12 @@ def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF
             from ..errors import InputError
 
             raise InputError("--lambda auto needs --val-pool REF (a pool to grid-search lambda on).")
-        res.lam, search = search_lambda_on_pool(store, val_pool, scorer, res.head, cache)
+        res.lam, search = search_lambda_on_pool(store, val_pool, scorer, res.head, cache, select)
     else:
         res.lam = float(lam)
     save_head(res, out, {"data": store.resolve(data).ref, "encoder": scorer.model_path,
                          "encoder_fingerprint": scorer.fingerprint, "config": head_config_dict(cfg),
                          "pairs": len(y), "positives": int(sum(y)), "lambda_search": search, "val_pool": val_pool})
+    how = f"searched on {val_pool} for {select}" if search else "given"
     console.print(f"BoundaryHead: {len(y)} pairs, stopped after {res.stopped_epoch} epochs (best val loss "
-                  f"{res.best_val_loss:.4f}), lambda {res.lam} → {out}")
+                  f"{res.best_val_loss:.4f}), lambda {res.lam} ({how}) → {out}")

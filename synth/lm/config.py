@@ -1,6 +1,9 @@
 """LM configuration: flags > environment (`MIRA_LM`, `MIRA_API_BASE`) > `mira.toml` > the embedded local model.
 
-Keys come from the environment only and never enter this object's public form (manifests, journals, logs).
+Keys come from the environment only and never enter this object's public form (manifests, journals, logs). A key
+goes only where the user sends it: to a provider's own default endpoint (e.g. OPENAI_API_KEY to api.openai.com), or
+to a custom `--api-base` only when its variable is named for it (`--api-key-env NAME`, or `[lm] api_key_env`).
+A key over plain http to a host other than this machine is refused.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ LOCAL = "local"
 HTTP_PREFIXES = ("openai/", "hosted_vllm/", "vllm/", "openai_compatible/", "lm_studio/", "llamacpp/")
 DEFAULT_BASES = {"openai/": "https://api.openai.com/v1"}
 KEY_ENVS = ("MIRA_API_KEY",)
+_LOOPBACK = re.compile(r"https?://(127\.|localhost(:|/|$)|\[::1\])", re.I)
 PROVIDER_KEY_ENVS = {"openai/": "OPENAI_API_KEY", "hosted_vllm/": "HOSTED_VLLM_API_KEY"}
 
 
@@ -32,6 +36,7 @@ class LMConfig:
     max_tokens: int = 1024
     timeout: float = 120.0
     extra: dict[str, Any] = field(default_factory=dict)
+    api_key_env: str | None = None  # the environment variable whose key is sent to a custom api_base
 
     @property
     def transport(self) -> str:
@@ -46,8 +51,7 @@ class LMConfig:
         """True when text never leaves the machine (embedded model, or a server on loopback)."""
         if self.model == LOCAL:
             return True
-        base = self.api_base or ""
-        return bool(re.match(r"https?://(127\.|localhost|\[::1\])", base))
+        return bool(_LOOPBACK.match(self.api_base or ""))
 
     @property
     def wire_model(self) -> str:
@@ -64,11 +68,24 @@ class LMConfig:
         return next((b for p, b in DEFAULT_BASES.items() if self.model.startswith(p)), None)
 
     def api_key(self) -> str | None:
-        """Read at call time from the environment; never stored."""
+        """Read at call time from the environment; never stored. A custom api_base gets a key only when its
+        variable is named (`api_key_env`); a provider's default endpoint gets MIRA_API_KEY or its provider key."""
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env) or None
+        if self.api_base:
+            return None
         for name in KEY_ENVS + tuple(v for p, v in PROVIDER_KEY_ENVS.items() if self.model.startswith(p)):
             if os.environ.get(name):
                 return os.environ[name]
         return None
+
+    def check_key_transport(self) -> None:
+        """Refuse to send a key in clear text to another machine."""
+        base = self.base_url or ""
+        if self.api_key() and base.startswith("http://") and not _LOOPBACK.match(base):
+            raise InputError(f"Refusing to send the key in ${self.api_key_env or 'MIRA_API_KEY'} over plain http to "
+                             f"{strip_credentials(base)}: anyone on the network could read it. Use https, or a "
+                             "server on this machine, or drop --api-key-env if the server needs no key.")
 
     def params(self) -> dict:
         return {"temperature": self.temperature, "max_tokens": self.max_tokens, **self.extra}
@@ -78,6 +95,7 @@ class LMConfig:
         d = asdict(self)
         d["api_base"] = strip_credentials(self.api_base)
         d.pop("timeout")
+        d.pop("api_key_env")  # which variable holds the key changes nothing about the answers
         return d
 
     def with_(self, **kw) -> "LMConfig":
@@ -102,7 +120,8 @@ def _read_toml(home: Path | None) -> dict:
             except tomllib.TOMLDecodeError as e:
                 raise InputError(f"{f}: not valid TOML ({e}).") from None
             lm = data.get("lm", {})
-            bad = [k for k in lm if re.search(r"key|secret|password|auth|(^|_)token$", k.lower())]
+            bad = [k for k in lm if k != "api_key_env" and re.search(r"key|secret|password|auth|(^|_)token$",
+                                                                     k.lower())]
             if bad:
                 raise InputError(f"{f}: [lm] {bad[0]} looks like a secret; keys come from the environment only "
                                  "(e.g. export OPENAI_API_KEY=...).")
@@ -120,10 +139,15 @@ def resolve_lm_config(model: str | None = None, api_base: str | None = None, hom
         temperature=float(toml.get("temperature", 0.0)),
         max_tokens=int(toml.get("max_tokens", 1024)),
         timeout=float(toml.get("timeout", 120.0)),
+        api_key_env=toml.get("api_key_env"),
     )
     set_over = {k: v for k, v in overrides.items() if v is not None}
     cfg = replace(cfg, **set_over) if set_over else cfg
     if cfg.transport == "http" and not cfg.base_url:
         raise InputError(f"Model '{cfg.model}' needs --api-base (or MIRA_API_BASE), e.g. "
                          "--api-base http://localhost:8000/v1 for a vLLM server.")
+    if cfg.api_key_env and not os.environ.get(cfg.api_key_env):
+        raise InputError(f"--api-key-env {cfg.api_key_env}: that environment variable is not set "
+                         f"(export {cfg.api_key_env}=...).")
+    cfg.check_key_transport()
     return cfg

@@ -42,6 +42,11 @@ class CallTimeout(LMCallError):
 class ConnectionFailed(LMCallError):
     transient, kind = True, "connection"
 
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None,
+                 unreachable: bool = False):
+        super().__init__(message, status, retry_after)
+        self.unreachable = unreachable  # refused / unknown host: nothing listens there (vs. a dropped connection)
+
 
 class ProtocolError(LMCallError):
     """The server answered something that is not a chat completion (malformed or wrong-shaped JSON)."""
@@ -91,6 +96,7 @@ class HttpTransport:
     """OpenAI-compatible chat completions over aiohttp; one session per event loop."""
 
     def __init__(self, cfg: LMConfig):
+        cfg.check_key_transport()
         self.cfg = cfg
         self.url = f"{cfg.base_url}/chat/completions"
         self._sessions: dict[int, object] = {}
@@ -123,6 +129,8 @@ class HttpTransport:
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         except asyncio.TimeoutError:
             raise CallTimeout(f"no answer within {self.cfg.timeout:g} s") from None
+        except aiohttp.ClientConnectorError as e:  # refused, unknown host, TLS handshake: nothing to talk to
+            raise ConnectionFailed(f"cannot connect: {type(e).__name__}: {e}", unreachable=True) from None
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, ConnectionError) as e:
             raise ConnectionFailed(f"connection failed: {type(e).__name__}: {e}") from None
         if status == 429:
@@ -153,14 +161,19 @@ class LiteLLMTransport:
 
         t0 = time.perf_counter()
         try:
+            key = self.cfg.api_key()
+            if key is None and self.cfg.api_base:
+                key = "no-key"  # a placeholder, so litellm does not attach a provider key from the environment
             resp = await litellm.acompletion(model=self.cfg.model, messages=messages, api_base=self.cfg.api_base,
-                                             timeout=self.cfg.timeout, num_retries=0, **params)
+                                             api_key=key, timeout=self.cfg.timeout, num_retries=0, **params)
         except litellm.RateLimitError as e:
             raise RateLimited(str(e)[:300], 429) from None
         except litellm.Timeout as e:
             raise CallTimeout(str(e)[:300]) from None
         except litellm.APIConnectionError as e:
-            raise ConnectionFailed(str(e)[:300]) from None
+            msg = str(e)
+            unreachable = any(w in msg.lower() for w in ("refused", "name or service", "nodename", "cannot connect"))
+            raise ConnectionFailed(msg[:300], unreachable=unreachable) from None
         except (litellm.InternalServerError, litellm.ServiceUnavailableError) as e:
             raise ServerError(str(e)[:300], 500) from None
         except (litellm.BadRequestError, litellm.AuthenticationError, litellm.NotFoundError) as e:

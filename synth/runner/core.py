@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,11 +21,12 @@ from typing import Callable, Iterable
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ..errors import InputError, MiraError
-from ..lm.config import LMConfig
+from ..lm.config import LMConfig, strip_credentials
 from ..lm.engine import SCOPE, CallScope, make_dspy_lm
-from ..lm.transport import LMCallError, make_transport
+from ..lm.transport import ClientError, ConnectionFailed, LMCallError, make_transport
 from ..records import canonical_json
 from ..store import mira_home
+from .budget import Budget, BudgetReached
 from .cache import AnswerCache, call_key, signature_fingerprint
 from .cost import dollars, estimate_tokens, known_prices
 from .journal import Journal
@@ -42,6 +44,27 @@ class FinalReject(str):
 
 class Interrupted(MiraError):
     """Ctrl-C: the journal is flushed; re-running the same command resumes."""
+
+
+class EndpointUnavailable(MiraError):
+    """The endpoint cannot serve at all (nothing listens, unknown host, 401 / 403 / 404 before any answer)."""
+
+
+def endpoint_problem(err: LMCallError, base: str | None, model: str) -> str | None:
+    """A user-facing explanation when `err` means the endpoint cannot serve this command at all, else None."""
+    where = base or model
+    if isinstance(err, ConnectionFailed) and err.unreachable:
+        return (f"Cannot reach the LLM endpoint {where} ({err}). Check that the server is running and that "
+                "--api-base / MIRA_API_BASE points at it (e.g. http://localhost:8000/v1).")
+    if isinstance(err, ClientError) and err.status in (401, 403):
+        return (f"The LLM endpoint {where} refused the credentials (HTTP {err.status}). Name the environment "
+                "variable that holds its key with --api-key-env NAME (or [lm] api_key_env in mira.toml) and check "
+                "that the key is valid for this server.")
+    if isinstance(err, ClientError) and err.status == 404:
+        return (f"The LLM endpoint {where} answered HTTP 404 for model '{model}'. Check that --api-base ends "
+                "where the server serves /chat/completions (usually .../v1) and that --lm names a model the "
+                "server has (GET <api-base>/models lists them).")
+    return None
 
 
 @dataclass
@@ -78,10 +101,12 @@ class Outcome:
     cached: bool = False
     retryable: bool = False
     meta: dict = field(default_factory=dict)
+    req: str | None = None
 
     def journal_entry(self) -> dict:
-        return {"key": self.key, "ok": self.ok, "output": self.output, "reason": self.reason, "raw": self.raw,
-                "attempts": self.attempts, "usage": self.usage, "cost": self.cost, "retryable": self.retryable}
+        return {"key": self.key, "req": self.req, "ok": self.ok, "output": self.output, "reason": self.reason,
+                "raw": self.raw, "attempts": self.attempts, "usage": self.usage, "cost": self.cost,
+                "retryable": self.retryable}
 
 
 @dataclass
@@ -114,7 +139,11 @@ def _lm_error(exc: BaseException) -> LMCallError | None:
 
 
 class Runner:
-    """Runs DSPy modules through Mira's engine with cache, journal, limits, retries, re-asks and cost."""
+    """Runs DSPy modules through Mira's engine with cache, journal, limits, retries, re-asks and cost.
+
+    One Runner serves one command: its budget (`--max-cost`) and its totals (the closing summary table) are
+    cumulative over every `run` of that command.
+    """
 
     def __init__(self, lm: LMConfig, home: str | Path | None = None, config: RunnerConfig | None = None,
                  console=None, transport=None):
@@ -130,7 +159,11 @@ class Runner:
         self.adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
         self.lm_public = lm.public()
         self.priced = known_prices(lm.model)
+        self.budget = Budget(self.rc.max_cost)
+        self.totals: Counter = Counter()  # over every run of this runner (the command's summary table)
+        self._served = False  # an answer came back from the endpoint at least once
         self._schemas: dict[int, dict] = {}
+        self._fixed_tokens: dict[int, int] = {}
         if self.rc.max_cost is not None and not self.priced:
             raise InputError(f"--max-cost needs dollar prices, and litellm's cost map does not know '{lm.model}'. "
                              "Drop --max-cost, or use a model string the cost map knows.")
@@ -147,8 +180,14 @@ class Runner:
     def fingerprint(self, module) -> tuple[str | None, str]:
         return getattr(module, "prompt_hash", None), signature_fingerprint(module)
 
+    def request_hash(self, module, task: Task) -> str:
+        """The identity of a task's request: rendered inputs, prompt hash, Signature, model and parameters."""
+        prompt_hash, sig_hash = self.fingerprint(module)
+        return self._key(prompt_hash, sig_hash, task, 0)
+
     def estimate(self, module, tasks: Iterable[Task]) -> dict:
-        """Dry run: tokens and dollars before spending anything (cached items cost nothing)."""
+        """Dry run: an upper bound on calls, tokens and dollars before spending anything, re-asks included (each
+        re-ask resends the prompt plus the rejected answer, at most max_tokens). Cached items cost nothing."""
         tasks = list(tasks)
         prompt_hash, sig_hash = self.fingerprint(module)
         pred = module.predictors()[0]
@@ -160,9 +199,13 @@ class Runner:
             msgs = self.adapter.format(pred.signature, pred.demos, t.inputs)
             tokens_in += sum(estimate_tokens(m["content"]) for m in msgs)
         calls = len(tasks) - cached
-        out_max = calls * self.lm_config.max_tokens
-        return {"items": len(tasks), "cached": cached, "calls": calls, "input_tokens": tokens_in,
-                "output_tokens_max": out_max, "cost_max": dollars(self.lm_config.model, tokens_in, out_max)}
+        r, mt = self.rc.max_reasks, self.lm_config.max_tokens
+        reask_extra = estimate_tokens(REASK) + mt  # the rejected answer and the re-ask message
+        in_max = tokens_in * (1 + r) + calls * r * reask_extra
+        out_max = calls * (1 + r) * mt
+        return {"items": len(tasks), "cached": cached, "calls": calls, "calls_max": calls * (1 + r),
+                "input_tokens": in_max, "output_tokens_max": out_max,
+                "cost_max": dollars(self.lm_config.model, in_max, out_max)}
 
     def close(self) -> None:
         self.cache.close()
@@ -172,11 +215,10 @@ class Runner:
         return call_key(prompt_hash=prompt_hash, signature_hash=sig_hash, inputs=task.inputs, lm=self.lm_public,
                         attempt=attempt, rollout=task.rollout)
 
-    def _run_dir(self, label: str, run_id: str | None, prompt_hash, sig_hash, tasks: list[Task]) -> Path:
+    def _run_dir(self, label: str, run_id: str | None, reqs: list[tuple[str, str]]) -> Path:
+        """Named by the requests themselves: a changed input, prompt or model is a different run."""
         if run_id is None:
-            h = hashlib.sha256(canonical_json([label, prompt_hash, sig_hash, self.lm_public,
-                                               [(t.key, t.rollout) for t in tasks]]).encode())
-            run_id = h.hexdigest()[:16]
+            run_id = hashlib.sha256(canonical_json([label, sorted(reqs)]).encode()).hexdigest()[:16]
         return self.home / ".mira" / "runs" / f"{label}-{run_id}"
 
     async def arun(self, module, tasks: Iterable[Task], check: Check | None = None, label: str = "llm",
@@ -189,15 +231,23 @@ class Runner:
         if len({t.key for t in tasks}) != len(tasks):
             raise InputError("Task keys must be unique within a run.")
         prompt_hash, sig_hash = self.fingerprint(module)
-        run_dir = self._run_dir(label, run_id, prompt_hash, sig_hash, tasks)
+        reqs = {t.key: self._key(prompt_hash, sig_hash, t, 0) for t in tasks}
+        run_dir = self._run_dir(label, run_id, list(reqs.items()))
         journal = Journal(run_dir, {"label": label, "lm": self.lm_public, "prompt_hash": prompt_hash,
                                     "signature_hash": sig_hash, "items": len(tasks)})
+        self.budget.add_journaled(str(run_dir), journal.spent)
         stats: Counter = Counter()
         results: dict[str, Outcome] = {}
-        for t in tasks:
-            e = journal.done.get(t.key)
-            if e is not None and not e.get("retryable"):
-                results[t.key] = Outcome(cached=True, meta=t.meta, **{k: v for k, v in e.items()})
+        if self.rc.use_cache:  # --no-cache: no replay at all
+            for t in tasks:
+                e = journal.done.get(t.key)
+                if e is None or not e.get("ok") or e.get("req") != reqs[t.key]:
+                    continue  # failures are never final across runs; a different request is a new call
+                if check is not None and check(t, e["output"]) is not None:
+                    stats["recheck_failed"] += 1  # today's check is stricter: decided again below
+                    continue
+                fields = {k: e.get(k) for k in ("output", "reason", "raw", "attempts", "usage", "retryable")}
+                results[t.key] = Outcome(t.key, True, cached=True, meta=t.meta, req=reqs[t.key], **fields)
                 stats["resumed"] += 1
         pending = iter([t for t in tasks if t.key not in results])
         limits = RateLimits(self.rc.rpm, self.rc.tpm)
@@ -208,18 +258,25 @@ class Runner:
 
         async def worker():
             while not state["stop"]:
-                if self.rc.max_cost is not None and stats["cost_micro"] / 1e6 >= self.rc.max_cost:
+                if self.budget.exhausted:
                     state["stop"] = True
-                    stats["stopped_by_budget"] = 1
-                    return
+                    break
                 task = next(pending, None)
                 if task is None:
                     return
-                out = await self._process(module, task, check, prompt_hash, sig_hash, limits, stats)
+                try:
+                    out = await self._process(module, task, check, prompt_hash, sig_hash, limits, stats, journal)
+                except BudgetReached:
+                    state["stop"] = True
+                    break
+                out.req = reqs[task.key]
                 results[task.key] = out
                 journal.append(out.journal_entry())
                 stats["kept" if out.ok else "rejected"] += 1
+                if not out.ok:
+                    stats[f"rejected: {reason_key(out.reason or '')}"] += 1
                 progress.update(out, stats)
+            stats["stopped_by_budget"] = 1
 
         try:
             with dspy.context(lm=self.lm, adapter=self.adapter), progress:
@@ -227,11 +284,13 @@ class Runner:
         finally:
             journal.close()
             await self.transport.aclose()
-        stats["seconds_x1000"] = int((time.perf_counter() - t0) * 1000)
+            stats["seconds_x1000"] = int((time.perf_counter() - t0) * 1000)
+            self.totals.update({k: v for k, v in stats.items() if k != "stopped_by_budget"})
         ordered = [results[t.key] for t in tasks if t.key in results]
-        return RunResult(ordered, stats, len(tasks), bool(stats["stopped_by_budget"]), run_dir)
+        stopped = len(ordered) < len(tasks) and bool(stats["stopped_by_budget"])
+        return RunResult(ordered, stats, len(tasks), stopped, run_dir)
 
-    async def _process(self, module, task, check, prompt_hash, sig_hash, limits, stats) -> Outcome:
+    async def _process(self, module, task, check, prompt_hash, sig_hash, limits, stats, journal) -> Outcome:
         feedback: list[dict] = []
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
         cost = 0.0 if self.priced else None
@@ -243,7 +302,7 @@ class Runner:
             if entry is None:
                 all_cached = False
                 try:
-                    entry = await self._call(module, task, feedback, limits, stats)
+                    entry = await self._call(module, task, feedback, limits, stats, journal)
                 except LMCallError as e:
                     stats[f"failed:{e.kind}"] += 1
                     return Outcome(task.key, False, reason=f"LLM call failed: {e}", attempts=attempt + 1,
@@ -251,13 +310,8 @@ class Runner:
                 self.cache.put(key, entry)
                 for k in usage:
                     usage[k] += entry["usage"].get(k) or 0
-                c = dollars(self.lm_config.model, entry["usage"].get("prompt_tokens") or 0,
-                            entry["usage"].get("completion_tokens") or 0)
-                if c is not None:
-                    cost = (cost or 0.0) + c
-                    stats["cost_micro"] += int(c * 1e6)
-                stats["tokens_in"] += entry["usage"].get("prompt_tokens") or 0
-                stats["tokens_out"] += entry["usage"].get("completion_tokens") or 0
+                if entry.get("cost") is not None:
+                    cost = (cost or 0.0) + entry["cost"]
             else:
                 stats["cache_hits"] += 1
             problem = entry.get("error")
@@ -288,7 +342,24 @@ class Runner:
             self._schemas[key] = output_schema(module.predictors()[0].signature)
         return self._schemas[key]
 
-    async def _call(self, module, task: Task, feedback: list[dict], limits: RateLimits, stats: Counter) -> dict:
+    def _prompt_tokens(self, module, task: Task, feedback: list[dict]) -> int:
+        """Input tokens of the request: the Signature's fixed prompt (formatted once per module), the inputs and
+        any re-ask turns."""
+        mid = id(module)
+        if mid not in self._fixed_tokens:
+            pred = module.predictors()[0]
+            msgs = self.adapter.format(pred.signature, pred.demos, {k: "" for k in task.inputs})
+            self._fixed_tokens[mid] = sum(estimate_tokens(m["content"]) for m in msgs)
+        return (self._fixed_tokens[mid] + sum(estimate_tokens(str(v)) for v in task.inputs.values())
+                + sum(estimate_tokens(m["content"]) for m in feedback))
+
+    def _dead_endpoint(self, err: BaseException) -> str | None:
+        if self._served or not isinstance(err, LMCallError):
+            return None
+        return endpoint_problem(err, strip_credentials(self.lm_config.base_url), self.lm_config.model)
+
+    async def _call(self, module, task: Task, feedback: list[dict], limits: RateLimits, stats: Counter,
+                    journal: Journal) -> dict:
         """One answer (with transport retries): parsed fields, or the parse / truncation error, and the raw text."""
         from dspy.utils.exceptions import AdapterParseError
 
@@ -302,27 +373,49 @@ class Runner:
             stats["retries"] += 1
             stats[f"fault:{getattr(exc, 'kind', 'error')}"] += 1
 
-        est = sum(estimate_tokens(str(v)) for v in task.inputs.values()) + self.lm_config.max_tokens // 2
+        def retryable(e: BaseException) -> bool:
+            return isinstance(e, LMCallError) and e.transient and self._dead_endpoint(e) is None
+
+        tokens_in = self._prompt_tokens(module, task, feedback)
+        est = tokens_in + self.lm_config.max_tokens
         scope = CallScope(feedback=list(feedback), output_schema=self._schema(module))
         token = SCOPE.set(scope)
         try:
             async for attempt in AsyncRetrying(
                     stop=stop_after_attempt(self.rc.max_retries + 1), wait=wait, reraise=True,
-                    retry=retry_if_exception(lambda e: isinstance(e, LMCallError) and e.transient),
-                    before_sleep=before_sleep):
+                    retry=retry_if_exception(retryable), before_sleep=before_sleep):
                 with attempt:
-                    await limits.acquire(est)
-                    stats["calls"] += 1
+                    held = self.budget.reserve(dollars(self.lm_config.model, tokens_in, self.lm_config.max_tokens)
+                                               if self.budget.max_cost is not None else None)
+                    paid = None
                     try:
-                        pred = await _acall(module, task.inputs)
-                        error = None
-                    except AdapterParseError as e:
-                        pred, error = None, f"the answer could not be parsed: {_parse_error(e)}"
-                    except Exception as e:  # noqa: BLE001 - DSPy wraps engine errors; unwrap ours
-                        lm_err = _lm_error(e)
-                        if lm_err is None:
-                            raise
-                        raise lm_err from None
+                        await limits.acquire(est)
+                        stats["calls"] += 1
+                        try:
+                            pred = await _acall(module, task.inputs)
+                            error = None
+                        except AdapterParseError as e:
+                            pred, error = None, f"the answer could not be parsed: {_parse_error(e)}"
+                        except Exception as e:  # noqa: BLE001 - DSPy wraps engine errors; unwrap ours
+                            lm_err = _lm_error(e)
+                            if lm_err is None:
+                                raise
+                            why = self._dead_endpoint(lm_err)
+                            if why:
+                                raise EndpointUnavailable(why) from None
+                            raise lm_err from None
+                        self._served = True
+                        used = (scope.usage.get("prompt_tokens") or 0) + (scope.usage.get("completion_tokens") or 0)
+                        limits.settle(est, used)
+                        paid = dollars(self.lm_config.model, scope.usage.get("prompt_tokens") or 0,
+                                       scope.usage.get("completion_tokens") or 0)
+                    finally:
+                        self.budget.settle(held, paid)
+                    if paid:
+                        journal.spend(paid)
+                        stats["cost_micro"] += int(round(paid * 1e6))
+                    stats["tokens_in"] += scope.usage.get("prompt_tokens") or 0
+                    stats["tokens_out"] += scope.usage.get("completion_tokens") or 0
         finally:
             SCOPE.reset(token)
         if scope.finish_reason == "length":
@@ -330,7 +423,12 @@ class Runner:
                      "answer more briefly")
         fields = None if error else {k: _plain(v) for k, v in pred.items()}
         return {"fields": fields, "error": error, "raw": scope.raw, "usage": scope.usage,
-                "finish_reason": scope.finish_reason}
+                "finish_reason": scope.finish_reason, "cost": paid}
+
+
+def reason_key(reason: str) -> str:
+    """The reason without its details (`LLM call failed: HTTP 500 ...` -> `LLM call failed`), for counting."""
+    return re.split(r"[:(]", reason, maxsplit=1)[0].strip() or reason
 
 
 def _parse_error(e: Exception) -> str:

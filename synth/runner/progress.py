@@ -53,21 +53,21 @@ class RunProgress:
                              cached=stats["cache_hits"] + stats["resumed"])
 
 
-def summary_table(result, title: str = "run summary") -> Table:
-    s = result.stats
+def runner_summary(runner, title: str = "LLM summary (this command)") -> Table:
+    """Cumulative over every run of one command: what was called, reused, retried, re-asked, rejected and paid."""
+    s = runner.totals
     t = Table(title=title)
     t.add_column("")
     t.add_column("value", justify="right")
-    rows = [("items", result.total), ("kept", len(result.kept)), ("rejected", len(result.rejected)),
+    done = s["kept"] + s["rejected"] + s["resumed"]
+    rows = [("items finished", done), ("kept", s["kept"] + s["resumed"]), ("rejected", s["rejected"]),
             ("resumed from journal", s["resumed"]), ("answers from cache", s["cache_hits"]),
-            ("LLM calls", s["calls"]), ("retries", s["retries"]), ("re-asks", s["reasks"]),
+            ("LLM calls", s["calls"]), ("retried", s["retries"]), ("re-asked", s["reasks"]),
             ("tokens in / out", f"{s['tokens_in']:,} / {s['tokens_out']:,}"),
-            ("cost", f"${s['cost_micro'] / 1e6:.4f}"), ("seconds", f"{s['seconds_x1000'] / 1000:.1f}")]
-    for k, v in sorted(s.items()):
-        if k.startswith(("fault:", "failed:")):
-            rows.append((k, v))
-    if result.stopped_by_budget:
-        rows.append(("stopped", "budget reached (--max-cost); re-run to continue"))
+            ("cost", f"${runner.budget.spent:.4f}" + (f" of ${runner.budget.max_cost:g}"
+                                                      if runner.budget.max_cost is not None else "")),
+            ("wall seconds", f"{s['seconds_x1000'] / 1000:.1f}")]
+    rows += [(k, v) for k, v in sorted(s.items()) if k.startswith(("rejected: ", "fault:", "failed:"))]
     for k, v in rows:
         t.add_row(k, str(v))
     return t

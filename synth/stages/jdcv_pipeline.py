@@ -23,8 +23,8 @@ GENERATORS = ("balanced", "hardneg", "both")
 def _run(runner: Runner, module, tasks, check, label):
     res = runner.run(module, tasks, check=check, label=label)
     if not res.complete:
-        raise BudgetStop(f"Stopped at the budget during {label} ({len(res.outcomes)} of {res.total}); re-run the "
-                         "same command to continue.")
+        raise BudgetStop(f"Stopped at the budget during {label} ({len(res.outcomes)} of {res.total}). Re-run the "
+                         "same command with a larger --max-cost to continue; nothing is paid twice.")
     return res
 
 
@@ -33,6 +33,21 @@ def _unrelated(cvs: list[dict], title: str, rng: random.Random) -> dict | None:
     pool = [c for c in cvs if not (set(re.findall(r"[a-z]{4,}", f"{c.get('category')} {c.get('title')}".lower()))
                                    & words)]
     return rng.choice(pool) if pool else None
+
+
+def estimate_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, generator: str = "both", per_jd: int = 1,
+                  cvs_ref: str | None = None, anchors_ref: str | None = None, limit: int | None = None,
+                  seed: int = 0) -> dict:
+    """The dry-run estimate of the balanced generator's calls (the same tasks `run_jdcv` sends first)."""
+    jd_v = store.resolve(jds_ref, "jd")
+    jds = jd_v.records()[:limit] if limit else jd_v.records()
+    anchors = {a["jd_id"]: a for a in store.resolve(anchors_ref, "jd_anchor").iter_records()} if anchors_ref else {}
+    cvs = store.resolve(cvs_ref, "cv").records() if cvs_ref else []
+    rng = random.Random(seed)
+    n_bal = per_jd if generator in ("balanced", "both") else 1
+    tasks = [t for jd in jds for t in jdcv.balanced_tasks(jd, anchors.get(jd["id"]), n_bal,
+                                                           rng.choice(cvs)["text"] if cvs else "")]
+    return runner.estimate(jdcv.Balanced(), tasks)
 
 
 def run_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, name: str, generator: str = "both",

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from ..dedup import Deduplicator, MinHasher, MinHashParams
 from ..errors import InputError, MiraError
 from ..runner import Runner
+from ..runner.core import reason_key  # noqa: F401 - re-exported for judge / jdcv
 from ..store import DatasetStore, Version
 from . import boundary, card, constraint, extract, paraphrase
 
@@ -58,10 +59,6 @@ class StageCounts:
 
     def manifest(self) -> dict:
         return {k: {**v, "rejected": dict(v["rejected"])} for k, v in self.counts.items()}
-
-
-def reason_key(reason: str) -> str:
-    return re.split(r"[:(]", reason, maxsplit=1)[0].strip() or reason
 
 
 @dataclass
