@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -23,10 +22,12 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from ..errors import InputError, MiraError
 from ..lm.config import LMConfig, strip_credentials
 from ..lm.engine import SCOPE, CallScope, make_dspy_lm
-from ..lm.transport import ClientError, ConnectionFailed, LMCallError, make_transport
+from ..lm.transport import LMCallError, make_transport
 from ..records import canonical_json
 from ..store import mira_home
 from .budget import Budget, BudgetReached
+from .calls import (EndpointUnavailable, _acall, _lm_error, _parse_error, _plain,  # noqa: F401 - re-exported
+                    endpoint_problem, reason_key)
 from .cache import AnswerCache, call_key, signature_fingerprint
 from .cost import dollars, estimate_tokens, known_prices
 from .journal import Journal
@@ -44,27 +45,6 @@ class FinalReject(str):
 
 class Interrupted(MiraError):
     """Ctrl-C: the journal is flushed; re-running the same command resumes."""
-
-
-class EndpointUnavailable(MiraError):
-    """The endpoint cannot serve at all (nothing listens, unknown host, 401 / 403 / 404 before any answer)."""
-
-
-def endpoint_problem(err: LMCallError, base: str | None, model: str) -> str | None:
-    """A user-facing explanation when `err` means the endpoint cannot serve this command at all, else None."""
-    where = base or model
-    if isinstance(err, ConnectionFailed) and err.unreachable:
-        return (f"Cannot reach the LLM endpoint {where} ({err}). Check that the server is running and that "
-                "--api-base / MIRA_API_BASE points at it (e.g. http://localhost:8000/v1).")
-    if isinstance(err, ClientError) and err.status in (401, 403):
-        return (f"The LLM endpoint {where} refused the credentials (HTTP {err.status}). Name the environment "
-                "variable that holds its key with --api-key-env NAME (or [lm] api_key_env in mira.toml) and check "
-                "that the key is valid for this server.")
-    if isinstance(err, ClientError) and err.status == 404:
-        return (f"The LLM endpoint {where} answered HTTP 404 for model '{model}'. Check that --api-base ends "
-                "where the server serves /chat/completions (usually .../v1) and that --lm names a model the "
-                "server has (GET <api-base>/models lists them).")
-    return None
 
 
 @dataclass
@@ -128,14 +108,6 @@ class RunResult:
     @property
     def complete(self) -> bool:
         return len(self.outcomes) == self.total and not self.stopped_by_budget
-
-
-def _lm_error(exc: BaseException) -> LMCallError | None:
-    while exc is not None:
-        if isinstance(exc, LMCallError):
-            return exc
-        exc = exc.__cause__ or exc.__context__
-    return None
 
 
 class Runner:
@@ -424,33 +396,3 @@ class Runner:
         fields = None if error else {k: _plain(v) for k, v in pred.items()}
         return {"fields": fields, "error": error, "raw": scope.raw, "usage": scope.usage,
                 "finish_reason": scope.finish_reason, "cost": paid}
-
-
-def reason_key(reason: str) -> str:
-    """The reason without its details (`LLM call failed: HTTP 500 ...` -> `LLM call failed`), for counting."""
-    return re.split(r"[:(]", reason, maxsplit=1)[0].strip() or reason
-
-
-def _parse_error(e: Exception) -> str:
-    """DSPy's parse error, compacted: the first line (shortened) and the validation details (which fields, why)."""
-    lines = [x.strip() for x in str(e).splitlines() if x.strip() and "errors.pydantic.dev" not in x]
-    head = lines[0][:200] + ("…" if len(lines[0]) > 200 else "") if lines else type(e).__name__
-    detail = "; ".join(x.split(" [type=")[0] for x in lines[1:8])
-    return f"{head}{' — ' + detail if detail else ''}"[:700]
-
-
-async def _acall(module, inputs: dict):
-    """`module.acall` when the module has `aforward`; otherwise its sync forward in a worker thread."""
-    if hasattr(module, "aforward"):
-        return await module.acall(**inputs)
-    return await asyncio.to_thread(module, **inputs)
-
-
-def _plain(v):
-    if hasattr(v, "model_dump"):
-        return v.model_dump(mode="json")
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _plain(x) for k, x in v.items()}
-    return v
