@@ -15,8 +15,9 @@ from synth.store import pool_members
 from synth.runner import Runner
 from synth.store import DatasetStore, Version
 
-from .module import Judge, check, judgment_record, make_task, requirements_of
+from .requirements import requirements_for
 from .rubric import Rubric
+from .run import judge_pairs
 
 
 def cohen_kappa(pairs: list[tuple[int, int]]) -> float:
@@ -98,59 +99,85 @@ def _sample_tasks(store, judgments: Version, n: int, seed: int, redact_pii: bool
     return rng.sample(base, min(n, len(base))), jds, cvs
 
 
+def _anchors(store, judgments: Version) -> dict:
+    """The stage-1 anchors the judgments took their requirements from (a jd_anchor parent), if any."""
+    for p in judgments.manifest.get("parents", []):
+        v = store.resolve(p)
+        if v.kind == "jd_anchor":
+            return {a["jd_id"]: a for a in v.iter_records()}
+    return {}
+
+
+REPEAT_TEMPERATURE = 0.7
+
+
 def self_consistency(store: DatasetStore, runner: Runner, rubric: Rubric, judgments: Version, repeat: int,
                      n: int = 20, seed: int = 0, redact_pii: bool = True) -> dict:
-    """Re-judge a sample with distinct rollout ids: std of totals and label flip rate."""
+    """Re-judge a sample `repeat` times for real: at temperature 0.7 (the original run's answers were at the
+    configured temperature) with a distinct sampling seed per repeat, each a distinct request. Reports the std of
+    totals and the label flip rate, and how it was sampled."""
     sample, jds, cvs = _sample_tasks(store, judgments, n, seed, redact_pii)
-    tasks = [make_task(jds[j["jd_id"]], cvs[j["cv_id"]], requirements_of(jds[j["jd_id"]]), redact_pii, rollout=r)
-             for j in sample for r in range(1, repeat + 1)]
-    res = runner.run(Judge(rubric), tasks, check=check(rubric), label="judge-repeat")
-    by_key = {t.key: t for t in tasks}
+    temp = max(runner.lm_config.temperature, REPEAT_TEMPERATURE)
     totals, labels = defaultdict(list), defaultdict(set)
     for j in sample:
         totals[(j["jd_id"], j["cv_id"])].append(j["total"])
         labels[(j["jd_id"], j["cv_id"])].add(j["label"])
-    for o in res.kept:
-        rec = judgment_record(by_key[o.key], o.output, rubric, runner.lm_config.model)
-        totals[(rec["jd_id"], rec["cv_id"])].append(rec["total"])
-        labels[(rec["jd_id"], rec["cv_id"])].add(rec["label"])
+    failed = 0
+    pairs = [(jds[j["jd_id"]], cvs[j["cv_id"]]) for j in sample]
+    reqs = requirements_for(runner, [jd for jd, _ in pairs], _anchors(store, judgments))  # as the original run
+    for r in range(1, repeat + 1):
+        rr = _resampling(runner, temp, seed * 1000 + r)
+        jr = judge_pairs(rr, rubric, pairs, redact_pii, label="judge-repeat", rollout=r, requirements=reqs)
+        runner.totals.update(rr.totals)
+        failed += len(jr.rejects)
+        for rec in jr.records:
+            totals[(rec["jd_id"], rec["cv_id"])].append(rec["total"])
+            labels[(rec["jd_id"], rec["cv_id"])].add(rec["label"])
     stds = [statistics.pstdev(v) for v in totals.values() if len(v) > 1]
-    return {"pairs": len(totals), "repeats": repeat, "mean_std_total": statistics.mean(stds) if stds else None,
-            "label_flip_rate": sum(len(v) > 1 for v in labels.values()) / max(1, len(labels)),
-            "failed": len(res.rejected)}
+    return {"pairs": len(totals), "repeats": repeat, "temperature": temp, "seeds": "distinct per repeat",
+            "mean_std_total": statistics.mean(stds) if stds else None,
+            "label_flip_rate": sum(len(v) > 1 for v in labels.values()) / max(1, len(labels)), "failed": failed}
+
+
+def _resampling(runner: Runner, temperature: float, sample_seed: int) -> Runner:
+    """A runner like `runner` that samples: its own temperature and seed (so the request, and its cache key,
+    differs per repeat)."""
+    cfg = runner.lm_config.with_(temperature=temperature, extra={**runner.lm_config.extra, "seed": sample_seed})
+    return Runner(cfg, runner.home, runner.rc, console=runner.console)
 
 
 def order_sensitivity(store: DatasetStore, runner: Runner, rubric: Rubric, judgments: Version, n: int = 20,
                       seed: int = 0, redact_pii: bool = True) -> dict:
-    """Re-judge a sample with the requirement order shuffled: how many labels flip."""
+    """Re-judge a sample with each JD's requirements in a shuffled order: how many labels flip."""
     sample, jds, cvs = _sample_tasks(store, judgments, n, seed, redact_pii)
     rng = random.Random(seed)
-    tasks, orig = [], {}
-    for j in sample:
-        reqs = requirements_of(jds[j["jd_id"]])
+    orig = {(j["jd_id"], j["cv_id"]): j["label"] for j in sample}
+
+    def shuffle(reqs):
+        reqs = list(reqs)
         rng.shuffle(reqs)
-        t = make_task(jds[j["jd_id"]], cvs[j["cv_id"]], reqs, redact_pii, key=f"shuffle:{j['jd_id']}:{j['cv_id']}")
-        tasks.append(t)
-        orig[t.key] = j["label"]
-    res = runner.run(Judge(rubric), tasks, check=check(rubric), label="judge-shuffle")
-    by_key = {t.key: t for t in tasks}
-    flips = sum(judgment_record(by_key[o.key], o.output, rubric, runner.lm_config.model)["label"] != orig[o.key]
-                for o in res.kept)
-    return {"pairs": len(res.kept), "label_flips": flips, "flip_rate": flips / max(1, len(res.kept))}
+        return reqs
+
+    jr = judge_pairs(runner, rubric, [(jds[j["jd_id"]], cvs[j["cv_id"]]) for j in sample], redact_pii,
+                     _anchors(store, judgments), label="judge-shuffle", key_of=lambda jd, cv: f"shuffle:{jd['id']}:{cv['id']}", shuffle=shuffle)
+    flips = sum(rec["label"] != orig[(rec["jd_id"], rec["cv_id"])] for rec in jr.records)
+    return {"pairs": len(jr.records), "label_flips": flips, "flip_rate": flips / max(1, len(jr.records))}
 
 
 def review_queue(judgments: Version, lo: float, hi: float, out: Path) -> int:
-    """Borderline judgments (lo <= total <= hi) with their evidence, as CSV for a human reviewer."""
-    rows = [j for j in judgments.iter_records() if lo <= j["total"] <= hi]
+    """Borderline judgments (lo <= total <= hi) and every pair flagged for prompt injection, with their evidence, as
+    CSV for a human reviewer."""
+    rows = [j for j in judgments.iter_records() if lo <= j["total"] <= hi or j.get("needs_review")]
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["jd_id", "cv_id", "total", "raw_total", "cap", "label", "scores", "requirements", "risks",
-                    "human_label"])
+        w.writerow(["jd_id", "cv_id", "flag", "total", "raw_total", "cap", "label", "scores", "requirements",
+                    "risks", "human_label"])
         for j in sorted(rows, key=lambda r: r["total"]):
             reqs = " | ".join(f"[{r['level']}] {r['requirement']}: {r['verdict']}"
                               + (f" ({r['evidence']})" if r.get("evidence") else "") for r in j["requirements"])
             risks = " | ".join(f"{r['category']}: {r.get('evidence', '')}" for r in j["risks"])
-            w.writerow([j["jd_id"], j["cv_id"], j["total"], j["raw_total"], j["cap"], j["label"],
+            flag = "PROMPT INJECTION: text addressed to the screener" if j.get("needs_review") else ""
+            w.writerow([j["jd_id"], j["cv_id"], flag, j["total"], j["raw_total"], j["cap"], j["label"],
                         json.dumps(j["scores"]), reqs, risks, ""])
     return len(rows)

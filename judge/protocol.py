@@ -17,7 +17,7 @@ from synth.runner import Runner
 from synth.stages.pipeline import BudgetStop, reason_key
 from synth.store import DatasetStore, Version
 
-from .module import Judge, check, judgment_record, make_task, requirements_of
+from .run import estimate_judging, judge_pairs
 from .rubric import Rubric, load_rubric
 
 
@@ -120,29 +120,23 @@ def run_protocol(store: DatasetStore, runner: Runner, jds_ref: str, corpus_ref: 
     jd_by, cv_by = {j["id"]: j for j in jds}, {c["id"]: c for c in corpus}
     pairs = sorted({(j, c) for r in rankings.values() for j, cs in r.items() for c in cs})
     redact_pii = (not runner.lm_config.is_local) if redact_pii is None else redact_pii
-    tasks = [make_task(jd_by[j], cv_by[c], requirements_of(jd_by[j]), redact_pii) for j, c in pairs]
-    module = Judge(rubric)
-    result.estimate = runner.estimate(module, tasks)
+    pair_recs = [(jd_by[j], cv_by[c]) for j, c in pairs]
+    result.estimate = estimate_judging(runner, rubric, pair_recs, redact_pii)
     if on_estimate is not None:
         on_estimate(result.estimate)
     if dry_run:
         return result
-    res = runner.run(module, tasks, check=check(rubric), label="protocol-judge")
-    if not res.complete:
-        raise BudgetStop(f"Stopped at the budget after judging {len(res.outcomes)} of {res.total} pooled pairs; "
+    calls0, hits0 = runner.totals["calls"], runner.totals["cache_hits"]
+    jr = judge_pairs(runner, rubric, pair_recs, redact_pii, label="protocol-judge")
+    if not jr.complete:
+        raise BudgetStop(f"Stopped at the budget after judging {len(jr.outcomes)} of {len(jr.tasks)} pooled pairs; "
                          "re-run the same command with a larger --max-cost to continue (nothing is paid twice).")
-    by_key = {t.key: t for t in tasks}
-    records, rejects, labels = [], [], {}
-    for o in res.outcomes:
-        if o.ok:
-            rec = judgment_record(by_key[o.key], o.output, rubric, runner.lm_config.model)
-            records.append(rec)
-            labels[(rec["jd_id"], rec["cv_id"])] = rec["label"]
-        else:
-            result.stats[f"judge failed: {reason_key(o.reason)}"] += 1
-            rejects.append({"reason": o.reason, "stage": "judge", "where": o.key, "raw": o.raw})
+    records, rejects = jr.records, jr.rejects
+    labels = {(rec["jd_id"], rec["cv_id"]): rec["label"] for rec in records}
+    for r in rejects:
+        result.stats[f"judge failed: {reason_key(r['reason'])}"] += 1
     result.stats.update(pooled_pairs=len(pairs), judged=len(records), judge_positive=sum(labels.values()),
-                        new_llm_calls=res.stats["calls"], from_cache=res.stats["cache_hits"])
+                        new_llm_calls=runner.totals["calls"] - calls0, from_cache=runner.totals["cache_hits"] - hits0)
     result.judgments = store.write(f"{name}-judged", "judgment", records, rejects, manifest={
         "parents": [v.ref for v in result.rankings.values()], "prompts": {"rubric": rubric.hash},
         "lm": runner.lm_public, "refs": {"jd": jd_v.ref, "cv": corpus_v.ref},

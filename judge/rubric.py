@@ -24,6 +24,7 @@ class Rubric:
     preferred_cap: float
     risks: tuple[str, ...]
     evidence_min_ratio: float
+    unsupported_dimension_cap: float
     model: str
     hash: str
 
@@ -64,5 +65,7 @@ def load_rubric(folder: str | Path | None = None) -> Rubric:
     return Rubric(instructions=text, weights=weights, descriptions=desc, threshold=float(cfg.get("threshold", 75)),
                   must_cap=float(caps.get("must_unmet", 60)), preferred_cap=float(caps.get("preferred_missing", 85)),
                   risks=tuple(cfg.get("risks") or ()), evidence_min_ratio=float(cfg.get("evidence_min_ratio", 85)),
+                  unsupported_dimension_cap=float((cfg.get("consistency") or {}).get("unsupported_dimension_cap",
+                                                                                      40)),
                   model=cfg.get("model", "openai/Qwen/Qwen3-32B"),
                   hash=hashlib.sha256((text + "\0" + raw).encode()).hexdigest()[:16])

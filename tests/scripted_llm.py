@@ -22,7 +22,7 @@ def inputs(messages):
 
 
 def unfence(text):
-    m = re.search(r"<<<(\w+)\n(.*)\n\1>>>", text, re.S)
+    m = re.search(r"<<<([\w-]+)\n(.*)\n\1>>>", text, re.S)
     return m.group(2) if m else text
 
 

@@ -74,19 +74,17 @@ def pair_cmd(jd: Annotated[Path, typer.Option("--jd", help="text file with the J
              timeout: TimeoutOpt = None, api_key_env: ApiKeyEnvOpt = None, home: HomeOpt = None,
              as_json: Annotated[bool, typer.Option("--json", help="print the judgment as JSON")] = False) -> None:
     """Judge one pair and print a readable card."""
-    from judge.module import Judge, check, judgment_record, make_task
+    from judge.run import judge_pairs
 
     runner, rub = _runner(home, lm, api_base, rubric, timeout=timeout, api_key_env=api_key_env)
     jd_t, cv_t = _read_text(jd), _read_text(cv)
     jd_rec = {"id": stable_id("jd", jd_t), "text": jd_t}
     cv_rec = {"id": stable_id("cv", cv_t), "text": cv_t}
     red = (not runner.lm_config.is_local) if redact is None else redact
-    task = make_task(jd_rec, cv_rec, [], red)
-    res = runner.run(Judge(rub), [task], check=check(rub), label="judge-pair")
-    o = res.outcomes[0]
-    if not o.ok:
-        raise InputError(f"The judge's answer was rejected: {o.reason}")
-    j = judgment_record(task, o.output, rub, runner.lm_config.model)
+    jr = judge_pairs(runner, rub, [(jd_rec, cv_rec)], red, label="judge-pair")
+    if jr.rejects:
+        raise InputError(f"The pair was not scored: {jr.rejects[0]['reason']}")
+    j = jr.records[0]
     if as_json:
         console.print_json(json.dumps(j))
         return
@@ -102,15 +100,21 @@ def render_card(j: dict, rub) -> None:
     r = Table(title="requirements")
     for col in ("level", "requirement", "verdict", "evidence"):
         r.add_column(col)
+    limited = ", ".join(f"{d} {x:.0f}→{j['scores'][d]:.0f}" for d, x in (j.get("scores_limited") or {}).items())
     colors = {"met": "green", "unmet": "red", "unclear": "yellow"}
     for v in j["requirements"]:
-        r.add_row(v["level"], short(v["requirement"], 50), f"[{colors[v['verdict']]}]{v['verdict']}[/]",
-                  short(v.get("evidence") or "", 50))
+        verdict = f"[{colors[v['verdict']]}]{v['verdict']}[/]"
+        if v.get("downgrade"):
+            verdict += f"\n[dim](said {v['llm_verdict']}: {short(v['downgrade'], 60)})[/]"
+        r.add_row(v["level"], short(v["requirement"], 50), verdict, short(v.get("evidence") or "", 50))
     label = "[bold green]POSITIVE[/]" if j["label"] else "[bold red]negative[/]"
     cap = f" (capped at {j['cap']:.0f} from {j['raw_total']:.1f})" if j["cap"] is not None else ""
     risks = "\n".join(f"[yellow]{x['category']}[/]: {short(x.get('evidence'), 80)}" for x in j["risks"]) or "none"
     console.print(Panel.fit(f"total [bold]{j['total']:.1f}[/]{cap} → {label} (threshold {rub.threshold:.0f})\n"
-                            f"downgraded 'met' without CV evidence: {j['downgraded']}\nrisks:\n{risks}",
+                            f"'met' downgraded (no supporting CV quote): {j['downgraded']}"
+                            + (f"\nscores limited by the verdicts: {limited}" if limited else "")
+                            + ("\n[bold red]flagged: the CV addresses the screener (never positive; see judge "
+                               "review)[/]" if j.get("needs_review") else "") + f"\nrisks:\n{risks}",
                             title=f"{j['jd_id']} × {j['cv_id']}"))
     console.print(t)
     console.print(r)

@@ -113,7 +113,7 @@ def run_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, name: str, gener
                 triplets.append(("real", jdcv.triplet(jd, pos, cv["text"], "real", "real_unrelated", fam, None, None,
                                                       [jd["id"], cv["id"]])))
     if verify_with_judge:
-        triplets = _verify(store, judge_runner or runner, triplets, counts, rejects)
+        triplets = _verify(judge_runner or runner, triplets, counts, rejects, jds, anchors)
     dedup = Deduplicator(MinHashParams())
     kept = dedup_counted([s for s, _ in triplets], [t for _, t in triplets], [t["negative"] for _, t in triplets],
                          dedup, counts, rejects)
@@ -127,27 +127,34 @@ def run_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, name: str, gener
                                        "limit": limit}, "dedup": dedup.params.manifest()})
 
 
-def _verify(store, runner: Runner, triplets, counts: StageCounts, rejects: list) -> list:
-    """Judge every generated negative against its JD; a 'negative' the judge rates positive (>= 75) is dropped."""
-    from judge.module import Judge, check, judgment_record, make_task, requirements_of
+def _verify(runner: Runner, triplets, counts: StageCounts, rejects: list, jd_records: list[dict],
+            anchors: dict | None = None) -> list:
+    """Judge every generated negative against its JD (requirements from code: anchors, JD fields, or the extract
+    stage); a 'negative' the judge rates positive (>= 75) is dropped, and so is one it cannot score."""
     from judge.rubric import load_rubric
+    from judge.run import judge_pairs
 
     rub = load_rubric()
     generated = [(i, s, t) for i, (s, t) in enumerate(triplets) if t["generator"] != "real"]
-    tasks = [make_task({"id": t["jd_id"], "text": t["jd"]}, {"id": t["id"], "text": t["negative"]},
-                       requirements_of({"text": t["jd"]}), redact_pii=False, key=f"verify:{t['id']}")
-             for _, _, t in generated]
-    res = _run(runner, Judge(rub), tasks, check(rub), "jdcv-verify")
-    by_key = {t.key: t for t in tasks}
+    jds = {t["jd_id"]: {"id": t["jd_id"], "text": t["jd"]} for _, _, t in generated}
+    jds.update({jd["id"]: jd for jd in jd_records if jd["id"] in jds})  # with their must / preferred fields
+    pairs = [(jds[t["jd_id"]], {"id": t["id"], "text": t["negative"]}) for _, _, t in generated]
+    jr = judge_pairs(runner, rub, pairs, redact_pii=False, anchors=anchors, label="jdcv-verify",
+                     key_of=lambda jd, cv: f"verify:{cv['id']}")
+    if not jr.complete:
+        raise BudgetStop("Stopped at the budget during jdcv-verify. Re-run the same command with a larger "
+                         "--max-cost to continue; nothing is paid twice.")
+    label = {r["cv_id"]: r["label"] for r in jr.records}
+    failed = {r["cv_id"]: r["reason"] for r in jr.rejects}
     drop = set()
-    for (i, stage, t), o in zip(generated, res.outcomes):
-        if not o.ok:
-            why = f"judge could not verify the negative: {o.reason}"
-        elif judgment_record(by_key[o.key], o.output, rub, runner.lm_config.model)["label"] == 1:
+    for i, stage, t in generated:
+        if t["id"] in failed:
+            why = f"judge could not verify the negative: {failed[t['id']]}"
+        elif label.get(t["id"]) == 1:
             why = "negative rated positive by the judge (>= threshold)"
         else:
             continue
         drop.add(i)
         counts.reject(stage, why)
-        rejects.append({"reason": why, "stage": "judge-verify", "where": t["id"], "raw": o.raw})
+        rejects.append({"reason": why, "stage": "judge-verify", "where": t["id"]})
     return [x for i, x in enumerate(triplets) if i not in drop]
