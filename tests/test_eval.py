@@ -39,7 +39,8 @@ def test_ties_do_not_depend_on_input_order_and_no_positive_queries_are_excluded(
 
 
 def test_macro_average():
-    m = rank_metrics([q([0.9, 0.1], "ab", {"a"}), q([0.9, 0.1], "ab", {"b"})], [1])
+    m = rank_metrics([Query("q1", list("ab"), np.array([0.9, 0.1]), {"a"}),
+                      Query("q2", list("ab"), np.array([0.9, 0.1]), {"b"})], [1])
     assert m["recall@1"] == 0.5 and m["mrr"] == 0.75
 
 

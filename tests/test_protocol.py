@@ -69,16 +69,16 @@ def test_protocol_pools_judges_each_pair_once_and_adds_only_new_pairs(sampled, l
             "--lm", "openai/gpt-4o-mini", "--api-base", llm_server.url]
     r = mira(*base, "--models", "zero-shot")
     assert r.exit_code == 0, r.output
-    assert llm_server.calls == 4 * 3  # 4 JDs x top-3, every pair once
+    assert llm_server.calls == 4 + 4 * 3  # one requirement extraction per JD; 4 JDs x top-3, every pair once
     first = {(q["messages"][-1]["content"]) for q in llm_server.state.requests}
-    assert len(first) == 12
+    assert len(first) == 16
     r = mira(*base, "--models", f"zero-shot,zero-shot+{head}")
     assert r.exit_code == 0, r.output
     store = sampled
     rank_a = {e["jd_id"]: set(e["candidate_ids"]) for e in store.resolve("p-rank-zero-shot").iter_records()}
     rank_b = {e["jd_id"]: set(e["candidate_ids"]) for e in store.resolve("p-rank-zero-shot-head").iter_records()}
     new_pairs = sum(len(rank_b[j] - rank_a[j]) for j in rank_a)
-    assert llm_server.calls == 12 + new_pairs
+    assert llm_server.calls == 16 + new_pairs
     labels = store.resolve("p-labels")
     assert len(labels.manifest["metrics"]) == 2 and labels.records()
     rep = store.home / "reports" / "p"

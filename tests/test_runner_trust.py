@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 
 from synth.errors import InputError
 from synth.lm.config import LMConfig, resolve_lm_config
-from synth.runner import Runner, RunnerConfig, Task
+from synth.runner import Task
 from synth.runner.core import EndpointUnavailable
 from synth.runner.limits import Bucket
+from tests.test_runner import runner
 from tests.toy_module import TitleModule
 
 GOOD = {"title": "Data Scientist", "years": 3}
@@ -21,12 +22,6 @@ GOOD = {"title": "Data Scientist", "years": 3}
 
 def tasks(n, text="we need a data scientist"):
     return [Task(f"job{i}", {"jd": f"job number {i}: {text}"}) for i in range(n)]
-
-
-def runner(cfg, home, **kw):
-    kw.setdefault("backoff_max", 0.2)
-    kw.setdefault("progress", False)
-    return Runner(cfg, home, RunnerConfig(**kw))
 
 
 # -- replay is keyed by the request --------------------------------------------------------------------------
