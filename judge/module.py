@@ -127,17 +127,14 @@ def score(rubric: Rubric, out: dict, cv_text: str, reqs: list[Requirement]) -> d
                 downgraded += 1
         verdicts.append({"num": r.num, "requirement": r.text, "level": r.level, "dimension": r.dimension,
                          "verdict": verdict, "evidence": evidence, "llm_verdict": v["verdict"], "downgrade": why})
+    # a dimension none of whose requirements is met (any dimension, when nothing is met) cannot carry a high score
     scores, limited = dict(llm_scores), {}
-    for d in rubric.dimensions:  # a dimension none of whose requirements is met cannot carry a high score
+    nothing_met = not any(v["verdict"] == "met" for v in verdicts)
+    for d in rubric.dimensions:
         mine = [v for v in verdicts if v["dimension"] == d]
-        if mine and not any(v["verdict"] == "met" for v in mine) and scores[d] > rubric.unsupported_dimension_cap:
-            limited[d] = scores[d]
-            scores[d] = rubric.unsupported_dimension_cap
-    if not any(v["verdict"] == "met" for v in verdicts):  # nothing shown at all: no dimension scores high
-        for d in rubric.dimensions:
-            if scores[d] > rubric.unsupported_dimension_cap:
-                limited.setdefault(d, scores[d])
-                scores[d] = rubric.unsupported_dimension_cap
+        unsupported = nothing_met or (mine and not any(v["verdict"] == "met" for v in mine))
+        if unsupported and scores[d] > rubric.unsupported_dimension_cap:
+            limited[d], scores[d] = scores[d], rubric.unsupported_dimension_cap
     raw_total = sum(rubric.weights[d] * scores[d] for d in rubric.dimensions) / sum(rubric.weights.values())
     cap = None
     if any(v["level"] == "must" and v["verdict"] != "met" for v in verdicts):

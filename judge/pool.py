@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from synth.errors import InputError
 from synth.store import pool_members
 from synth.runner import Runner
-from synth.stages.pipeline import BudgetStop, reason_key
+from synth.runner.calls import reason_key
+from synth.stages.pipeline import BudgetStop
 from synth.store import DatasetStore, Version
 
 from .rubric import Rubric, load_rubric

@@ -14,7 +14,8 @@ import numpy as np
 from synth.errors import InputError
 from synth.store import pool_members
 from synth.runner import Runner
-from synth.stages.pipeline import BudgetStop, reason_key
+from synth.runner.calls import reason_key
+from synth.stages.pipeline import BudgetStop
 from synth.store import DatasetStore, Version
 
 from .run import estimate_judging, judge_pairs

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from synth.stages.common import _ABBREV
+
 # words that say nothing about *which* requirement a quote supports
 _GENERIC = set("""a an and or the of in on at to for with without from by as is are be been will would should must can
 could may might this that these those their its our your you we they he she it who which what when where how than
@@ -24,14 +26,13 @@ practical preferred required requirement requirements minimum qualification qual
 six seven eight nine ten several various using use used within across both either least level high new well based
 degree""".split())
 
-_TERM_ABBREV = {"ba": "bachelor", "bs": "bachelor", "bsc": "bachelor", "bachelors": "bachelor",
+# the title abbreviations the stages already expand, plus those of qualifications and skills
+_TERM_ABBREV = {**_ABBREV, "ba": "bachelor", "bs": "bachelor", "bsc": "bachelor", "bachelors": "bachelor",
                 "ma": "master", "ms": "master", "msc": "master", "masters": "master", "mba": "master business",
                 "phd": "doctorate", "cs": "computer science", "ml": "machine learning", "ai": "artificial intelligence",
                 "js": "javascript", "ts": "typescript", "k8s": "kubernetes", "pm": "project management",
                 "rn": "registered nurse", "cpa": "certified public accountant", "hr": "human resources",
-                "qa": "quality assurance", "ux": "user experience", "ui": "user interface", "db": "database",
-                "sw": "software", "dev": "development", "eng": "engineering", "mgmt": "management",
-                "acct": "accounting", "mktg": "marketing", "ops": "operations", "admin": "administration"}
+                "ux": "user experience", "ui": "user interface", "db": "database", "mgmt": "management"}
 
 _EDU = re.compile(r"\b(degree|bachelor|master|doctorate|ph\.?d|mba|diploma|certif\w*|licen[cs]\w*|ba/bs|bs/ms|"
                   r"b\.?s\.?c?|m\.?s\.?c?|graduate)\b", re.I)

@@ -26,7 +26,7 @@ def test_positive_missed_by_the_first_stage_counts_as_a_miss():
     # the first stage retrieved x and a; positives are a and b (b was never retrieved)
     m = rank_metrics([q("xa", [0.9, 0.5], {"a", "b"}), Query("q2", ["y"], np.array([0.3]), {"c"})], [1, 2])
     assert m["n_queries"] == 2  # the JD whose only positive was missed still counts
-    assert m["recall@2"] == pytest.approx((1 / 2 + 0) / 2)  # denominator: all positives, retrieved or not
+    assert m["recall@2"] == pytest.approx((1 / 2 + 0) / 2)  # denominator: every positive, b (never retrieved) too
     assert m["recall@1"] == 0 and m["mrr"] == pytest.approx((1 / 2 + 0) / 2)
     # nDCG's ideal ranking has both positives on top: IDCG@2 = 1 + 1/log2(3)
     assert m["ndcg@2"] == pytest.approx(((1 / math.log2(3)) / (1 + 1 / math.log2(3)) + 0) / 2)

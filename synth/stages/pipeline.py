@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from ..dedup import Deduplicator, MinHasher, MinHashParams
 from ..errors import InputError, MiraError
 from ..runner import Runner
-from ..runner.core import reason_key  # noqa: F401 - re-exported for judge / jdcv
+from ..runner.calls import reason_key
 from ..store import DatasetStore, Version
 from . import boundary, card, constraint, extract, paraphrase
 
