@@ -37,6 +37,11 @@ def balanced(inp):
     return {"qualified_cv": pos, "unqualified_cv": neg, "job_family": "general"}
 
 
+def _requirement_lines(jd):
+    return [x.strip() for x in re.split(r"(?<=[.;])\s+|\n", jd)
+            if re.search(r"\b(experience|degree|knowledge|skills?|required|must)\b", x, re.I) and len(x.strip()) > 15]
+
+
 def hardneg(inp):
     jd, tag = unfence(inp["jd"]), inp["deception"]
     t = _title(jd)
@@ -58,7 +63,8 @@ def hardneg(inp):
     elif tag == "ambiguity":
         text_extra = "Involved in various projects, exposure to planning, familiar with reporting, helped with audits."
     exp = [(r["title"], r["employer"], r["start_year"], r["end_year"], r["description"]) for r in roles]
-    cv = _cv(f"{roles[0]['title']} ({tag})", f"{text_extra} {FILLER} {FILLER}", exp, skills)
+    claims = " ".join(_requirement_lines(jd)[:4])  # a deceptive CV claims what the JD asks for
+    cv = _cv(f"{roles[0]['title']} ({tag})", f"{text_extra} {claims} {FILLER} {FILLER}", exp, skills)
     return {"cv": cv, "claimed_title": roles[0]["title"], "experience": roles, "skills": skills}
 
 

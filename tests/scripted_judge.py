@@ -21,6 +21,10 @@ def extract_answer(messages):
     block = re.split(r"^(?:##\s*)?[^\n]*(?:Skills|Qualifications|Requirements)[^\n]*$|Minimum qualifications:?",
                      text, maxsplit=1, flags=re.I | re.M)
     items = re.findall(r"^\s*(?:[-*•]|\d+\.)?\s*([A-Za-z][^\n]{3,120})$", block[1], re.M)[:5] if len(block) > 1 else []
+    if not items:  # no heading: the JD's own requirement-like sentences
+        items = [x.strip() for x in re.split(r"(?<=[.;])\s+|\n", text)
+                 if re.search(r"\b(experience|degree|knowledge|skills?|required|must)\b", x, re.I)
+                 and 15 < len(x.strip()) <= 160][:4]
     out["must"] = [{"field": "skill", "value": i.strip(), "evidence": i.strip()} for i in items
                    if not i.startswith("#")]
     out["title"] = scripted_llm.title_of(text)
@@ -36,7 +40,8 @@ def _words(text):
     return [w for w in re.findall(r"[a-z]+", text.split(": ")[-1].lower()) if len(w) > 3]
 
 
-def _cooperative(messages):
+def cooperative_fields(messages) -> dict:
+    """The cooperative answer as a dict (tests override its scores to script a judge that rates too high)."""
     inp = inputs(messages)
     cv = unfence(inp["cv"])
     lines = [x.strip() for x in re.split(r"[\n.;]", cv) if x.strip()]
@@ -52,7 +57,11 @@ def _cooperative(messages):
               "skills": {"score": round(100 * share), "rationale": "skills overlap"},
               "education": {"score": 70, "rationale": "degree fits"},
               "innovation": {"score": 60, "rationale": "some projects"}}
-    return render_fields({"scores": scores, "verdicts": verdicts, "risks": []})
+    return {"scores": scores, "verdicts": verdicts, "risks": []}
+
+
+def _cooperative(messages):
+    return render_fields(cooperative_fields(messages))
 
 
 def _flatter(messages):

@@ -75,16 +75,19 @@ def test_synth_jdcv_end_to_end(sample, llm_server, store):
     assert all("<<<EXAMPLE_CV" in r["messages"][-1]["content"] for r in llm_server.state.requests[:3])
 
 
-@pytest.mark.xfail(reason="its scripted endpoint does not yet answer the judge's requirement-extraction call (issue #13 moved requirements to code); to be re-scripted", strict=False)
 def test_verify_with_judge_drops_a_negative_rated_positive(sample, llm_server, store):
-    dims = ("career", "skills", "education", "innovation")
+    """The judge's requirements come from the stage-1 extract of each JD; its verdicts are the cooperative ones
+    (checked against the CV text), and its scores rate the title-inflation CV high: that negative is dropped."""
+    from tests import scripted_judge
 
-    def judge(score):
-        return render_fields({"scores": {d: {"score": score, "rationale": "x"} for d in dims},
-                              "verdicts": [], "risks": []})
+    def judge(messages):
+        fields = scripted_judge.cooperative_fields(messages)
+        high = "(title_inflation)" in messages[-1]["content"]
+        fields["scores"] = {d: {"score": 95 if high else 30, "rationale": "x"} for d in fields["scores"]}
+        return render_fields(fields)
 
-    llm_server.add("careful technical recruiter", fn=lambda m: judge(80 if "(title_inflation)" in
-                                                                      m[-1]["content"] else 30))
+    llm_server.add("conservative structured anchor", fn=scripted_judge.extract_answer)
+    llm_server.add("careful technical recruiter", fn=judge)
     llm_server.add("", fn=answer)
     r = mira("synth", "jdcv", "--jds", "sample-jd", "--name", "v", "--generator", "hardneg", "--per-jd", 2,
              "--limit", 2, "--verify-with-judge", "--lm", "openai/gpt-4o-mini", "--api-base", llm_server.url)
@@ -92,5 +95,8 @@ def test_verify_with_judge_drops_a_negative_rated_positive(sample, llm_server, s
     v = store.resolve("v")
     assert all(x["negative_type"] != "title_inflation" for x in v.iter_records())
     dropped = [x for x in v.iter_rejects() if x["stage"] == "judge-verify"]
-    assert dropped and all("rated positive" in x["reason"] for x in dropped)
+    rated = [x for x in dropped if "rated positive" in x["reason"]]
+    assert rated  # the title-inflation negatives of the JD with checkable requirements
+    # the other JD's requirement sentences are too long for the scripted extract: its negatives are unscored, not kept
+    assert all("unscored" in x["reason"] for x in dropped if x not in rated)
     assert v.manifest["stages"]["hardneg:title_inflation"]["rejected"]
