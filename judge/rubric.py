@@ -9,9 +9,8 @@ from pathlib import Path
 import yaml
 
 from synth.errors import InputError
-from synth.paths import PROMPTS_DIR
+from synth.paths import find_prompt_file
 
-DEFAULT_DIR = PROMPTS_DIR / "judge"
 
 
 @dataclass(frozen=True)
@@ -38,8 +37,11 @@ class Rubric:
 
 
 def load_rubric(folder: str | Path | None = None) -> Rubric:
-    folder = Path(folder) if folder else DEFAULT_DIR
-    md, yml = folder / "rubric.md", folder / "rubric.yaml"
+    if folder:
+        md, yml = Path(folder) / "rubric.md", Path(folder) / "rubric.yaml"
+    else:  # each file from the prompt folders (--prompts / MIRA_PROMPTS, <home>/prompts, bundled)
+        md = find_prompt_file("judge/rubric.md") or Path("judge/rubric.md")
+        yml = find_prompt_file("judge/rubric.yaml") or Path("judge/rubric.yaml")
     for f in (md, yml):
         if not f.exists():
             raise InputError(f"Rubric file {f} is missing.")

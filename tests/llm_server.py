@@ -247,6 +247,14 @@ class LLMServer:
 async def _serve(args) -> None:
     server = LLMServer(latency=args.latency, concurrency=args.concurrency, fault_rate=args.fault_rate,
                        hang_seconds=args.hang_seconds, seed=args.seed, keep_bodies=False)
+    if args.scripted:  # the tests' cooperative scripts answer every stage, generator and the judge
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.scripted import answer
+
+        server.add("", fn=answer)
     await server._start_site(args.port)
     print(f"PORT {server.port}", flush=True)
     stats_every = time.time()
@@ -269,6 +277,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-seconds", type=float, default=3600, help="stop by itself after this long")
     ap.add_argument("--stats-file", default=None, help="write request / fault counts here twice a second")
+    ap.add_argument("--scripted", action="store_true", help="answer with the tests' cooperative scripts (stages, "
+                    "JD–CV generators, judge) instead of schema defaults")
     asyncio.run(_serve(ap.parse_args()))
 
 

@@ -82,17 +82,7 @@ def test_export(imported, tmp_path, fmt):
 
 
 def test_demo_end_to_end_with_a_scripted_endpoint(home, store, llm_server):
-    from tests import scripted_jdcv, scripted_judge, scripted_llm
-
-    def answer(messages):
-        system = messages[0]["content"]
-        if "careful technical recruiter" in system:
-            return scripted_judge.answer(messages)
-        if "CVs for one real job description" in system or "deceptive hard-negative" in system:
-            return scripted_jdcv.answer(messages)
-        if "conservative structured anchor" in system:  # stage 1, also the judge's requirement extraction
-            return scripted_judge.extract_answer(messages)
-        return scripted_llm.answer(messages)
+    from tests.scripted import answer
 
     llm_server.add("", fn=answer)
     args = ["demo", "--lm", "openai/gpt-4o-mini", "--api-base", llm_server.url, "--no-train", "--jds", 2]

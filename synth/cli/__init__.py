@@ -11,7 +11,8 @@ import typer  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
 from ..errors import MiraError  # noqa: E402
-from typing import Annotated  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Optional  # noqa: E402
 
 from .common import (COMMAND_RUNNERS, ApiBaseOpt, HomeOpt, LMOpt, console, err_console,  # noqa: E402
                      print_summaries, store_for)
@@ -51,6 +52,15 @@ app.add_typer(prompt_app, name="prompt")
 app.add_typer(judge_app, name="judge")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
+
+
+@app.callback()
+def _options(prompts: Annotated[Optional[Path], typer.Option(
+        "--prompts", help="your prompt folder, searched before $MIRA_HOME/prompts and the bundled prompts (only the "
+                          "files you change are needed, e.g. jd/boundary.md); also $MIRA_PROMPTS")] = None) -> None:
+    """Mira: recruitment rerankers from synthetic, judged and versioned data."""
+    if prompts is not None:
+        os.environ["MIRA_PROMPTS"] = str(prompts)
 
 
 @app.command()

@@ -113,7 +113,10 @@ def _read_toml(home: Path | None) -> dict:
     for folder in [p for p in (home, Path.cwd()) if p]:
         f = Path(folder) / "mira.toml"
         if f.exists():
-            import tomllib
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10
+                import tomli as tomllib
 
             try:
                 data = tomllib.loads(f.read_text())
