@@ -5,9 +5,11 @@
 Texts: 80-word windows of the real JDs (bases, half the corpus), light perturbations of distinct bases (2 words
 replaced: planted near-duplicates, 30%) and heavy ones (25 words replaced: not duplicates, 20%), shuffled with a
 fixed seed. Recall =
-planted duplicates found; precision = found pairs whose exact shingle Jaccard is >= the threshold. Mira's numpy
-MinHash + banded LSH is compared with the naive datasketch loop (one `MinHash.update` per shingle,
-`MinHashLSH.insert` per document), each in a fresh process (time, peak RSS).
+planted duplicates found; precision = found pairs whose exact shingle Jaccard is >= the threshold. Mira's
+Deduplicator (exact keys, then rensa R-MinHash signatures and rensa's banded LSH with every candidate verified;
+tokenising split over the CPU cores) is compared with the naive datasketch loop (one `MinHash.update` per shingle,
+`MinHashLSH.insert` per document), each in a fresh process with its libraries imported before the timer starts
+(time, peak RSS). Target: Mira <= 5 s at 100k texts with precision and recall at least 0.998 / 0.911.
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ def run_naive(texts: list[str]) -> list[int]:
 
 def child(kind: str, corpus: Path) -> None:
     texts = json.loads(corpus.read_text())
+    import datasketch  # noqa: F401  (both sides' libraries load before the timer)
+    import synth.dedup  # noqa: F401
     t0 = time.perf_counter()
     dups = run_mira(texts) if kind == "mira" else run_naive(texts)
     print(json.dumps({"seconds": time.perf_counter() - t0, "rss_mb": peak_rss_mb(), "dups": dups}))

@@ -14,53 +14,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from synth.stages.common import _ABBREV
-
-# words that say nothing about *which* requirement a quote supports
-_GENERIC = set("""a an and or the of in on at to for with without from by as is are be been will would should must can
-could may might this that these those their its our your you we they he she it who which what when where how than
-then also such other any all each every more most less least plus etc eg ie including include includes included
-experience experienced years year yrs yr ability able strong good excellent solid proven demonstrated knowledge
-understanding familiarity familiar skills skill work working worked related relevant field fields equivalent
-practical preferred required requirement requirements minimum qualification qualifications one two three four five
-six seven eight nine ten several various using use used within across both either least level high new well based
-degree""".split())
-
-# the title abbreviations the stages already expand, plus those of qualifications and skills
-_TERM_ABBREV = {**_ABBREV, "ba": "bachelor", "bs": "bachelor", "bsc": "bachelor", "bachelors": "bachelor",
-                "ma": "master", "ms": "master", "msc": "master", "masters": "master", "mba": "master business",
-                "phd": "doctorate", "cs": "computer science", "ml": "machine learning", "ai": "artificial intelligence",
-                "js": "javascript", "ts": "typescript", "k8s": "kubernetes", "pm": "project management",
-                "rn": "registered nurse", "cpa": "certified public accountant", "hr": "human resources",
-                "ux": "user experience", "ui": "user interface", "db": "database", "mgmt": "management"}
+from synth.textcheck import stem, terms  # noqa: F401  (one home for key terms, shared with the stages)
 
 _EDU = re.compile(r"\b(degree|bachelor|master|doctorate|ph\.?d|mba|diploma|certif\w*|licen[cs]\w*|ba/bs|bs/ms|"
                   r"b\.?s\.?c?|m\.?s\.?c?|graduate)\b", re.I)
 _CAREER = re.compile(r"\b(\d+\+?\s*(years?|yrs?)|experience (as|in|leading|managing)|lead\w*|manag\w*|senior|"
                      r"track record|career)\b", re.I)
-
-
-def stem(word: str) -> str:
-    """Light, deterministic stemming so 'developing' / 'developed' / 'develops' / 'development' meet."""
-    w = word.lower()
-    for suf in ("ational", "ization", "ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ers", "er",
-                "ed", "es", "s"):
-        if len(w) - len(suf) >= 4 and w.endswith(suf):
-            return w[: -len(suf)] + ("y" if suf in ("ies", "ied") else "")
-    return w
-
-
-def terms(text: str) -> list[str]:
-    """Key terms of a text: content words, abbreviations expanded, stemmed, in order, deduplicated."""
-    out: list[str] = []
-    for raw in re.findall(r"[a-z0-9][a-z0-9+#.]*[a-z0-9+#]|[a-z]", text.lower()):
-        for w in _TERM_ABBREV.get(raw, raw).split():
-            if w in _GENERIC or w.isdigit() or len(w) < 2:
-                continue
-            s = stem(w)
-            if s not in out:
-                out.append(s)
-    return out
 
 
 @dataclass(frozen=True)

@@ -1,39 +1,42 @@
-"""Exact and near-duplicate removal: seeded MinHash over word shingles, banded LSH, verified Jaccard.
+"""Exact and near-duplicate removal: seeded MinHash over word shingles and banded LSH from rensa (Rust), with
+every LSH candidate verified on its signature before it counts.
 
-Each of the `num_perm` hash functions is a seeded multiply-shift hash (`((a * x + b) mod 2^64) >> 32`, `a` odd; a
-2-universal family, Dietzfelbinger et al. 1997) over 32-bit shingle hashes, computed for many documents at once with
-numpy: 100k texts take seconds rather than the minutes of a per-shingle `MinHash.update` loop. Parameters (seed, num_perm, shingle size, threshold, bands x rows) are recorded in manifests;
-signatures made with different seeds or sizes are refused, never compared.
+Shingles are word k-grams of the lower-cased text (a text shorter than k words is one shingle). Signatures are
+rensa's R-MinHash over the shingle strings (`RMinHash.from_token_sets`, seeded); the LSH index is rensa's
+`RMinHashLSH` with the (bands, rows) split chosen here. Parameters (seed, num_perm, shingle size, threshold,
+bands x rows, algorithm) are recorded in manifests; signatures made with different seeds or sizes are refused, never
+compared.
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
+import os
 import re
-import zlib
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
 import numpy as np
+from rensa import RMinHash, RMinHashLSH
 
-from .records import normalize_text
 
-_MAX_HASH = np.uint64((1 << 32) - 1)
-_SHIFT = np.uint64(32)
 _WORD = re.compile(r"\w+", re.UNICODE)
+_trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy 2 name; np.trapz before it
 
 
 def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5) -> tuple[int, int]:
-    """(bands, rows) minimising weighted false-positive + false-negative probability (as datasketch does)."""
+    """(bands, rows) minimising weighted false-positive + false-negative probability (as datasketch does), over the
+    splits that use every slot (rensa's LSH needs bands x rows == num_perm)."""
     xs = np.linspace(0, 1, 201)
     best, best_err = (1, num_perm), float("inf")
     for b in range(1, num_perm + 1):
         r = num_perm // b
-        if r < 1:
+        if b * r != num_perm:
             continue
         p = 1 - (1 - xs ** r) ** b
-        fp = np.trapezoid(p[xs < threshold], xs[xs < threshold])
-        fn = np.trapezoid(1 - p[xs >= threshold], xs[xs >= threshold])
+        fp = _trapezoid(p[xs < threshold], xs[xs < threshold])
+        fn = _trapezoid(1 - p[xs >= threshold], xs[xs >= threshold])
         err = fp_weight * fp + (1 - fp_weight) * fn
         if err < best_err:
             best, best_err = (b, r), err
@@ -54,7 +57,7 @@ class MinHashParams:
 
     def manifest(self) -> dict:
         b, r = self.bands
-        return {**asdict(self), "bands": b, "rows": r, "shingles": "words"}
+        return {**asdict(self), "bands": b, "rows": r, "shingles": "words", "algorithm": "rensa R-MinHash"}
 
 
 @dataclass(frozen=True)
@@ -73,55 +76,47 @@ class Signature:
 class MinHasher:
     def __init__(self, params: MinHashParams = MinHashParams()):
         self.params = params
-        gen = np.random.RandomState(params.seed)
-        self.a = gen.randint(0, np.iinfo(np.uint64).max, size=params.num_perm, dtype=np.uint64) | np.uint64(1)
-        self.b = gen.randint(0, np.iinfo(np.uint64).max, size=params.num_perm, dtype=np.uint64)
-        self._word_hash: dict[str, int] = {}
 
-    def shingle_hashes(self, text: str) -> np.ndarray:
-        words = _WORD.findall(text.lower())
-        wh = self._word_hash
-        ids = []
-        for w in words:
-            h = wh.get(w)
-            if h is None:
-                h = wh[w] = zlib.crc32(w.encode("utf-8"))
-            ids.append(h)
+    def shingles(self, text: str) -> list[str]:
+        w = _WORD.findall(text.lower())
         k = self.params.shingle
-        if not ids:
-            return np.array([zlib.crc32(text.encode("utf-8"))], dtype=np.uint64)
-        arr = np.asarray(ids, dtype=np.uint64)
-        if len(arr) < k:
-            k = len(arr)
-        h = np.zeros(len(arr) - k + 1, dtype=np.uint64)
-        for j in range(k):  # polynomial combination of k consecutive word hashes, kept to 32 bits
-            h = (h * np.uint64(1000003) + arr[j: len(arr) - k + 1 + j]) & _MAX_HASH
-        return np.unique(h)
+        if len(w) <= k:
+            return [" ".join(w)] if w else [text]
+        return [" ".join(x) for x in zip(*(w[j:] for j in range(k)))]
 
-    def signatures(self, texts: Iterable[str], chunk: int = 512) -> np.ndarray:
-        """(n_docs, num_perm) uint32 signatures, computed chunk by chunk (bounded memory)."""
-        out = []
-        batch: list[np.ndarray] = []
-        for t in texts:
-            batch.append(self.shingle_hashes(t))
-            if len(batch) >= chunk:
-                out.append(self._sign(batch))
-                batch = []
-        if batch:
-            out.append(self._sign(batch))
-        if not out:
+    def minhashes(self, texts: Iterable[str]) -> list[RMinHash]:
+        return RMinHash.from_token_sets([self.shingles(t) for t in texts], self.params.num_perm, self.params.seed)
+
+    def prepare(self, texts: list[str]) -> tuple[list[bytes], list[RMinHash]]:
+        """(exact keys, MinHashes) of the texts. The exact key hashes the text's words in order (case, spacing and
+        punctuation aside). Tokenising is the cost, so large inputs are split over the CPU cores (forked workers
+        return pickled rensa objects); the result is the same as in one process."""
+        workers = min(os.cpu_count() or 1, 8)
+        if len(texts) < PARALLEL_MIN or workers < 2 or "fork" not in mp.get_all_start_methods():
+            return _prepare(self.params, texts)
+        ctx, step = mp.get_context("fork"), -(-len(texts) // workers)
+        procs = []
+        for lo in range(step, len(texts), step):  # forked children inherit `texts`: nothing is pickled to them
+            recv, send = ctx.Pipe(duplex=False)
+            p = ctx.Process(target=_child, args=(send, self.params, texts, lo, lo + step), daemon=True)
+            p.start()
+            send.close()
+            procs.append((p, recv))
+        keys, hashes = _prepare(self.params, texts[:step])  # this process takes the first share
+        for p, recv in procs:
+            k, h = recv.recv()
+            keys += k
+            hashes += h
+            p.join()
+        return keys, hashes
+
+    def signatures(self, texts: Iterable[str]) -> np.ndarray:
+        """(n_docs, num_perm) uint32 signatures."""
+        sets = [self.shingles(t) for t in texts]
+        if not sets:
             return np.zeros((0, self.params.num_perm), dtype=np.uint32)
-        return np.concatenate(out)
-
-    def _sign(self, batch: list[np.ndarray]) -> np.ndarray:
-        lengths = np.array([len(x) for x in batch])
-        flat = np.concatenate(batch)
-        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        with np.errstate(over="ignore"):  # arithmetic mod 2^64 is the point
-            perm = np.multiply(flat[:, None], self.a)
-            perm += self.b
-            perm >>= _SHIFT
-        return np.minimum.reduceat(perm, starts, axis=0).astype(np.uint32)
+        m = RMinHash.digest_matrix_from_token_sets(sets, self.params.num_perm, self.params.seed)
+        return np.asarray(m.to_rows(), dtype=np.uint32)
 
     def signature(self, text: str) -> Signature:
         return Signature(self.signatures([text])[0], self.params.seed, self.params.num_perm)
@@ -131,38 +126,54 @@ class MinHasher:
         return float(np.mean(s[0] == s[1]))
 
 
+PARALLEL_MIN = 20_000  # texts; below this one process is faster than forking
+
+
+def _child(conn, params: MinHashParams, texts: list[str], lo: int, hi: int) -> None:
+    conn.send(_prepare(params, texts[lo:hi]))
+    conn.close()
+
+
+def _prepare(params: MinHashParams, texts: list[str]) -> tuple[list[bytes], list[RMinHash]]:
+    k, keys, sets = params.shingle, [], []
+    for t in texts:
+        w = _WORD.findall(t.lower())
+        keys.append(hashlib.sha1((" ".join(w) if w else t).encode("utf-8")).digest())
+        sets.append([" ".join(x) for x in zip(*(w[j:] for j in range(k)))] if len(w) > k else
+                    [" ".join(w) if w else t])
+    return keys, list(RMinHash.from_token_sets(sets, params.num_perm, params.seed))
+
+
 class NearDupIndex:
-    """Banded LSH over signatures; `add` returns the key of the first kept near-duplicate, else inserts."""
+    """rensa's banded LSH over the texts; a candidate counts only when it was kept, comes earlier and its
+    signature agrees on at least `threshold` of the slots. So each duplicate points at the earliest kept text."""
 
     def __init__(self, params: MinHashParams = MinHashParams()):
         self.params = params
         self.bands, self.rows = params.bands
-        self.tables: list[dict[bytes, list[int]]] = [{} for _ in range(self.bands)]
-        self.sigs: list[np.ndarray] = []
-        self.keys: list[str] = []
+        self.lsh = RMinHashLSH(params.threshold, params.num_perm, self.bands)
+        self.kept: dict[int, RMinHash] = {}
+        self.keys: dict[int, str] = {}
+        self.next = 0
 
-    def query(self, sig: np.ndarray) -> int | None:
-        seen = set()
-        for bi in range(self.bands):
-            band = sig[bi * self.rows:(bi + 1) * self.rows].tobytes()
-            for idx in self.tables[bi].get(band, ()):
-                if idx in seen:
-                    continue
-                seen.add(idx)
-                if np.mean(self.sigs[idx] == sig) >= self.params.threshold:
-                    return idx
-        return None
-
-    def add(self, key: str, sig: np.ndarray) -> str | None:
-        hit = self.query(sig)
-        if hit is not None:
-            return self.keys[hit]
-        idx = len(self.sigs)
-        self.sigs.append(sig)
-        self.keys.append(key)
-        for bi in range(self.bands):
-            self.tables[bi].setdefault(sig[bi * self.rows:(bi + 1) * self.rows].tobytes(), []).append(idx)
-        return None
+    def add_many(self, keys: list[str], hashes: list[RMinHash]) -> list[str | None]:
+        """For each text in order: the key of the first kept near-duplicate (earlier in this call or before), else
+        None and it is kept."""
+        start = self.next
+        self.next += len(hashes)
+        self.lsh.insert_many(hashes, start)
+        kept, threshold = self.kept, self.params.threshold
+        out: list[str | None] = []
+        for off, (key, m, cands) in enumerate(zip(keys, hashes, self.lsh.query_all(hashes))):
+            me = start + off
+            hit = min((c for c in cands if c < me and c in kept and kept[c].jaccard(m) >= threshold), default=None)
+            if hit is None:
+                kept[me] = m
+                self.keys[me] = key
+                out.append(None)
+            else:  # stays in the LSH tables, but only kept texts are ever answered
+                out.append(self.keys[hit])
+        return out
 
 
 @dataclass
@@ -176,29 +187,34 @@ class DedupResult:
 class Deduplicator:
     """Exact (normalised text hash) then near (MinHash LSH) duplicates; the first occurrence is kept.
 
-    One instance can span several calls (e.g. every stage of a run) so duplicates across stages are caught too.
+    One instance can span several calls (e.g. every stage of a run) so duplicates across stages are caught too;
+    `seed` puts texts in the index without producing results (the anchors a stage's variants must not copy).
     """
 
     def __init__(self, params: MinHashParams = MinHashParams()):
         self.params = params
         self.hasher = MinHasher(params)
         self.index = NearDupIndex(params)
-        self.exact: dict[str, str] = {}
+        self.exact: dict[bytes, str] = {}
+
+    def seed(self, keys: list[str], texts: list[str]) -> None:
+        self.run(keys, texts)
 
     def run(self, keys: list[str], texts: list[str]) -> DedupResult:
         res = DedupResult([True] * len(texts), [None] * len(texts))
+        exact, hashes = self.hasher.prepare(list(texts))
         fresh = []
-        for i, (k, t) in enumerate(zip(keys, texts)):
-            h = hashlib.sha1(normalize_text(t).lower().encode("utf-8")).hexdigest()
+        for i, (k, h) in enumerate(zip(keys, exact)):
             if h in self.exact:
                 res.keep[i], res.duplicate_of[i] = False, self.exact[h]
                 res.exact += 1
             else:
                 self.exact[h] = k
                 fresh.append(i)
-        sigs = self.hasher.signatures(texts[i] for i in fresh)
-        for row, i in enumerate(fresh):
-            dup = self.index.add(keys[i], sigs[row])
+        if not fresh:
+            return res
+        hits = self.index.add_many([keys[i] for i in fresh], [hashes[i] for i in fresh])
+        for i, dup in zip(fresh, hits):
             if dup is not None:
                 res.keep[i], res.duplicate_of[i] = False, dup
                 res.near += 1

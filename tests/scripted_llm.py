@@ -79,20 +79,38 @@ def card(inp):
             "skills": [s for s in VOCAB if s.lower() in text.lower()][:5], "summary": "Compact card."}
 
 
+DUTIES = ("Each week this person prepares the routine status reports, double-checks the records against source "
+          "files and flags any gaps to a senior colleague before they are sent.",
+          "Day to day this person books appointments, files incoming documents, keeps the calendar current and "
+          "passes anything unusual to the supervisor on duty.",
+          "Most days this person answers routine questions from customers by phone, updates the shared spreadsheets "
+          "and hands complex cases over to experienced staff.")
+
+
 def boundary(inp):
     title, must = card_fields(unfence(inp["anchor"]))
     reqs = "; ".join(c["value"] for c in must)
     level = inp["target_scope"]
+    v = int(re.search(r"Variant (\d+)", inp.get("brief", "Variant 1")).group(1)) - 1
     return {"title": title, "scope_level": level, "responsibilities": ["support senior staff"],
             "text": f"{title}, {level} level. Requirements: {reqs}. Helps the team with routine tasks under close "
-                    f"supervision; no ownership of budget, roadmap or people (variant {level})."}
+                    f"supervision. {DUTIES[v % len(DUTIES)]} No ownership of budget, roadmap or people."}
+
+
+def flipped_value(c):
+    """A value that really conflicts with the original (the cooperative answer to stage 5)."""
+    if c["field"] == "years_experience":
+        n = int(re.search(r"\d+", c["value"]).group(0))
+        return f"{1 if n > 1 else 10} years"
+    if c["field"] == "degree":
+        return "doctorate degree" if "doctor" not in c["value"].lower() else "high school diploma"
+    return f"no {c['field'].replace('_', ' ')} requirement"
 
 
 def constraint(inp):
     title, must = card_fields(unfence(inp["anchor"]))
     field, _, value = inp["flip"].partition(": ")
-    after = [dict(c, value=f"no {c['value']} needed") if c["field"] == field and c["value"] == value else c
-             for c in must]
+    after = [dict(c, value=flipped_value(c)) if c["field"] == field and c["value"] == value else c for c in must]
     reqs = "; ".join(c["value"] for c in after)
     return {"must": after, "text": f"{title}. Requirements: {reqs}."}
 

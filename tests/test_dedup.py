@@ -42,3 +42,21 @@ def test_exact_and_near_duplicates_first_kept():
 def test_optimal_bands_cover_num_perm():
     b, r = optimal_bands(0.8, 128)
     assert b * r <= 128 and b > 1 and r > 1
+
+
+def test_forked_preparation_equals_one_process(monkeypatch):
+    import synth.dedup as dd
+
+    texts = [f"{TEXT} variant {i} " + " ".join(f"w{j}" for j in range(i % 7)) for i in range(60)] + ["", "!!!"]
+    params = MinHashParams()
+    keys1, mh1 = dd._prepare(params, texts)
+    monkeypatch.setattr(dd, "PARALLEL_MIN", 10)
+    keys2, mh2 = MinHasher(params).prepare(texts)
+    assert keys1 == keys2 and [m.digest() for m in mh1] == [m.digest() for m in mh2]
+
+
+def test_a_variant_equal_to_a_seeded_anchor_is_a_duplicate():
+    d = Deduplicator(MinHashParams())
+    d.seed(["anchor-1"], [TEXT])
+    res = d.run(["v1", "v2"], [TEXT + " Apply today.", "Registered nurse for night shifts on a busy ward"])
+    assert res.duplicate_of == ["anchor-1", None]

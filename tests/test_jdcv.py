@@ -15,8 +15,13 @@ def mira(*args):
     return cli.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
-def cv(text="", exp=(), skills=(), claimed=""):
-    return {"cv": text, "experience": [dict(title=t, employer="Company A", start_year=a, end_year=b, description=d)
+def cv(text="", exp=(), skills=(), claimed="", written=None):
+    """A generator's answer: the fields, and a CV text written from them (or `written`, a text that says something
+    else than the fields)."""
+    roles = "\n".join(f"{t}, Company A, {a}-{b}\n{d}" for t, a, b, d in exp)
+    body = written if written is not None else (f"Summary\n{text}\nExperience\n{roles}\nEducation\nBSc, 2010\n"
+                                                f"Skills\n{', '.join(skills)}\n")
+    return {"cv": body, "experience": [dict(title=t, employer="Company A", start_year=a, end_year=b, description=d)
                                        for t, a, b, d in exp], "skills": list(skills), "claimed_title": claimed}
 
 
@@ -43,6 +48,27 @@ def test_deception_checks_on_hand_made_cvs(tag):
     good, bad = CASES[tag]
     assert check_deception(tag, good, "Data Engineer") is None
     assert check_deception(tag, bad, "Data Engineer") is not None
+
+
+STUFFED = cv(exp=[("Analyst", 2018, 2024, "Built SQL reports")], skills=["SQL", "Spark", "Kafka", "Go"])
+
+
+def test_deception_claimed_in_the_fields_but_absent_from_the_text_is_rejected():
+    # the fields claim four listed skills and a short senior role; the text the generator wrote says otherwise
+    honest_text = ("Summary\nAnalyst.\nExperience\nAnalyst, Company A, 2018-2024\nBuilt SQL reports with Spark, "
+                   "Kafka and Go\nSkills\nSQL, Spark, Kafka, Go\n")
+    assert "at least 3 skills" in check_deception("skill_stuffing", {**STUFFED, "cv": honest_text}, "Data Engineer")
+    no_skills = cv(exp=[("Analyst", 2018, 2024, "Built SQL reports")], skills=["SQL", "Spark", "Kafka", "Go"],
+                   written="Summary\nAnalyst\nExperience\nAnalyst, Company A, 2018-2024\nBuilt SQL reports\n")
+    assert check_deception("skill_stuffing", no_skills, "Data Engineer").startswith("listed skills not in the CV")
+    inflated = cv(exp=[("Senior Engineer", 2023, 2024, "coding")],
+                  written="Summary\nEngineer\nExperience\nEngineer, Company A, 2012-2024\ncoding\nSkills\nGo\n")
+    assert "is not in the CV text with its years" in check_deception("title_inflation", inflated, "Engineer")
+    wrong_years = cv(exp=[("Senior Engineer", 2023, 2024, "coding")],
+                     written="Summary\nx\nExperience\nSenior Engineer, Company A, 2012-2024\ncoding\n")
+    assert "is not in the CV text with its years" in check_deception("title_inflation", wrong_years, "Engineer")
+    claimed = {**CASES["title_inflation"][0], "claimed_title": "Head of Engineering"}
+    assert "claimed title" in check_deception("title_inflation", claimed, "Engineer")
 
 
 def test_looks_like_cv():

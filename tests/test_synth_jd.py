@@ -60,7 +60,7 @@ def test_counts_add_up_and_records_validate(synth_run, store, llm_server):
     for rej in pairs.iter_rejects():
         assert rej["reason"] and rej["stage"]
     m = pairs.manifest
-    assert set(m["prompts"]) == {"extract", "paraphrase", "card", "boundary", "constraint"}
+    assert set(m["prompts"]) == {"extract", "paraphrase", "card", "boundary", "constraint", "scope_cues"}
     assert anchors.ref in m["parents"]
     assert m["dedup"]["num_perm"] == 128 and m["lm"]["model"] == "openai/gpt-4o-mini"
     # one near-copy was re-asked with the check's message

@@ -80,14 +80,22 @@ def stage_table(v: Version) -> Table | None:
     if not stages:
         return None
     t = Table(title="per-stage counts")
-    for col in ("stage", "generated", "kept", "rejected", "duplicates", "rejected by reason"):
+    per_jd = any("requested_per_jd" in c for c in stages.values())
+    cols = ["stage", "generated", "kept", "rejected", "duplicates"] + \
+        (["kept per JD / requested", "JDs at request"] if per_jd else []) + ["rejected by reason"]
+    for col in cols:
         t.add_column(col, justify="left" if col in ("stage", "rejected by reason") else "right")
     for stage, c in stages.items():
         rej = c.get("rejected", {})
         total = sum(rej.values()) if isinstance(rej, dict) else rej
         reasons = "; ".join(f"{short(k, 40)}: {n}" for k, n in rej.items()) if isinstance(rej, dict) else ""
-        t.add_row(stage, str(c.get("in", "")), str(c.get("kept", "")), str(total), str(c.get("duplicates", 0)),
-                  reasons)
+        row = [stage, str(c.get("in", "")), str(c.get("kept", "")), str(total), str(c.get("duplicates", 0))]
+        if per_jd:
+            if "requested_per_jd" in c and c.get("jds"):
+                row += [f"{c['kept'] / c['jds']:.2f} / {c['requested_per_jd']}", f"{c['jds_at_request']}/{c['jds']}"]
+            else:
+                row += ["", ""]
+        t.add_row(*row, reasons)
     return t
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dspy
 
 from ..runner import Task
-from .common import DATA_DESC, PromptedModule, fence, missing_constraints, pair_record, render_card, same_title
+from .common import DATA_DESC, PromptedModule, fence, pair_record, render_card, text_problem
 
 MAX_CHARS = 6000
 
@@ -38,13 +38,10 @@ def render(out: dict) -> str:
 
 
 def check(task: Task, out: dict) -> str | None:
-    anchor = task.meta["anchor"]
-    if not same_title(out["title"], anchor["title"]):
-        return f"title changed: '{out['title']}' is not the JD's title '{anchor['title']}'"
-    missing = missing_constraints(anchor["must"], render(out))
-    if missing:
-        return f"card lacks must requirements: {'; '.join(missing)}"
-    return None
+    """Reads the card as rendered from the answer: the anchor's title and every must value in it."""
+    if not (out.get("title") or "").strip():
+        return "empty title: give the JD's job title"
+    return text_problem(render(out), task.meta["anchor"]["title"], task.meta["anchor"]["must"])
 
 
 def build(task: Task, out: dict, prompt_hash: str, model: str) -> dict:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from ..prompts import load_prompt
+from ..textcheck import norm_title, present, title_in
 
 SCOPES = ("assists", "contributes", "leads", "owns")
 ScopeLevel = Literal["assists", "contributes", "leads", "owns"]
@@ -49,20 +50,6 @@ class PromptedModule(dspy.Module):
 def fence(text: str, label: str = "JD") -> str:
     """Delimit untrusted text as data."""
     return f"<<<{label}\n{text.strip()}\n{label}>>>"
-
-
-_ABBREV = {"sr": "senior", "jr": "junior", "mgr": "manager", "eng": "engineer", "engr": "engineer",
-           "dev": "developer", "sw": "software", "swe": "software engineer", "admin": "administrator",
-           "asst": "assistant", "assoc": "associate", "dir": "director", "vp": "vice president",
-           "exec": "executive", "rep": "representative", "spec": "specialist", "coord": "coordinator",
-           "tech": "technician", "ops": "operations", "mktg": "marketing", "acct": "accountant", "hr": "human resources",
-           "rn": "registered nurse", "ml": "machine learning", "ai": "artificial intelligence", "qa": "quality assurance"}
-
-
-def norm_title(title: str | None) -> str:
-    """Lower case, punctuation removed, common abbreviations expanded ("Sr. Data Eng" == "Senior Data Engineer")."""
-    words = re.findall(r"[a-z0-9+#]+", (title or "").lower())
-    return " ".join(_ABBREV.get(w, w) for w in words)
 
 
 def same_title(a: str | None, b: str | None) -> bool:
@@ -117,8 +104,20 @@ def render_card(title: str, job_family: str | None = None, seniority: str | None
 
 
 def missing_constraints(must: list[dict], text: str) -> list[str]:
-    """Must constraints whose value does not appear in `text`."""
-    return [c["value"] for c in must if not grounded(c["value"], text, 80)]
+    """Must constraints whose content (key terms, numbers with what they count) is not in `text`."""
+    return [c["value"] for c in must if not present(c["value"], text)]
+
+
+def text_problem(text: str | None, title: str, must: list[dict]) -> str | None:
+    """What stages 2-4 check first on the generated text itself: not empty, the anchor's title, every must value."""
+    if not (text or "").strip():
+        return "empty text: write the full job description in `text`"
+    if not title_in(title, text):
+        return f"the text does not contain the anchor's title '{title}' (use it exactly)"
+    missing = missing_constraints(must, text)
+    if missing:
+        return f"must requirements missing from the text: {'; '.join(missing)}"
+    return None
 
 
 def pair_record(kind: str, anchor: dict, anchor_text: str, text: str, label: str, structured: dict,

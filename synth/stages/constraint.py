@@ -8,6 +8,7 @@ from collections import Counter
 import dspy
 
 from ..runner import Task
+from ..textcheck import present, title_in
 from .common import DATA_DESC, Constraint, PromptedModule, fence, pair_record
 
 
@@ -30,7 +31,9 @@ def _norm(v: str) -> str:
 
 
 def flippable(anchor: dict) -> list[dict]:
-    return [c for c in anchor["must"] if c["field"] != "location"]
+    """Non-location must constraints whose content a check can find in text (a value with no content word or
+    number could never be shown gone)."""
+    return [c for c in anchor["must"] if c["field"] != "location" and present(c["value"], c["value"])]
 
 
 def make_tasks(anchor: dict, n: int) -> list[Task]:
@@ -51,17 +54,29 @@ def diff(before: list[dict], after: list[dict]) -> tuple[Counter, Counter]:
 
 
 def check(task: Task, out: dict) -> str | None:
+    """Reads the text: the flipped value is gone from it and its replacement is in it, every other must value
+    (location included) is still in it, and so is the title. The answer's `must` list names the replacement; its
+    other entries only word the re-ask."""
     anchor, flip = task.meta["anchor"], task.meta["flip"]
+    text = (out.get("text") or "").strip()
+    if not text:
+        return "empty text: write the full job description with the changed requirement in `text`"
+    if not title_in(anchor["title"], text):
+        return f"the text does not contain the anchor's title '{anchor['title']}' (keep it exactly)"
     after = [c if isinstance(c, dict) else dict(c) for c in out.get("must") or []]
-    removed, added = diff(anchor["must"], after)
-    fields = {f for f, _ in removed} | {f for f, _ in added}
-    if not removed and not added:
-        return f"nothing changed: flip '{flip['field']}: {flip['value']}' to a conflicting value"
-    if "location" in fields:
-        return "location changed: location must stay as it is"
-    if sum(removed.values()) != 1 or sum(added.values()) != 1 or fields != {flip["field"]}:
-        changed = ", ".join(sorted(fields))
-        return f"expected exactly one changed field ({flip['field']}), got changes in: {changed}"
+    _, added = diff(anchor["must"], after)
+    new = [v for f, v in added if f == flip["field"]]
+    if len(new) != 1:
+        return (f"give exactly one new value for '{flip['field']}' in `must` (the one that replaces "
+                f"'{flip['value']}')")
+    if present(flip["value"], text):
+        return f"the flipped requirement is still in the text: '{flip['value']}' must be replaced, not kept"
+    if not present(new[0], text):
+        return f"the new value '{new[0]}' is not in the text: state it where '{flip['value']}' was"
+    kept = [c for c in anchor["must"] if c is not flip and c != flip]
+    missing = [c["value"] for c in kept if not present(c["value"], text)]
+    if missing:
+        return f"other must requirements changed or missing from the text (keep them): {'; '.join(missing)}"
     return None
 
 
@@ -69,7 +84,7 @@ def build(task: Task, out: dict, prompt_hash: str, model: str) -> dict:
     a, flip = task.meta["anchor"], task.meta["flip"]
     after = [c if isinstance(c, dict) else dict(c) for c in out.get("must") or []]
     _, added = diff(a["must"], after)
-    new_value = next(iter(added))[1] if added else None
+    new_value = next((v for f, v in added if f == flip["field"]), None)
     return pair_record("constraint", a, a["card"], out["text"], "negative",
                        {"field": flip["field"], "from": flip["value"], "to": new_value, "must": after},
                        prompt_hash, model, task.meta["variant"])

@@ -7,6 +7,7 @@ import re
 import dspy
 
 from ..runner import FinalReject, Task
+from ..textcheck import phrase_in, present, quote_in
 from .common import DATA_DESC, Constraint, PromptedModule, ScopeLevel, Seniority, fence, grounded, render_card
 
 MIN_WORDS = 25
@@ -78,6 +79,20 @@ def check(task: Task, out: dict) -> str | None:
     return None
 
 
+def constraint_problem(c: dict, source: str) -> str | None:
+    """A constraint is kept only when its evidence quote is in the JD and its value is supported by that quote."""
+    ev, value = (c.get("evidence") or "").strip(), (c.get("value") or "").strip()
+    if not value:
+        return "empty value"
+    if not ev:
+        return "no evidence quote"
+    if not quote_in(ev, source):
+        return "evidence quote not in the JD"
+    if not present(value, ev):
+        return "value not supported by its evidence quote"
+    return None
+
+
 def build_anchor(jd: dict, out: dict, prompt_hash: str, model: str) -> tuple[dict | None, str | None, dict]:
     """(anchor record, reject reason, dropped items). Skills and constraints not found in the JD are dropped."""
     source = "\n".join(x for x in (jd.get("title"), jd["text"]) if x)
@@ -85,13 +100,13 @@ def build_anchor(jd: dict, out: dict, prompt_hash: str, model: str) -> tuple[dic
     if not grounded(title, source, 80):
         return None, "title not found in the JD", {}
     skills = list(dict.fromkeys(s.strip() for s in out.get("skills") or [] if s.strip()))
-    kept_skills = [s for s in skills if grounded(s, source)]
+    kept_skills = [s for s in skills if phrase_in(s, source)]
     dropped = {"skills": [s for s in skills if s not in kept_skills]}
     cons = {}
     for level in ("must", "preferred"):
         items = [c if isinstance(c, dict) else dict(c) for c in out.get(level) or []]
-        ok = [c for c in items if grounded(c.get("evidence") or c["value"], source) or grounded(c["value"], source)]
-        dropped[level] = [c for c in items if c not in ok]
+        ok = [c for c in items if constraint_problem(c, source) is None]
+        dropped[level] = [{**c, "why": constraint_problem(c, source)} for c in items if c not in ok]
         cons[level] = [{"field": c["field"], "value": c["value"].strip(), "evidence": c.get("evidence") or None}
                        for c in ok if c["value"].strip()]
     responsibilities = [r.strip() for r in out.get("responsibilities") or [] if r.strip()][:8]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dspy
 from pydantic import BaseModel
 
-from ..dedup import MinHasher
 from ..records import stable_id
 from ..runner import Task
+from ..textcheck import containment, present
 from .common import DATA_DESC, PromptedModule, fence, grounded, same_title
 from .deceptions import DECEPTIONS, check_deception, looks_like_cv
 
@@ -27,6 +27,7 @@ class BalancedPair(dspy.Signature):
 
     jd: str = dspy.InputField(desc=f"the job description; {DATA_DESC}")
     example_cv: str = dspy.InputField(desc=f"a real CV to imitate in style only (may be empty); {DATA_DESC}")
+    brief: str = dspy.InputField(desc="this variant's own profile (variants for one JD differ)")
     qualified_cv: str = dspy.OutputField()
     unqualified_cv: str = dspy.OutputField()
     job_family: str = dspy.OutputField()
@@ -37,6 +38,7 @@ class DeceptiveCV(dspy.Signature):
 
     jd: str = dspy.InputField(desc=f"the job description; {DATA_DESC}")
     deception: str = dspy.InputField()
+    brief: str = dspy.InputField(desc="this variant's own angle (variants for one JD differ)")
     cv: str = dspy.OutputField(desc="the full CV text")
     claimed_title: str = dspy.OutputField()
     experience: list[ExperienceEntry] = dspy.OutputField()
@@ -61,23 +63,39 @@ def jd_view(jd: dict, anchor: dict | None) -> tuple[str, str]:
     return f"Title: {title}\n\n{jd['text'][:MAX_JD]}", title
 
 
-def balanced_tasks(jd: dict, anchor: dict | None, per_jd: int, example: str = "") -> list[Task]:
+PROFILES = ("a candidate who has held this exact role for years", "a candidate who grew into this role from an "
+            "adjacent one", "a candidate who meets the requirements with little to spare", "a candidate from a "
+            "larger organisation in the same field", "a candidate from a smaller organisation in the same field")
+
+
+def balanced_tasks(jd: dict, anchor: dict | None, per_jd: int, examples: list[str] | str = "") -> list[Task]:
+    """per_jd variants, each with its own candidate profile and (when given) its own example CV."""
     text, title = jd_view(jd, anchor)
-    return [Task(f"balanced:{jd['id']}:{v}", {"jd": fence(text), "example_cv": fence(example[:1500], "EXAMPLE_CV")},
+    examples = [examples] if isinstance(examples, str) else examples or [""]
+    return [Task(f"balanced:{jd['id']}:{v}",
+                 {"jd": fence(text), "example_cv": fence(examples[v % len(examples)][:1500], "EXAMPLE_CV"),
+                  "brief": f"Variant {v + 1} of {per_jd}: the qualified CV is {PROFILES[v % len(PROFILES)]}"
+                           + (f" (take {v // len(PROFILES) + 1})" if v >= len(PROFILES) else "")},
                  meta={"jd": jd, "anchor": anchor, "title": title, "variant": v}, rollout=v) for v in range(per_jd)]
 
 
 def hardneg_tasks(jd: dict, anchor: dict | None, per_jd: int, offset: int = 0) -> list[Task]:
+    """per_jd variants with distinct deception types (cycling through all six before any repeats)."""
     text, title = jd_view(jd, anchor)
     tasks = []
     for v in range(per_jd):
         tag = DECEPTIONS[(offset + v) % len(DECEPTIONS)]
-        tasks.append(Task(f"hardneg:{jd['id']}:{v}", {"jd": fence(text), "deception": tag},
+        rnd = v // len(DECEPTIONS)
+        tasks.append(Task(f"hardneg:{jd['id']}:{v}",
+                          {"jd": fence(text), "deception": tag,
+                           "brief": f"Variant {v + 1} of {per_jd}: {tag.replace('_', ' ')}"
+                                    + (f", a different person from the earlier {tag} variants (number {rnd + 1})"
+                                       if rnd else "")},
                           meta={"jd": jd, "anchor": anchor, "title": title, "tag": tag, "variant": v}, rollout=v))
     return tasks
 
 
-def check_balanced(hasher: MinHasher):
+def check_balanced():
     def _check(task: Task, out: dict) -> str | None:
         for field in ("qualified_cv", "unqualified_cv"):
             problem = looks_like_cv(out.get(field) or "")
@@ -88,10 +106,10 @@ def check_balanced(hasher: MinHasher):
             return f"qualified_cv should hold the role '{title}' (or a close title) in its experience"
         anchor = task.meta["anchor"]
         if anchor:
-            missing = [c["value"] for c in anchor["must"] if not grounded(c["value"], out["qualified_cv"], 80)]
+            missing = [c["value"] for c in anchor["must"] if not present(c["value"], out["qualified_cv"])]
             if missing:
                 return f"qualified_cv does not show the must requirements: {'; '.join(missing)}"
-        if hasher.jaccard(out["qualified_cv"], out["unqualified_cv"]) >= 0.5:
+        if containment(out["qualified_cv"], out["unqualified_cv"]) >= 0.5:
             return "unqualified_cv is a near-copy of qualified_cv: write a different person"
         return None
     return _check

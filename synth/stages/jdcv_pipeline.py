@@ -10,7 +10,7 @@ import random
 import re
 from collections import Counter
 
-from ..dedup import Deduplicator, MinHasher, MinHashParams
+from ..dedup import Deduplicator, MinHashParams
 from ..errors import InputError
 from ..runner import Runner
 from ..store import DatasetStore, Version
@@ -35,6 +35,11 @@ def _unrelated(cvs: list[dict], title: str, rng: random.Random) -> dict | None:
     return rng.choice(pool) if pool else None
 
 
+def _examples(cvs: list[dict], n: int, rng: random.Random) -> list[str]:
+    """Distinct example CVs for the n variants of one JD (as many as there are)."""
+    return [c["text"] for c in rng.sample(cvs, min(n, len(cvs)))] if cvs else [""]
+
+
 def estimate_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, generator: str = "both", per_jd: int = 1,
                   cvs_ref: str | None = None, anchors_ref: str | None = None, limit: int | None = None,
                   seed: int = 0) -> dict:
@@ -45,8 +50,7 @@ def estimate_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, generator: 
     cvs = store.resolve(cvs_ref, "cv").records() if cvs_ref else []
     rng = random.Random(seed)
     n_bal = per_jd if generator in ("balanced", "both") else 1
-    tasks = [t for jd in jds for t in jdcv.balanced_tasks(jd, anchors.get(jd["id"]), n_bal,
-                                                           rng.choice(cvs)["text"] if cvs else "")]
+    tasks = [t for jd in jds for t in jdcv.balanced_tasks(jd, anchors.get(jd["id"]), n_bal, _examples(cvs, n_bal, rng))]
     return runner.estimate(jdcv.Balanced(), tasks)
 
 
@@ -66,9 +70,8 @@ def run_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, name: str, gener
     bal, hard = jdcv.Balanced(), jdcv.HardNegative()
     prompts = {"balanced": bal.prompt_hash}
     n_bal = per_jd if generator in ("balanced", "both") else 1
-    tasks = [t for jd in jds for t in jdcv.balanced_tasks(jd, anchors.get(jd["id"]), n_bal,
-                                                           rng.choice(cvs)["text"] if cvs else "")]
-    res = _run(runner, bal, tasks, jdcv.check_balanced(MinHasher(MinHashParams())), "jdcv-balanced")
+    tasks = [t for jd in jds for t in jdcv.balanced_tasks(jd, anchors.get(jd["id"]), n_bal, _examples(cvs, n_bal, rng))]
+    res = _run(runner, bal, tasks, jdcv.check_balanced(), "jdcv-balanced")
     positives: dict[str, tuple[str, str | None]] = {}
     for o in res.outcomes:
         jd = o.meta["jd"]

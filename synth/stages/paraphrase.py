@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dspy
 
-from ..dedup import MinHasher
 from ..runner import Task
-from .common import DATA_DESC, PromptedModule, fence, missing_constraints, pair_record, same_title
+from ..textcheck import containment
+from .common import DATA_DESC, PromptedModule, fence, pair_record, text_problem
 
-NEAR_COPY = 0.6  # MinHash Jaccard at or above this: the rewrite is a near-copy of the anchor
+NEAR_COPY = 0.5  # shingle containment at or above this: the rewrite is a near-copy of the anchor
 
 
 class ParaphraseAnchor(dspy.Signature):
@@ -28,16 +28,16 @@ def make_tasks(anchor: dict) -> list[Task]:
     return [Task(f"paraphrase:{anchor['id']}", {"anchor": fence(anchor["card"], "ANCHOR")}, meta={"anchor": anchor})]
 
 
-def check(task: Task, out: dict, hasher: MinHasher, near_copy: float = NEAR_COPY) -> str | None:
+def check(task: Task, out: dict, near_copy: float = NEAR_COPY) -> str | None:
+    """Reads the text: the anchor's title and every must value in it, and not a near-copy of the anchor card
+    (shared word 3-shingles / shingles of the shorter text below `near_copy`)."""
     anchor = task.meta["anchor"]
-    if not same_title(out["title"], anchor["title"]):
-        return f"title changed: '{out['title']}' is not the anchor's title '{anchor['title']}'"
-    missing = missing_constraints(anchor["must"], out["text"])
-    if missing:
-        return f"must requirements missing from the text: {'; '.join(missing)}"
-    j = hasher.jaccard(out["text"], anchor["card"])
-    if j >= near_copy:
-        return f"near-copy of the anchor (MinHash Jaccard {j:.2f} >= {near_copy}): rewrite in your own words"
+    problem = text_problem(out.get("text"), anchor["title"], anchor["must"])
+    if problem:
+        return problem
+    c = containment(out["text"], anchor["card"])
+    if c >= near_copy:
+        return f"near-copy of the anchor (shingle containment {c:.2f} >= {near_copy}): rewrite in your own words"
     return None
 
 

@@ -10,12 +10,13 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from ..dedup import Deduplicator, MinHasher, MinHashParams
+from ..dedup import Deduplicator, MinHashParams
 from ..errors import InputError, MiraError
 from ..runner import Runner
 from ..runner.calls import reason_key
 from ..store import DatasetStore, Version
 from . import boundary, card, constraint, extract, paraphrase
+from .scope import load_cues
 
 STAGE_NAMES = {1: "extract", 2: "paraphrase", 3: "card", 4: "boundary", 5: "constraint"}
 
@@ -142,10 +143,13 @@ def run_jd_pipeline(store: DatasetStore, runner: Runner, jds_ref: str | None, na
         raise InputError("Stage 3 (card) reads the raw JDs: pass --jds REF too.")
 
     pairs, rejects = [], []
-    hasher = MinHasher(cfg.dedup)
+    # the queries are in the index: a variant equal to its own anchor card or raw JD is a duplicate, never a pair
+    dedup.seed([a["id"] for a in anchors], [a["card"] for a in anchors])
+    dedup.seed([f"{j['id']}(raw)" for j in jds.values()], [j["text"] for j in jds.values()])
+    prompts["scope_cues"] = load_cues().hash
     plan = {
         2: (paraphrase.Paraphrase, lambda a: paraphrase.make_tasks(a),
-            lambda t, o: paraphrase.check(t, o, hasher, cfg.near_copy), paraphrase.build, 1),
+            lambda t, o: paraphrase.check(t, o, cfg.near_copy), paraphrase.build, 1),
         3: (card.Card, lambda a: card.make_tasks(a, jds[a["jd_id"]]) if a["jd_id"] in jds else [],
             card.check, card.build, 1),
         4: (boundary.Boundary, lambda a: boundary.make_tasks(a, cfg.n_boundary), boundary.check, boundary.build,
@@ -166,6 +170,8 @@ def run_jd_pipeline(store: DatasetStore, runner: Runner, jds_ref: str | None, na
                 why = _shortfall(num, a)
                 counts.reject(stage, why)
                 rejects.append({"reason": why, "stage": stage, "where": a["id"], "source_id": a["jd_id"]})
+        c = counts.stage(stage)
+        c["requested_per_jd"], c["jds"] = per_anchor, len(anchors)
         res = _run(runner, module, tasks, check, f"jd-{stage}")
         by_key = {t.key: t for t in tasks}
         built = []
@@ -176,7 +182,10 @@ def run_jd_pipeline(store: DatasetStore, runner: Runner, jds_ref: str | None, na
                 counts.reject(stage, o.reason)
                 rejects.append({"reason": o.reason, "stage": stage, "where": o.key, "raw": o.raw,
                                 "source_id": o.meta["anchor"]["jd_id"]})
-        pairs.extend(dedup_counted(stage, built, [p["text"] for p in built], dedup, counts, rejects))
+        kept = dedup_counted(stage, built, [p["text"] for p in built], dedup, counts, rejects)
+        per = Counter(p["anchor_id"] for p in kept)
+        c["jds_at_request"] = sum(per[a["id"]] >= per_anchor for a in anchors)
+        pairs.extend(kept)
     parents_pairs = parents + ([anchors_v.ref] if anchors_v else [])
     pairs_v = store.write(f"{name}-pairs", "jd_pair", pairs, rejects, manifest={
         **base_manifest, "parents": parents_pairs, "prompts": prompts, "stages": counts.manifest()})
@@ -206,5 +215,6 @@ def dedup_counted(stage: str | list[str], records: list[dict], texts: list[str],
             kept.append(rec)
         else:
             c["duplicates"] += 1
-            rejects.append({"reason": "duplicate", "stage": "dedup", "where": rec["id"], "duplicate_of": dup})
+            rejects.append({"reason": "duplicate", "stage": "dedup", "where": rec["id"], "duplicate_of": dup,
+                            "of_stage": st, "source_id": rec.get("jd_id")})
     return kept

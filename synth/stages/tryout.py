@@ -6,7 +6,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..dedup import MinHasher, MinHashParams
 from ..errors import InputError
 from ..paths import PROMPTS_DIR, REPO_ROOT
 from ..runner import Runner
@@ -28,8 +27,7 @@ def _module_cls(stage: str):
 
 
 def _check(stage: str):
-    hasher = MinHasher(MinHashParams())
-    return {"extract": extract.check, "paraphrase": lambda t, o: paraphrase.check(t, o, hasher),
+    return {"extract": extract.check, "paraphrase": paraphrase.check,
             "card": card.check, "boundary": boundary.check, "constraint": constraint.check}[stage]
 
 
