@@ -85,7 +85,7 @@ def retrieve(store: DatasetStore, jds: list[dict], jd_v: Version, corpus: list[d
     scorer = make_scorer(spec)
     ids = [c["id"] for c in corpus]
     emb = scorer.embed([c["text"] for c in corpus], cache)
-    qv = scorer.embed([j["text"] for j in jds], cache)
+    qv = scorer.embed_queries([j["text"] for j in jds], cache)
     ranked = {}
     for j, q in zip(jds, qv):
         top = _top_k(emb, q, k1)

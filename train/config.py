@@ -29,6 +29,7 @@ class TrainConfig:
     val_fraction: float = 0.1  # held out by JD when no --val is given
     seed: int = 0
     threads: int | None = None  # torch CPU threads (default: all cores)
+    trust_remote_code: bool = False  # run the backbone folder's own modelling code (Jina v3); explicit opt-in
 
 
 @dataclass

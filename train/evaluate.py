@@ -4,6 +4,7 @@ rerank the top K1 with the BoundaryHead); model comparison tables and plots; the
 from __future__ import annotations
 
 import csv
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +33,27 @@ class Scorer:
     lam: float = 0.0
     fingerprint: str = ""
     max_length: int | None = None  # tokens per text; None: the model's own max_seq_length
+    trust_remote_code: bool = False
     _model: object = field(default=None, repr=False)
 
     def encoder(self):
         if self._model is None:
             from .backbones import load_encoder
 
-            self._model = load_encoder(self.model_path, "cpu", self.max_length)
+            self._model = load_encoder(self.model_path, "cpu", self.max_length, self.trust_remote_code)
         return self._model
+
+    def query_prompt(self) -> str:
+        """The model's `query` prompt (e.g. Qwen3-Embedding's instruction), read from its folder; JDs get it."""
+        f = Path(self.model_path) / "config_sentence_transformers.json"
+        try:
+            return (json.loads(f.read_text()).get("prompts") or {}).get("query", "") or ""
+        except (OSError, ValueError):
+            return ""
+
+    def embed_queries(self, texts: list[str], cache: EmbeddingCache) -> np.ndarray:
+        p = self.query_prompt()
+        return self.embed([p + t for t in texts] if p else texts, cache)
 
     @property
     def cache_key(self) -> str:
@@ -59,11 +73,13 @@ class Scorer:
         return cos - self.lam * self.head.boundary(np.repeat(q[None], len(cands), 0), cands)
 
 
-def make_scorer(spec: str, lam: float | None = None, max_length: int | None = None) -> Scorer:
+def make_scorer(spec: str, lam: float | None = None, max_length: int | None = None,
+                trust_remote_code: bool = False) -> Scorer:
     """`MODEL` or `MODEL+HEAD`; MODEL is a folder, or `zero-shot` / `minilm` for the offline base model."""
     model, _, head_dir = spec.partition("+")
     path = resolve_base(None if model in ZERO_SHOT else model)
-    s = Scorer(spec, path, fingerprint=model_fingerprint(path), max_length=max_length)
+    s = Scorer(spec, path, fingerprint=model_fingerprint(path), max_length=max_length,
+               trust_remote_code=trust_remote_code)
     if head_dir:
         s.head, info = load_head(head_dir)
         s.lam = info.get("lambda", 0.1) if lam is None else lam
@@ -142,7 +158,7 @@ def local_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int]
     entries = pool.records()
     jd_ids = [e["jd_id"] for e in entries]
     cv_ids = sorted({c for e in entries for c in e["candidate_ids"]})
-    jv = dict(zip(jd_ids, scorer.embed([jds[j]["text"] for j in jd_ids], cache)))
+    jv = dict(zip(jd_ids, scorer.embed_queries([jds[j]["text"] for j in jd_ids], cache)))
     cvv = dict(zip(cv_ids, scorer.embed([cvs[c]["text"] for c in cv_ids], cache)))
     queries = []
     for e in entries:
@@ -161,7 +177,7 @@ def search_lambda_on_pool(store: DatasetStore, pool_ref: str, scorer: Scorer, he
     pool, jds, cvs = _pool(store, pool_ref)
     cos, bnd, pos = [], [], []
     for e in pool.iter_records():
-        qv = scorer.embed([jds[e["jd_id"]]["text"]], cache)[0]
+        qv = scorer.embed_queries([jds[e["jd_id"]]["text"]], cache)[0]
         cv = scorer.embed([cvs[x]["text"] for x in e["candidate_ids"]], cache)
         cos.append(cv @ qv)
         bnd.append(head.boundary(np.repeat(qv[None], len(cv), 0), cv))
@@ -194,7 +210,7 @@ def global_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int
     if not ids:
         raise InputError(f"{pool.ref} has no candidate texts to search.")
     corpus = scorer.embed([texts[i] for i in ids], cache)
-    jv = scorer.embed([jds[e["jd_id"]]["text"] for e in entries], cache)
+    jv = scorer.embed_queries([jds[e["jd_id"]]["text"] for e in entries], cache)
     index = None
     if len(ids) > ann_threshold:
         try:
@@ -277,7 +293,7 @@ def diagnose(scorer: Scorer, queries: list[str], cands: list[str], labels: np.nd
 
     if scorer.head is None:
         raise InputError("diagnose needs a head: --head DIR (or MODEL+HEAD).")
-    s = scorer.head.boundary(scorer.embed(queries, cache), scorer.embed(cands, cache))
+    s = scorer.head.boundary(scorer.embed_queries(queries, cache), scorer.embed(cands, cache))
     pos, neg = s[labels == 1], s[labels == 0]
     p = float(ttest_ind(pos, neg, equal_var=False).pvalue) if len(pos) > 1 and len(neg) > 1 else float("nan")
     return {"auc": auc(s, labels), "cohens_d": cohens_d(pos, neg), "p_value": p, "n_mismatch": int(len(pos)),

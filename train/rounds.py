@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +17,9 @@ from synth.errors import InputError
 from synth.store import pool_members
 from synth.store import DatasetStore, Version, code_version
 
-from .backbones import apply_lora, load_encoder, merge_lora, pick_device, resolve_base
+from .backbones import apply_lora, load_encoder, lora_targets, merge_lora, pick_device, query_prompt, resolve_base
 from .config import R1Config, R2Config, as_dict
-from .data import jd_lineage, make_batches, r1_data, r2_triplets, split_by_group
+from .data import Triplet, jd_lineage, make_batches, r1_data, r2_triplets, split_by_group
 from .encode import Tokens, embed, resolve_precision
 from .engine import Trainer, run_stage
 from .losses import grouped_ranking_loss, mnrl_loss, pair_alignment_loss
@@ -45,9 +45,21 @@ def _setup(base: str | None, cfg):
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = pick_device()
-    model = load_encoder(base, device, cfg.max_length)
+    model = load_encoder(base, device, cfg.max_length, cfg.trust_remote_code)
     precision = resolve_precision(cfg.precision, device)
     return model, device, precision
+
+
+def _backbone_record(model, cfg) -> dict:
+    """What the backbone was trained with, for mira_train.json (the query prompt is also saved in the model folder's
+    sentence-transformers config, so `encode(jd, prompt_name="query")` encodes JDs the same way)."""
+    return {"lora_targets": lora_targets(model, cfg.lora_targets), "max_seq_length": model.max_seq_length,
+            "query_prompt_name": "query" if query_prompt(model) else None, "query_prompt": query_prompt(model),
+            "trust_remote_code": cfg.trust_remote_code}
+
+
+def _queries_prompted(items: list[Triplet], prompt: str) -> list[Triplet]:
+    return [replace(t, query=prompt + t.query) for t in items] if prompt else items
 
 
 def _pool_queries(store: DatasetStore, pool: Version) -> tuple[list[dict], set[str]]:
@@ -111,6 +123,11 @@ def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
     else:
         train, val_triplets = split_by_group(train, lambda t: t.group, cfg.val_fraction, cfg.seed)
     model, device, precision = _setup(base, cfg)
+    prompt, record = query_prompt(model), _backbone_record(model, cfg)  # JDs are the queries (Qwen3's instruction)
+    train, val_triplets = _queries_prompted(train, prompt), _queries_prompted(val_triplets, prompt)
+    if val_queries and prompt:
+        val_queries = [{**q, "text": prompt + q["text"]} for q in val_queries]
+        val_texts = {q["text"] for q in val_queries} | {t for q in val_queries for _, t in q["cands"]}
     texts = [x for t in train + val_triplets for x in (t.query, t.positive, t.negative) if x] + sorted(val_texts)
     tokens = Tokens(model, texts)
     evaluate = _evaluator(model, tokens, device, precision, cfg.mini_batch or 64, val_triplets, val_queries)
@@ -136,7 +153,7 @@ def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
         logs = run_stage(trainer, "r2", cfg.epochs, batches, columns, loss_fn,
                          evaluate if metric else None, metric, cfg.patience, cfg.warmup_ratio, prog)
     manifest = _manifest("r2", data, val_ref, base, cfg, device, precision, logs, t0,
-                         {"train_triplets": len(train), "val_before": before,
+                         {"train_triplets": len(train), "val_before": before, "backbone": record,
                           "lineage": jd_lineage(store, [data] + ([vv] if val_ref else []))})
     return _finish(model, Path(out), manifest, console)
 
@@ -151,6 +168,9 @@ def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
     if not any(sets.values()):
         raise InputError(f"{data.ref} has no card / paraphrase pairs or complete ranking groups.")
     model, device, precision = _setup(base, cfg)
+    prompt, record = query_prompt(model), _backbone_record(model, cfg)  # the anchor side is the query
+    sets = {"card": _queries_prompted(sets["card"], prompt), "align": _queries_prompted(sets["align"], prompt),
+            "rank": [(g[0], prompt + g[1], *g[2:]) for g in sets["rank"]]}
     texts = [x for t in sets["card"] + sets["align"] for x in (t.query, t.positive)] + \
             [x for g in sets["rank"] for x in g[1:]]
     tokens = Tokens(model, texts)
@@ -207,5 +227,6 @@ def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
                                   cfg.patience, cfg.warmup_ratio, prog, step_hook)
     manifest = _manifest("r1", data, None, base, cfg, device, precision, all_logs, t0,
                          {"stages_run": order, "sizes": {k: len(v) for k, v in sets.items()},
+                          "backbone": record,
                           "lineage": jd_lineage(store, [data])})
     return _finish(model, Path(out), manifest, console)

@@ -25,6 +25,8 @@ MaxLenOpt = Annotated[Optional[int], typer.Option("--max-length", help="tokens p
                                                   "for compare, the smallest of the models')", show_default=False)]
 RunFileOpt = Annotated[Optional[Path], typer.Option("--run-file", help="also write the ranking as a TREC run file",
                                                     show_default=False)]
+TrustOpt = Annotated[bool, typer.Option("--trust-remote-code", help="run the model folder's own modelling code "
+                                        "(e.g. Jina v3); explicit opt-in")]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="refuse to evaluate a model on JDs it trained or "
                                          "validated on")]
 
@@ -39,10 +41,10 @@ def _ks(spec: str) -> list[int]:
     return ks
 
 
-def _scorer(model: str, head: str | None, lam: float | None, max_length: int | None = None):
+def _scorer(model: str, head: str | None, lam: float | None, max_length: int | None = None, trust: bool = False):
     from train.evaluate import make_scorer
 
-    return make_scorer(model + (f"+{head}" if head and "+" not in model else ""), lam, max_length)
+    return make_scorer(model + (f"+{head}" if head and "+" not in model else ""), lam, max_length, trust)
 
 
 def guard_leakage(store, pool: str, scorers, strict: bool) -> None:
@@ -94,12 +96,12 @@ def _print(m: dict, ks: list[int], out: Path | None) -> None:
 def local_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: LambdaOpt = None,
               k: Annotated[str, typer.Option("--k")] = "10,20,30,40,50,60,70", out: OutOpt = None,
               max_length: MaxLenOpt = None, run_file: RunFileOpt = None, strict: StrictOpt = False,
-              home: HomeOpt = None) -> None:
+              trust_remote_code: TrustOpt = False, home: HomeOpt = None) -> None:
     """Rerank each JD's shortlist: Recall@K, Precision@K, MRR, nDCG@K (JDs without positives excluded)."""
     from train.evaluate import local_eval
 
     ks, store = _ks(k), store_for(home)
-    sc = _scorer(model, head, lam, max_length)
+    sc = _scorer(model, head, lam, max_length, trust_remote_code)
     guard_leakage(store, pool, [sc], strict)
     _print(local_eval(store, pool, sc, ks, _cache(home), run_file), ks, out)
 
@@ -112,13 +114,13 @@ def global_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: Lambda
                ann_threshold: Annotated[int, typer.Option("--ann-threshold", help="use an ANN index above this "
                                                           "many CVs")] = 200_000,
                out: OutOpt = None, max_length: MaxLenOpt = None, run_file: RunFileOpt = None,
-               strict: StrictOpt = False, home: HomeOpt = None) -> None:
+               strict: StrictOpt = False, trust_remote_code: TrustOpt = False, home: HomeOpt = None) -> None:
     """Retrieve from the whole corpus, rerank the top K1 with the head, report Recall@K / Precision@K (every
     positive of a JD counts, retrieved or not)."""
     from train.evaluate import global_eval
 
     ks, store = _ks(k), store_for(home)
-    sc = _scorer(model, head, lam, max_length)
+    sc = _scorer(model, head, lam, max_length, trust_remote_code)
     guard_leakage(store, pool, [sc], strict)
     m = global_eval(store, pool, sc, ks, _cache(home), k1, corpus, ann_threshold, run_file)
     _print(m, ks, out)
@@ -134,7 +136,7 @@ def compare_cmd(pool: PoolOpt,
                 k1: Annotated[int, typer.Option("--k1")] = 1000,
                 out: Annotated[Path, typer.Option("--out", help="folder for CSV, markdown, PNG and TREC run files")] =
                 Path("comparison"), max_length: MaxLenOpt = None, strict: StrictOpt = False,
-                home: HomeOpt = None) -> None:
+                trust_remote_code: TrustOpt = False, home: HomeOpt = None) -> None:
     """The paper's Table 4/5 shape for several models on the same JDs at one max length, with CSV, markdown, a PNG
     of the curves and one TREC run file per model."""
     from train.evaluate import common_max_length, global_eval, local_eval, write_comparison
@@ -143,7 +145,7 @@ def compare_cmd(pool: PoolOpt,
         raise InputError("--mode is local or global.")
     ks = _ks(k or ("10,20,30,40,50,60,70" if mode == "local" else "1,5,10,50,100,200"))
     store, cache = store_for(home), _cache(home)
-    scorers = [_scorer(spec, None, None) for spec in [m.strip() for m in models.split(",") if m.strip()]]
+    scorers = [_scorer(spec, None, None, None, trust_remote_code) for spec in [m.strip() for m in models.split(",") if m.strip()]]
     length = common_max_length(scorers, max_length)
     guard_leakage(store, pool, scorers, strict)
     rows = []

@@ -22,7 +22,16 @@ EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", show_default=False
 LrOpt = Annotated[Optional[float], typer.Option("--lr", show_default=False)]
 BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", show_default=False)]
 MaxLenOpt = Annotated[Optional[int], typer.Option("--max-length", show_default=False)]
+TrustOpt = Annotated[bool, typer.Option("--trust-remote-code", help="run the backbone folder's own modelling code "
+                                        "(Jina v3 needs it); explicit opt-in, recorded in mira_train.json")]
+TargetsOpt = Annotated[Optional[str], typer.Option("--lora-targets", help="comma-separated module names to adapt "
+                                                   "(default: chosen from the modules the model has)",
+                                                   show_default=False)]
 PrecisionOpt = Annotated[Optional[str], typer.Option("--precision", help="auto, fp32 or bf16", show_default=False)]
+
+
+def _targets(spec: str | None) -> list[str] | None:
+    return [x.strip() for x in spec.split(",") if x.strip()] if spec else None
 
 
 def _summary(res) -> None:
@@ -41,26 +50,30 @@ def r2_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None,
            val: Annotated[Optional[str], typer.Option("--val", help="pool or jdcv_triplet REF for validation "
                                                       "(default: 10% of the JDs held out)")] = None,
            config: ConfigOpt = None, epochs: EpochsOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None,
-           max_length: MaxLenOpt = None, precision: PrecisionOpt = None, home: HomeOpt = None) -> None:
+           max_length: MaxLenOpt = None, precision: PrecisionOpt = None, trust_remote_code: TrustOpt = False,
+           lora_targets: TargetsOpt = None, home: HomeOpt = None) -> None:
     """R2: LoRA + MNRL over (JD, CV+, CV-) from a jdcv_triplet or pool version; merged into OUT."""
     from train.config import R2Config, load_config
     from train.rounds import train_r2
 
     cfg = load_config(R2Config, config, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
-                      precision=precision)
+                      precision=precision, trust_remote_code=trust_remote_code or None,
+                      lora_targets=_targets(lora_targets))
     _summary(train_r2(store_for(home), data, base, out, cfg, val, err_console))
 
 
 @app.command("r1")
 def r1_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None, config: ConfigOpt = None, epochs: EpochsOpt = None,
            lr: LrOpt = None, batch_size: BatchOpt = None, max_length: MaxLenOpt = None,
-           precision: PrecisionOpt = None, home: HomeOpt = None) -> None:
+           precision: PrecisionOpt = None, trust_remote_code: TrustOpt = False, lora_targets: TargetsOpt = None,
+           home: HomeOpt = None) -> None:
     """R1: card warm-up, semantic alignment, grouped ranking on a jd_pair version; one adapter; merged into OUT."""
     from train.config import R1Config, load_config
     from train.rounds import train_r1
 
     cfg = load_config(R1Config, config, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
-                      precision=precision)
+                      precision=precision, trust_remote_code=trust_remote_code or None,
+                      lora_targets=_targets(lora_targets))
     if epochs is not None:
         cfg.stage_epochs = {k: min(v, epochs) for k, v in cfg.stage_epochs.items()}
     _summary(train_r1(store_for(home), data, base, out, cfg, err_console))
@@ -100,7 +113,7 @@ def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF
     scorer = make_scorer(encoder)
     cache = EmbeddingCache(store.home / ".mira" / "embeddings.sqlite")
     cfg = HeadConfig(seed=seed)
-    res = train_head(scorer.embed(q, cache), scorer.embed(c, cache), np.array(y, dtype=np.float32), g, cfg)
+    res = train_head(scorer.embed_queries(q, cache), scorer.embed(c, cache), np.array(y, dtype=np.float32), g, cfg)
     search = None
     if lam == "auto":
         if not val_pool:
