@@ -45,8 +45,8 @@ def main() -> None:
         after = Counter(m.group(0) for m in YEAR_RANGE.finditer(out))
         ranges += sum(before.values())
         touched += sum((before - after).values())
-        if c["[NAME]"] and len(names) < 5:
-            names.append(text.strip().splitlines()[0][:60])
+        if c["[NAME]"] and len(names) < 5:  # the original of each line that now holds [NAME]
+            names += [a.strip()[:60] for a, b in zip(text.split("\n"), out.split("\n")) if "[NAME]" in b and a != b]
     secs = time.perf_counter() - t0
     t = Table(title=f"redaction of {len(texts)} livecareer CVs ({secs:.1f} s)")
     for col in ("replaced", "occurrences", "CVs"):
@@ -57,7 +57,7 @@ def main() -> None:
     t.add_row("year ranges touched", str(touched), "")
     Console().print(t)
     if names:
-        print("first lines replaced as names (sample, to check for false positives):", " | ".join(names))
+        print("lines that now hold [NAME] (sample, to check for false positives):", " | ".join(names))
     print(bench_line("redact", cvs=len(texts), phones=counts["[PHONE]"], emails=counts["[EMAIL]"],
                      urls=counts["[URL]"], names=counts["[NAME]"], year_ranges=ranges, year_ranges_touched=touched,
                      seconds=secs))

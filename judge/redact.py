@@ -27,14 +27,17 @@ certified registered staff sales marketing finance human resources customer serv
 aviation agriculture fitness apparel healthcare information technology public relations business development""".split())
 
 
+_YEARS = re.compile(r"(?<!\d)(?:19|20)\d\d\s*[-–]\s*(?:19|20)\d\d(?!\d)")
+
+
 def _phone_spans(text: str) -> list[tuple[int, int]]:
     import phonenumbers
 
     spans = []
     for region in ("US", "GB"):
         for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE):
-            if "/" in m.raw_string or sum(ch.isdigit() for ch in m.raw_string) < 10:
-                continue  # dates and year ranges
+            if "/" in m.raw_string or sum(ch.isdigit() for ch in m.raw_string) < 10 or _YEARS.search(m.raw_string):
+                continue  # dates and year ranges (also a range run together with a GPA or a union number)
             if not any(s <= m.start < e for s, e in spans):
                 spans.append((m.start, m.end))
     return sorted(spans)

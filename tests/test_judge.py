@@ -145,6 +145,12 @@ def test_redact():
     assert redact("Senior Accountant\nAudit, 2015-2019").startswith("Senior Accountant")  # a title, not a name
     kept = redact("Jane Doe\nAudit 2015-2019, 01/2012 - 03/2014, 2019 - 2021")
     assert all(x in kept for x in ("2015-2019", "01/2012 - 03/2014", "2019 - 2021"))
+    # real livecareer lines where a year range runs into a GPA, a union number or a month: never a phone
+    for line in ("Cape Fear Community College, Wilmington, North Carolina, 1994-1995 4.0 GPA,",
+                 "Local Union Iron Workers #155 2013-2014 Attended Grand Canyon University",
+                 "Association board member 2001-2006 04/2010 to Current Lincoln, NE"):
+        assert redact(line) == line
+    assert "[PHONE]" in redact("Call 555-201-1999 after 5pm")  # a phone ending in what looks like a year
 
 
 @pytest.fixture
