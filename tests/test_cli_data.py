@@ -91,5 +91,11 @@ def test_demo_end_to_end_with_a_scripted_endpoint(home, store, llm_server):
     assert {"sample-jd", "sample-cv", "sample-rjdb", "demo-jd-anchors", "demo-jd-pairs", "demo-jdcv",
             "demo-judgments"} <= set(store.names())
     assert store.resolve("demo-judgments").count == 2 and "done" in r.stdout
+    made = r.stdout[r.stdout.index("what you made"):]
+    kept_boundary = [p for p in store.resolve("demo-jd-pairs").records() if p["type"] == "boundary"]
+    import re
+
+    row = re.search(r"│ boundary\s+│ (\d+)\s+│", made)
+    assert kept_boundary and row and int(row.group(1)) == len(kept_boundary)
     calls = llm_server.calls
     assert mira(*args).exit_code == 0 and llm_server.calls == calls  # a re-run is answered from the cache

@@ -99,6 +99,7 @@ def run_demo(store: DatasetStore, console: Console, lm: str | None = None, api_b
         out["eval"] = _train_and_eval(store, console)
         out["timings"]["train_eval"] = time.time() - t1
     out["timings"]["total"] = time.time() - t0
+    _what_you_made(console, store, res.anchors, res.pairs, jv)
     _closing(console, store, out, cfg.model)
     return out
 
@@ -134,20 +135,23 @@ def _train_and_eval(store: DatasetStore, console: Console) -> dict:
         console.print(f"[yellow]Skipping training: the train extra is not installed ({e}). "
                       "pip install -e '.[train]'[/]")
         return {}
-    data = store.resolve("sample-rjdb")
+    from ..split import split_version
+
+    # R2 trains on 80% of the sample's JDs and both models are measured on the other 20%, which it never saw
+    train_v, test_v = split_version(store, "sample-rjdb", "jd", (0.8, 0.2), seed=0, name="demo-rjdb")
     model_dir = store.home / "models" / "demo-r2"
     cfg = load_config(R2Config, epochs=3, lr=5e-4, batch_size=16, max_length=128, val_fraction=0.2)
     manifest = model_dir / "mira_train.json"
-    if manifest.exists() and json.loads(manifest.read_text()).get("data") == data.ref:
-        console.print(f"R2 model for {data.ref} already trained: {model_dir} (delete it to retrain)")
+    if manifest.exists() and json.loads(manifest.read_text()).get("data") == train_v.ref:
+        console.print(f"R2 model for {train_v.ref} already trained: {model_dir} (delete it to retrain)")
     else:
-        train_r2(store, data.ref, None, model_dir, cfg, console=err_console)
+        train_r2(store, train_v.ref, None, model_dir, cfg, console=err_console)
     cache = EmbeddingCache(store.home / ".mira" / "embeddings.sqlite")
     ks = [1, 2]
-    rows = [local_eval(store, data.ref, make_scorer(spec), ks, cache) for spec in ("zero-shot", str(model_dir))]
+    rows = [local_eval(store, test_v.ref, make_scorer(spec), ks, cache) for spec in ("zero-shot", str(model_dir))]
     rows[0]["model"], rows[1]["model"] = "zero-shot MiniLM", "R2 (demo, 3 epochs)"
-    t = Table(title=f"local pool {data.ref} (each JD: matched vs unmatched CV); note: R2 trained on these JDs",
-              show_header=True)
+    t = Table(title=f"held-out local pool {test_v.ref}: {test_v.count} RJDB JDs R2 did not train on (it trained on "
+                    f"{train_v.count}); each JD: matched vs unmatched CV", show_header=True)
     for col in ("model", "Recall@1", "MRR", "positive above hard negative"):
         t.add_column(col)
     for r in rows:
@@ -155,6 +159,36 @@ def _train_and_eval(store: DatasetStore, console: Console) -> dict:
     console.print(t)
     files = write_comparison(rows, ks, store.home / "reports" / "demo-eval", "demo: zero-shot vs R2")
     return {"rows": rows, "files": {k: str(v) for k, v in files.items()}, "model": str(model_dir)}
+
+
+def _clip(text: str, n: int = 260) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _what_you_made(console: Console, store: DatasetStore, anchors, pairs, jdcv) -> None:
+    """Per-stage counts and one kept example of each type beside what it was made from: the data, not only counts."""
+    t = Table(title="what you made: one kept example per type, beside its source", show_lines=True)
+    for col in ("type", "kept", "made from (anchor / JD)", "example"):
+        t.add_column(col, overflow="fold")
+    if anchors is not None:
+        first = next(anchors.iter_records(), None)
+        t.add_row("anchor (stage 1)", str(anchors.count), "the real JD " + (first or {}).get("jd_id", ""),
+                  _clip(first["card"]) if first else "none kept")
+    recs = pairs.records() if pairs is not None else []
+    for kind in ("paraphrase", "card", "boundary", "constraint"):
+        kept = [r for r in recs if r["type"] == kind]
+        ex = kept[0] if kept else None
+        t.add_row(kind, str(len(kept)), _clip(ex["anchor_text"]) if ex else "", _clip(ex["text"]) if ex else
+                  "none kept (see `mira data show` for the reasons)")
+    if jdcv is not None:
+        trips = jdcv.records()
+        for gen in ("balanced", "hardneg"):
+            ex = next((r for r in trips if r["generator"] == gen), None)
+            t.add_row(f"JD–CV {gen}" + (f" ({ex['negative_type']})" if ex else ""),
+                      str(sum(r["generator"] == gen for r in trips)), _clip(ex["jd"], 160) if ex else "",
+                      _clip(ex["negative"]) if ex else "none kept")
+    console.print(t)
 
 
 def _closing(console: Console, store: DatasetStore, out: dict, model: str) -> None:
