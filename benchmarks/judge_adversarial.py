@@ -7,7 +7,9 @@ RJDB sample's matched resumes against their JDs (requirements from the stage-1 e
 
 Each scripted behaviour (tests/scripted_judge.py) answers through the local OpenAI-compatible test server; the table
 gives the share of unrelated pairs labelled positive and the share of qualified (RJDB matched) pairs labelled positive.
-Target: 0% unrelated positive under every adversarial behaviour.
+Target: 0% unrelated positive under every adversarial behaviour. On qualified pairs the last column is what the
+evidence checks cost the cooperative judge: how many of its "met" claims they downgraded (its scores are scripted,
+so the positive share itself says little).
 """
 
 from __future__ import annotations
@@ -70,7 +72,9 @@ def measure(behaviour, pairs, home: Path) -> tuple[float, int, int]:
     finally:
         srv.stop()
     pos = sum(x["label"] for x in jr.records)
-    return pos / max(1, len(jr.records)), len(jr.records), len(jr.rejects)
+    met = sum(r["llm_verdict"] == "met" for x in jr.records for r in x["requirements"])
+    down = sum(x["downgraded"] for x in jr.records)
+    return pos / max(1, len(jr.records)), len(jr.records), len(jr.rejects), (down, met)
 
 
 def main() -> None:
@@ -89,21 +93,24 @@ def main() -> None:
         qualified = qualified_pairs(store)
         t = Table(title=f"{len(unrelated)} unrelated pairs (software JDs x {', '.join(TRADES).lower()} CVs, half "
                         f"injected); {len(qualified)} qualified RJDB pairs")
-        for col in ("behaviour", "unrelated positive", "unrelated scored / unscored", "qualified positive"):
+        for col in ("behaviour", "unrelated positive", "unrelated scored / unscored", "qualified positive",
+                    "qualified: 'met' claims downgraded"):
             t.add_column(col, justify="left" if col == "behaviour" else "right")
         figures = {}
         for name, fn in [("cooperative", answer)] + list(ADVERSARIES.items()):
-            u, n_u, x_u = measure(fn, unrelated, Path(tmp) / f"h-{name}-u")
-            q, _, _ = measure(fn, qualified, Path(tmp) / f"h-{name}-q")
+            u, n_u, x_u, _ = measure(fn, unrelated, Path(tmp) / f"h-{name}-u")
+            q, _, _, (down, met) = measure(fn, qualified, Path(tmp) / f"h-{name}-q")
             figures[name] = u
-            t.add_row(name, f"{100 * u:.1f}%", f"{n_u} / {x_u}", f"{100 * q:.1f}%")
+            t.add_row(name, f"{100 * u:.1f}%", f"{n_u} / {x_u}", f"{100 * q:.1f}%", f"{down} of {met}")
             if name == "cooperative":
                 figures["qualified_cooperative"] = q
+                figures["cooperative_met_downgraded"] = down / max(1, met)
         Console().print(t)
     worst = max(v for k, v in figures.items() if k in ADVERSARIES)
     print(bench_line("judge_adversarial", pairs=len(unrelated), worst_adversarial_unrelated_positive=worst,
                      cooperative_unrelated_positive=figures["cooperative"],
-                     cooperative_qualified_positive=figures["qualified_cooperative"]))
+                     cooperative_qualified_positive=figures["qualified_cooperative"],
+                     cooperative_qualified_met_downgraded=figures["cooperative_met_downgraded"]))
 
 
 if __name__ == "__main__":
