@@ -89,22 +89,27 @@ class MinHasher:
 
     def prepare(self, texts: list[str]) -> tuple[list[bytes], list[RMinHash]]:
         """(exact keys, MinHashes) of the texts. The exact key hashes the text's words in order (case, spacing and
-        punctuation aside). Tokenising is the cost, so large inputs are split over the CPU cores (forked workers
+        punctuation aside). Tokenising is the cost, so large inputs are split over the CPU cores (worker processes
         return pickled rensa objects); the result is the same as in one process."""
         workers = min(os.cpu_count() or 1, 8)
-        if len(texts) < PARALLEL_MIN or workers < 2 or "fork" not in mp.get_all_start_methods():
+        if len(texts) < PARALLEL_MIN or workers < 2:
             return _prepare(self.params, texts)
-        ctx, step = mp.get_context("fork"), -(-len(texts) // workers)
+        # not fork: rensa's thread pool, once used in this process, would deadlock a forked child
+        ctx, step = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"), \
+            -(-len(texts) // workers)
         procs = []
-        for lo in range(step, len(texts), step):  # forked children inherit `texts`: nothing is pickled to them
+        for lo in range(step, len(texts), step):
             recv, send = ctx.Pipe(duplex=False)
-            p = ctx.Process(target=_child, args=(send, self.params, texts, lo, lo + step), daemon=True)
+            p = ctx.Process(target=_child, args=(send, self.params, texts[lo:lo + step]), daemon=True)
             p.start()
             send.close()
             procs.append((p, recv))
         keys, hashes = _prepare(self.params, texts[:step])  # this process takes the first share
-        for p, recv in procs:
-            k, h = recv.recv()
+        for (p, recv), lo in zip(procs, range(step, len(texts), step)):
+            try:
+                k, h = recv.recv()
+            except (EOFError, OSError):  # a worker that could not start: its share is done here instead
+                k, h = _prepare(self.params, texts[lo:lo + step])
             keys += k
             hashes += h
             p.join()
@@ -129,8 +134,8 @@ class MinHasher:
 PARALLEL_MIN = 20_000  # texts; below this one process is faster than forking
 
 
-def _child(conn, params: MinHashParams, texts: list[str], lo: int, hi: int) -> None:
-    conn.send(_prepare(params, texts[lo:hi]))
+def _child(conn, params: MinHashParams, texts: list[str]) -> None:
+    conn.send(_prepare(params, texts))
     conn.close()
 
 

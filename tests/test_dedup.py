@@ -44,15 +44,19 @@ def test_optimal_bands_cover_num_perm():
     assert b * r <= 128 and b > 1 and r > 1
 
 
-def test_forked_preparation_equals_one_process(monkeypatch):
+@pytest.mark.timeout(120)
+def test_parallel_preparation_equals_one_process_and_never_hangs(monkeypatch):
+    """Workers split the tokenising; rensa's thread pool, once used here, must not deadlock them (a forked child
+    inherits a pool without threads): run it several times after rensa has worked in this process."""
     import synth.dedup as dd
 
-    texts = [f"{TEXT} variant {i} " + " ".join(f"w{j}" for j in range(i % 7)) for i in range(60)] + ["", "!!!"]
-    params = MinHashParams()
-    keys1, mh1 = dd._prepare(params, texts)
+    texts = [f"{TEXT} variant {i} " + " ".join(f"w{j}" for j in range(i % 7)) for i in range(3000)] + ["", "!!!"]
+    params = MinHasher(MinHashParams()).params
+    keys1, mh1 = dd._prepare(params, texts)  # rensa's pool is now in use in this process
     monkeypatch.setattr(dd, "PARALLEL_MIN", 10)
-    keys2, mh2 = MinHasher(params).prepare(texts)
-    assert keys1 == keys2 and [m.digest() for m in mh1] == [m.digest() for m in mh2]
+    for _ in range(2):
+        keys2, mh2 = MinHasher(params).prepare(texts)
+        assert keys1 == keys2 and [m.digest() for m in mh1] == [m.digest() for m in mh2]
 
 
 def test_a_variant_equal_to_a_seeded_anchor_is_a_duplicate():
