@@ -157,3 +157,20 @@ def test_language_claim_is_checked_against_the_text():
     claim = {"is_job_description": True, "language": "es", "title": "Nurse"}
     assert extract.check(en, claim) is None  # a weak model's wrong claim does not reject an English JD
     assert "unsupported language" in extract.check(de, claim)
+
+
+def test_grounded_decoding_schema_limits_the_title_to_the_jds_own_spans():
+    from synth.lm.local import ground_schema, output_schema
+
+    rjdb = {"id": "jd-1", "text": "## Job title\nPrepress Technicians and Worker\n\n## Job Summary\nAssuring quality."}
+    assert extract.title_candidates(rjdb) == ["Prepress Technicians and Worker"]
+    monster = {"id": "jd-2", "title": "Paralegal Job in New York City", "text": "Our firm seeks a paralegal.\nDuties"}
+    assert extract.title_candidates(monster)[0] == "Paralegal Job in New York City"
+    task = extract.make_task(rjdb)
+    schema = ground_schema(output_schema(extract.ExtractAnchor), task.grounding)
+    assert schema["properties"]["title"] == {"type": "string", "enum": ["Prepress Technicians and Worker"]}
+    assert "enum" not in output_schema(extract.ExtractAnchor)["properties"]["title"]  # the shared schema untouched
+    b = boundary.make_tasks(ANCHOR, 1)[0]
+    bs = ground_schema(output_schema(boundary.RoleBoundary), b.grounding)
+    assert bs["properties"]["title"]["enum"] == ["Senior Data Engineer"]
+    assert bs["properties"]["scope_level"]["enum"] == ["assists", "contributes", "leads"]  # strictly below 'owns'

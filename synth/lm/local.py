@@ -74,6 +74,18 @@ def output_schema(signature) -> dict:
     return bound_schema(out)
 
 
+def ground_schema(schema: dict, grounding: dict) -> dict:
+    """The schema with each grounded string field limited to the given values (an enum the decoder follows)."""
+    out = dict(schema)
+    props = dict(out.get("properties") or {})
+    for name, values in grounding.items():
+        vals = [v for v in dict.fromkeys(values) if v]
+        if name in props and vals and props[name].get("type") == "string":
+            props[name] = {"type": "string", "enum": vals}
+    out["properties"] = props
+    return out
+
+
 def to_chat_adapter(data: dict, fields: list[str]) -> str:
     parts = []
     for k in fields:

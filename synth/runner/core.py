@@ -66,6 +66,8 @@ class Task:
     inputs: dict
     meta: dict = field(default_factory=dict)
     rollout: int | str | None = None
+    grounding: dict | None = None  # output field -> the values it may take (from the inputs); decoders that
+    # constrain output (the embedded model) follow it; the checks still verify the text
 
 
 @dataclass
@@ -303,8 +305,9 @@ class Runner:
         return Outcome(task.key, False, reason=problem, raw=entry.get("raw"), attempts=self.rc.max_reasks + 1,
                        usage=usage, cost=cost, cached=all_cached, meta=task.meta)
 
-    def _schema(self, module) -> dict | None:
-        """The output JSON schema, for transports that constrain decoding (only the embedded local model)."""
+    def _schema(self, module, task: Task | None = None) -> dict | None:
+        """The output JSON schema, for transports that constrain decoding (only the embedded local model), with the
+        task's grounding: a field that must come from the input may only take the values the input offers."""
         if self.lm_config.transport != "local":
             return None
         key = id(module)
@@ -312,7 +315,11 @@ class Runner:
             from ..lm.local import output_schema
 
             self._schemas[key] = output_schema(module.predictors()[0].signature)
-        return self._schemas[key]
+        if task is None or not task.grounding:
+            return self._schemas[key]
+        from ..lm.local import ground_schema
+
+        return ground_schema(self._schemas[key], task.grounding)
 
     def _prompt_tokens(self, module, task: Task, feedback: list[dict]) -> int:
         """Input tokens of the request: the Signature's fixed prompt (formatted once per module), the inputs and
@@ -350,7 +357,7 @@ class Runner:
 
         tokens_in = self._prompt_tokens(module, task, feedback)
         est = tokens_in + self.lm_config.max_tokens
-        scope = CallScope(feedback=list(feedback), output_schema=self._schema(module))
+        scope = CallScope(feedback=list(feedback), output_schema=self._schema(module, task))
         token = SCOPE.set(scope)
         try:
             async for attempt in AsyncRetrying(

@@ -50,7 +50,8 @@ def make_tasks(anchor: dict, n: int) -> list[Task]:
         tasks.append(Task(f"boundary:{anchor['id']}:{v}",
                           {"anchor": fence(anchor["card"], "ANCHOR"), "anchor_scope": anchor["scope_level"],
                            "target_scope": target, "brief": brief(anchor, v, n, target)},
-                          meta={"anchor": anchor, "variant": v}, rollout=v))
+                          meta={"anchor": anchor, "variant": v}, rollout=v,
+                          grounding={"title": [anchor["title"]], "scope_level": list(below)}))
     return tasks
 
 

@@ -29,7 +29,8 @@ def make_tasks(anchor: dict, jd: dict) -> list[Task]:
     from .extract import jd_input
 
     raw = jd_input(jd, MAX_CHARS)
-    return [Task(f"card:{anchor['id']}", {"jd_summary": fence(raw)}, meta={"anchor": anchor, "raw": raw})]
+    return [Task(f"card:{anchor['id']}", {"jd_summary": fence(raw)}, meta={"anchor": anchor, "raw": raw},
+                 grounding={"title": [anchor["title"]]})]
 
 
 def render(out: dict) -> str:

@@ -55,8 +55,26 @@ def jd_input(jd: dict, max_chars: int = MAX_CHARS) -> str:
     return text
 
 
+def title_candidates(jd: dict, n_lines: int = 3) -> list[str]:
+    """Spans of the JD that can be its title: the import's title column, a line under a 'Job title' heading or after
+    'Title:', and the first non-empty lines (markdown marks stripped, at most 80 characters)."""
+    out = [jd["title"].strip()] if (jd.get("title") or "").strip() else []
+    lines = [ln.strip().lstrip("#").strip() for ln in jd["text"].splitlines()]
+    lines = [ln for ln in lines if ln]
+    for i, ln in enumerate(lines):
+        m = re.match(r"(?:job\s+)?title\s*:\s*(.+)$", ln, re.I)
+        if m:
+            out.append(m.group(1).strip())
+        elif re.fullmatch(r"(?:job\s+)?title", ln, re.I) and i + 1 < len(lines):
+            out.append(lines[i + 1])
+    out += [ln for ln in lines[:n_lines] if not re.fullmatch(r"(?:job\s+)?title|job summary", ln, re.I)]
+    return [c[:80].strip() for c in dict.fromkeys(out) if 2 <= len(c) <= 120]
+
+
 def make_task(jd: dict) -> Task:
-    return Task(f"extract:{jd['id']}", {"jd_text": fence(jd_input(jd))}, meta={"jd_id": jd["id"]})
+    """The embedded model decodes the title as one of the JD's own title spans (grounded decoding)."""
+    return Task(f"extract:{jd['id']}", {"jd_text": fence(jd_input(jd))}, meta={"jd_id": jd["id"]},
+                grounding={"title": title_candidates(jd)})
 
 
 _EN_STOP = {"the", "and", "to", "of", "a", "in", "for", "with", "you", "our", "is", "are", "will", "be", "on", "or"}

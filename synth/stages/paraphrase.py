@@ -25,7 +25,8 @@ class Paraphrase(PromptedModule):
 
 
 def make_tasks(anchor: dict) -> list[Task]:
-    return [Task(f"paraphrase:{anchor['id']}", {"anchor": fence(anchor["card"], "ANCHOR")}, meta={"anchor": anchor})]
+    return [Task(f"paraphrase:{anchor['id']}", {"anchor": fence(anchor["card"], "ANCHOR")}, meta={"anchor": anchor},
+                 grounding={"title": [anchor["title"]]})]
 
 
 def check(task: Task, out: dict, near_copy: float = NEAR_COPY) -> str | None:
