@@ -22,12 +22,13 @@ def pairs(tmp_path_factory, real_data):
 @pytest.mark.parametrize("behaviour", sorted(ADVERSARIES))
 def test_adversary_never_makes_an_unrelated_cv_positive(pairs, behaviour, tmp_path):
     unrelated, _ = pairs
-    share, scored, unscored = measure(ADVERSARIES[behaviour], unrelated, tmp_path / "h")
+    share, scored, unscored, _ = measure(ADVERSARIES[behaviour], unrelated, tmp_path / "h")
     assert share == 0.0 and scored + unscored == len(unrelated)
 
 
 def test_cooperative_judge_keeps_qualified_positives(pairs, tmp_path):
     unrelated, qualified = pairs
     assert measure(answer, unrelated, tmp_path / "u")[0] == 0.0
-    share, scored, _ = measure(answer, qualified, tmp_path / "q")
+    share, scored, _, (downgraded, met) = measure(answer, qualified, tmp_path / "q")
     assert scored >= 45 and share > 0.05
+    assert met > 0 and downgraded == 0  # the evidence checks cost the cooperative judge none of its 'met' claims
