@@ -3,8 +3,9 @@
     python benchmarks/runner_bench.py [--quick]
 
 The server (tests/llm_server.py) runs in its own process: 200 ms per request, at most 64 in flight (limit 320 req/s).
-Each client runs in a fresh process. Compared in the same run: Mira's runner, DSPy's `module.batch(num_threads=16)`
-and an asyncio + `acall` loop (64 at once), both with DSPy's default LM client.
+Each client runs in a fresh process. Compared in the same run: a raw aiohttp client (64 at once, one prompt
+template, JSON decode and a regex for the fields: the ceiling, `raw_rps`), Mira's runner, DSPy's
+`module.batch(num_threads=16)` and an asyncio + `acall` loop (64 at once), both with DSPy's default LM client.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -62,7 +64,31 @@ def child(mode: str, url: str, n: int, home: str, run_id: str, timeout: float) -
     items = [f"Posting {i}: senior data engineer, Spark and Airflow ({tag})" for i in range(n)]
     cpu0, t0 = time.process_time(), time.perf_counter()
     ok = 0
-    if mode == "mira":
+    if mode == "raw":  # the ceiling: aiohttp, one prompt template, JSON decode and a regex for the fields
+        import aiohttp
+
+        system = dspy.ChatAdapter().format_system_message(Classify)
+        field = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\Z)", re.S)
+
+        async def run_raw():
+            sem = asyncio.Semaphore(64)
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+                async def one(t):
+                    body = {"model": "gpt-4o-mini", "messages": [
+                        {"role": "system", "content": system},
+                        {"role": "user", "content": f"[[ ## jd ## ]]\n{t}\n\nRespond with the corresponding output "
+                                                    "fields, starting with the field `[[ ## family ## ]]`."}]}
+                    async with sem, session.post(f"{url}/chat/completions", json=body) as resp:
+                        data = await resp.json()
+                    fields = dict(field.findall(data["choices"][0]["message"]["content"]))
+                    return {"family", "seniority"} <= set(fields)
+
+                return await asyncio.gather(*[one(t) for t in items], return_exceptions=True)
+
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        ok = sum(1 for o in asyncio.run(run_raw()) if o is True)
+        extra = {}
+    elif mode == "mira":
         sys.path.insert(0, str(ROOT))
         from synth.lm.config import LMConfig
         from synth.runner import Runner, RunnerConfig, Task
@@ -130,7 +156,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = start_server(0.2)
         try:
-            for mode in ("mira", "batch", "acall"):
+            for mode in ("raw", "mira", "batch", "acall"):
                 res[mode] = run_child(mode, url, n_thr, str(Path(tmp) / mode), run_id=f"thr-{mode}")
                 console.print(f"{mode}: {res[mode]['n'] / res[mode]['seconds']:.1f} req/s")
         finally:
@@ -157,12 +183,13 @@ def main() -> None:
         finally:
             proc.kill()
 
-    m, b, a, w, f = res["mira"], res["batch"], res["acall"], res["warm"], res["fault"]
+    m, b, a, w, f, raw = res["mira"], res["batch"], res["acall"], res["warm"], res["fault"], res["raw"]
     rps = lambda r: r["n"] / r["seconds"]  # noqa: E731
     t = Table(title=f"LLM clients vs the test server (200 ms, 64 in flight, limit {LIMIT_RPS:.0f} req/s)")
     for col in ("client", "items", "ok", "req/s", "% of limit", "client CPU ms/call"):
         t.add_column(col, justify="left" if col == "client" else "right")
-    for name, r in (("mira runner (64)", m), ("dspy module.batch(16)", b), ("dspy acall loop (64)", a)):
+    for name, r in (("raw aiohttp (64): the ceiling", raw), ("mira runner (64)", m), ("dspy module.batch(16)", b),
+                    ("dspy acall loop (64)", a)):
         t.add_row(name, str(r["n"]), str(r["ok"]), f"{rps(r):.1f}", f"{100 * rps(r) / LIMIT_RPS:.0f}%",
                   f"{1000 * r['cpu'] / r['n']:.2f}")
     console.print(t)
@@ -173,7 +200,8 @@ def main() -> None:
                   f"server injected {srv.get('faults', 0)} faults, runner saw {f['faults_seen']} transport faults "
                   f"+ {f['invalid']} invalid answers")
     fault_lost = f["n"] - (f["ok"] + f["rejected"])
-    print(bench_line("runner", rps=rps(m), pct_of_limit=100 * rps(m) / LIMIT_RPS, batch_rps=rps(b),
+    print(bench_line("runner", rps=rps(m), pct_of_limit=100 * rps(m) / LIMIT_RPS, raw_rps=rps(raw),
+                     pct_of_raw=100 * rps(m) / rps(raw), raw_cpu_ms_per_call=1000 * raw["cpu"] / raw["n"], batch_rps=rps(b),
                      acall_rps=rps(a), speedup_vs_batch=rps(m) / rps(b), cpu_ms_per_call=1000 * m["cpu"] / m["n"],
                      warm_rerun_seconds=w["seconds"], warm_rerun_calls=w["server_calls"], fault_lost=fault_lost,
                      faults_injected=srv.get("faults", 0), faults_counted=f["faults_seen"] + f["invalid"]))

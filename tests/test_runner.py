@@ -171,3 +171,16 @@ def test_final_reject_skips_reask(llm_server, lm_config, home):
     res = runner(lm_config, home, max_reasks=3).run(TitleModule(), tasks(1),
                                                     check=lambda t, o: FinalReject("not a job description"))
     assert not res.outcomes[0].ok and res.outcomes[0].reason == "not a job description" and llm_server.calls == 1
+
+
+def test_cached_adapter_sends_exactly_what_dspy_would():
+    import dspy
+
+    from synth.runner.adapter import CachedChatAdapter
+    from synth.stages.extract import ExtractAnchor
+
+    plain, cached = dspy.ChatAdapter(use_json_adapter_fallback=False), CachedChatAdapter(use_json_adapter_fallback=False)
+    for text in ("Senior data engineer, 5 years of Spark.", "Registered nurse, nights."):
+        assert cached.format(ExtractAnchor, [], {"jd_text": text}) == plain.format(ExtractAnchor, [], {"jd_text": text})
+    other = ExtractAnchor.with_instructions("Different instructions.")
+    assert "Different instructions." in cached.format(other, [], {"jd_text": "x"})[0]["content"]

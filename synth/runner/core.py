@@ -121,7 +121,7 @@ class Runner:
 
     def __init__(self, lm: LMConfig, home: str | Path | None = None, config: RunnerConfig | None = None,
                  console=None, transport=None):
-        import dspy
+        from .adapter import CachedChatAdapter
 
         self.lm_config = lm
         self.home = mira_home(home)
@@ -130,7 +130,7 @@ class Runner:
         self.cache = AnswerCache(self.home / ".mira" / "cache.sqlite")
         self.transport = transport or make_transport(lm)
         self.lm = make_dspy_lm(lm, self.transport)
-        self.adapter = dspy.ChatAdapter(use_json_adapter_fallback=False)
+        self.adapter = CachedChatAdapter(use_json_adapter_fallback=False)
         self.lm_public = lm.public()
         self.priced = known_prices(lm.model)
         self.budget = Budget(self.rc.max_cost)
