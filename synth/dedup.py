@@ -11,17 +11,23 @@ compared.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
+import logging
 import os
+import pickle
 import re
+import subprocess
+import sys
+import threading
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 from rensa import RMinHash, RMinHashLSH
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+log = logging.getLogger(__name__)
 _trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy 2 name; np.trapz before it
 
 
@@ -78,46 +84,44 @@ class MinHasher:
         self.params = params
 
     def shingles(self, text: str) -> list[str]:
-        w = _WORD.findall(text.lower())
-        k = self.params.shingle
-        if len(w) <= k:
-            return [" ".join(w)] if w else [text]
-        return [" ".join(x) for x in zip(*(w[j:] for j in range(k)))]
+        return [x.decode() if isinstance(x, bytes) else x for x in _tokenise(self.params.shingle, [text])[1][0]]
 
     def minhashes(self, texts: Iterable[str]) -> list[RMinHash]:
-        return RMinHash.from_token_sets([self.shingles(t) for t in texts], self.params.num_perm, self.params.seed)
+        return _prepare(self.params, list(texts))[1]
 
     def prepare(self, texts: list[str]) -> tuple[list[bytes], list[RMinHash]]:
-        """(exact keys, MinHashes) of the texts. The exact key hashes the text's words in order (case, spacing and
-        punctuation aside). Tokenising is the cost, so large inputs are split over the CPU cores (worker processes
-        return pickled rensa objects); the result is the same as in one process."""
-        workers = min(os.cpu_count() or 1, 8)
-        if len(texts) < PARALLEL_MIN or workers < 2:
-            return _prepare(self.params, texts)
-        # not fork: rensa's thread pool, once used in this process, would deadlock a forked child
-        ctx, step = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"), \
-            -(-len(texts) // workers)
-        procs = []
-        for lo in range(step, len(texts), step):
-            recv, send = ctx.Pipe(duplex=False)
-            p = ctx.Process(target=_child, args=(send, self.params, texts[lo:lo + step]), daemon=True)
-            p.start()
-            send.close()
-            procs.append((p, recv))
-        keys, hashes = _prepare(self.params, texts[:step])  # this process takes the first share
-        for (p, recv), lo in zip(procs, range(step, len(texts), step)):
-            try:
-                k, h = recv.recv()
-            except (EOFError, OSError):  # a worker that could not start: its share is done here instead
-                k, h = _prepare(self.params, texts[lo:lo + step])
+        """(exact keys, MinHashes) of the texts; see `prepare_chunks`."""
+        keys, hashes = [], []
+        for k, h in self.prepare_chunks(texts):
             keys += k
             hashes += h
-            p.join()
         return keys, hashes
+
+    def prepare_chunks(self, texts: list[str]) -> Iterator[tuple[list[bytes], list[RMinHash]]]:
+        """(exact keys, MinHashes) of consecutive slices of the texts, in order. The exact key hashes the text's words
+        in order (case, spacing and punctuation aside). Tokenising is the cost, so above PARALLEL_MIN texts the later
+        slices go to worker processes (`python -m synth.dedup`: a fresh interpreter, so no fork of this process's
+        threads and no re-import of the caller's main module) while this process does the first slice; the caller
+        can index that slice while the workers finish. The result is the same as in one process; a worker that fails
+        has its slice done here instead."""
+        n_proc = min(os.cpu_count() or 1, 8)
+        if len(texts) < PARALLEL_MIN or n_proc < 2:
+            yield _prepare(self.params, texts)
+            return
+        step = -(-len(texts) // n_proc)
+        workers = [(lo, _Worker(self.params, texts[lo:lo + step])) for lo in range(step, len(texts), step)]
+        try:
+            yield _prepare(self.params, texts[:step])
+            for lo, w in workers:
+                got = w.result()
+                yield got if got is not None else _prepare(self.params, texts[lo:lo + step])
+        finally:
+            for _, w in workers:
+                w.close()
 
     def signatures(self, texts: Iterable[str]) -> np.ndarray:
         """(n_docs, num_perm) uint32 signatures."""
-        sets = [self.shingles(t) for t in texts]
+        sets = _tokenise(self.params.shingle, list(texts))[1]
         if not sets:
             return np.zeros((0, self.params.num_perm), dtype=np.uint32)
         m = RMinHash.digest_matrix_from_token_sets(sets, self.params.num_perm, self.params.seed)
@@ -131,22 +135,85 @@ class MinHasher:
         return float(np.mean(s[0] == s[1]))
 
 
-PARALLEL_MIN = 20_000  # texts; below this one process is faster than forking
+PARALLEL_MIN = 20_000  # texts; below this one process is faster than starting workers
+_ASCII_NON_WORD = bytes(i for i in range(128) if not (chr(i).isalnum() or chr(i) == "_"))
+_ASCII_SPLIT = bytes.maketrans(_ASCII_NON_WORD, b" " * len(_ASCII_NON_WORD))
 
 
-def _child(conn, params: MinHashParams, texts: list[str]) -> None:
-    conn.send(_prepare(params, texts))
-    conn.close()
+def _tokenise(k: int, texts: list[str]) -> tuple[list[bytes], list[list]]:
+    """(exact keys, shingle lists). Words are `\\w+` runs of the lower-cased text; an ASCII text takes a bytes fast
+    path (translate + split) with the same words, and rensa hashes a bytes token as it hashes the equal str."""
+    keys, sets, sj, bj = [], [], " ".join, b" ".join
+    for t in texts:
+        if t.isascii():
+            w, join = t.encode("ascii").lower().translate(_ASCII_SPLIT).split(), bj
+            key = bj(w) if w else t.encode("ascii")
+        else:
+            w, join = _WORD.findall(t.lower()), sj
+            key = (sj(w) if w else t).encode("utf-8")
+        keys.append(hashlib.sha1(key).digest())
+        sets.append(list(map(join, zip(*(w[j:] for j in range(k))))) if len(w) > k else [join(w) if w else t])
+    return keys, sets
 
 
 def _prepare(params: MinHashParams, texts: list[str]) -> tuple[list[bytes], list[RMinHash]]:
-    k, keys, sets = params.shingle, [], []
-    for t in texts:
-        w = _WORD.findall(t.lower())
-        keys.append(hashlib.sha1((" ".join(w) if w else t).encode("utf-8")).digest())
-        sets.append([" ".join(x) for x in zip(*(w[j:] for j in range(k)))] if len(w) > k else
-                    [" ".join(w) if w else t])
+    keys, sets = _tokenise(params.shingle, texts)
     return keys, list(RMinHash.from_token_sets(sets, params.num_perm, params.seed))
+
+
+class _Worker:
+    """One `python -m synth.dedup` process preparing a slice: texts go in on stdin (written from a thread, so this
+    process works meanwhile), (keys, MinHashes) come back pickled on stdout."""
+
+    def __init__(self, params: MinHashParams, texts: list[str]):
+        root = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self.proc, self.writer = None, None
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-m", "synth.dedup"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        except OSError as e:
+            log.warning("dedup worker did not start (%s); its share is done in this process", e)
+            return
+        payload = pickle.dumps((asdict(params), texts), protocol=pickle.HIGHEST_PROTOCOL)
+        self.writer = threading.Thread(target=self._send, args=(payload,), daemon=True)
+        self.writer.start()
+
+    def _send(self, payload: bytes) -> None:
+        try:
+            self.proc.stdin.write(payload)
+            self.proc.stdin.close()
+        except OSError:
+            pass
+
+    def result(self) -> tuple[list[bytes], list[RMinHash]] | None:
+        if self.proc is None:
+            return None
+        try:
+            got = pickle.load(self.proc.stdout)
+        except Exception as e:  # a worker that died: the caller does its share
+            log.warning("dedup worker failed (%s, exit %s); its share is done in this process", e, self.proc.poll())
+            return None
+        self.writer.join()
+        return got
+
+    def close(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+            for f in (self.proc.stdin, self.proc.stdout):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+
+def _worker_main() -> None:
+    params, texts = pickle.load(sys.stdin.buffer)
+    out = _prepare(MinHashParams(**params), texts)
+    sys.stdout.buffer.write(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
+    sys.stdout.buffer.flush()
 
 
 class NearDupIndex:
@@ -207,20 +274,25 @@ class Deduplicator:
 
     def run(self, keys: list[str], texts: list[str]) -> DedupResult:
         res = DedupResult([True] * len(texts), [None] * len(texts))
-        exact, hashes = self.hasher.prepare(list(texts))
-        fresh = []
-        for i, (k, h) in enumerate(zip(keys, exact)):
-            if h in self.exact:
-                res.keep[i], res.duplicate_of[i] = False, self.exact[h]
-                res.exact += 1
-            else:
-                self.exact[h] = k
-                fresh.append(i)
-        if not fresh:
-            return res
-        hits = self.index.add_many([keys[i] for i in fresh], [hashes[i] for i in fresh])
-        for i, dup in zip(fresh, hits):
-            if dup is not None:
-                res.keep[i], res.duplicate_of[i] = False, dup
-                res.near += 1
+        lo = 0
+        for exact, hashes in self.hasher.prepare_chunks(list(texts)):  # each slice is indexed as soon as it is ready
+            fresh = []
+            for i, h in enumerate(exact, lo):
+                if h in self.exact:
+                    res.keep[i], res.duplicate_of[i] = False, self.exact[h]
+                    res.exact += 1
+                else:
+                    self.exact[h] = keys[i]
+                    fresh.append(i)
+            if fresh:
+                hits = self.index.add_many([keys[i] for i in fresh], [hashes[i - lo] for i in fresh])
+                for i, dup in zip(fresh, hits):
+                    if dup is not None:
+                        res.keep[i], res.duplicate_of[i] = False, dup
+                        res.near += 1
+            lo += len(exact)
         return res
+
+
+if __name__ == "__main__":
+    _worker_main()
