@@ -82,7 +82,13 @@ def make_task(jd: dict, cv: dict, reqs: list[Requirement], redact_pii: bool, rol
                 {"jd": nonce_fence(jd["text"][:12000], "JD"), "requirements": req_text,
                  "cv": nonce_fence(cv_text[:16000], "CV")},
                 meta={"jd_id": jd["id"], "cv_id": cv["id"], "reqs": reqs, "cv_text": cv_text, "redacted": redact_pii},
-                rollout=rollout)
+                rollout=rollout, grounding=verdict_grounding(len(reqs)))
+
+
+def verdict_grounding(n: int) -> dict:
+    """Grounded decoding: one verdict per requirement, each naming a number of the given list (the check still
+    rejects duplicates and gaps)."""
+    return {"verdicts": {"minItems": n, "maxItems": n}, "verdicts[].requirement": list(range(1, n + 1))}
 
 
 def check(rubric: Rubric):

@@ -66,6 +66,46 @@ def auto_answer(messages: list[dict]) -> str:
     return render_fields({name: _default_value(t) for name, t in _FIELD_RE.findall(outputs)})
 
 
+def parse_fields(text: str) -> dict[str, Any]:
+    """The fields of a ChatAdapter answer (JSON values decoded where they parse)."""
+    out = {}
+    for name, value in re.findall(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n*\[\[ ## |\Z)", text, re.S):
+        if name == "completed":
+            continue
+        try:
+            out[name] = json.loads(value)
+        except ValueError:
+            out[name] = value.strip()
+    return out
+
+
+def _resolve(node: dict, root: dict) -> dict:
+    ref = node.get("$ref")
+    return root["$defs"][ref.rsplit("/", 1)[1]] if isinstance(ref, str) else node
+
+
+def guide(value: Any, node: dict, root: dict) -> Any:
+    """What a guided decoder (vLLM's response_format) lets through: an enum value outside the enum becomes the first
+    allowed one, lists are cut / padded to their item bounds, objects keep only their declared properties."""
+    node = _resolve(node, root)
+    if "enum" in node:
+        return value if value in node["enum"] else node["enum"][0]
+    if node.get("type") == "array" and isinstance(node.get("items"), dict):
+        items = [guide(v, node["items"], root) for v in (value if isinstance(value, list) else [])]
+        items = items[: node.get("maxItems", len(items))]
+        while len(items) < node.get("minItems", 0):
+            items.append(guide(None, node["items"], root))
+        return items
+    if node.get("type") == "object" and isinstance(node.get("properties"), dict):
+        value = value if isinstance(value, dict) else {}
+        return {k: guide(value.get(k), sub, root) for k, sub in node["properties"].items()}
+    return value if value is not None else ("" if node.get("type") == "string" else 0)
+
+
+def guided_answer(text: str, schema: dict) -> str:
+    return json.dumps(guide(parse_fields(text), schema, schema))
+
+
 @dataclass
 class Rule:
     """When `match` occurs in the prompt text: answer `text` / `fields` / `fn(messages)`, or inject `fault`.
@@ -159,6 +199,9 @@ class LLMServer:
                 if resp is not None:
                     return resp
             text = self._answer(rule, messages)
+            rf = body.get("response_format") or {}
+            if rf.get("type") == "json_schema":  # guided decoding: the answer follows the schema
+                text = guided_answer(text, rf["json_schema"]["schema"])
             finish = "stop"
             if fault == "truncated":
                 text, finish = text[: max(1, len(text) // 2)], "length"

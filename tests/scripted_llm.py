@@ -110,7 +110,9 @@ def flipped_value(c):
 def constraint(inp):
     title, must = card_fields(unfence(inp["anchor"]))
     field, _, value = inp["flip"].partition(": ")
-    after = [dict(c, value=flipped_value(c)) if c["field"] == field and c["value"] == value else c for c in must]
+    value, _, given = value.partition(" -> ")  # a code-chosen replacement is followed as given
+    after = [dict(c, value=given or flipped_value(c)) if c["field"] == field and c["value"] == value else c
+             for c in must]
     reqs = "; ".join(c["value"] for c in after)
     return {"must": after, "text": f"{title}. Requirements: {reqs}."}
 

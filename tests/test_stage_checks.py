@@ -140,8 +140,15 @@ def test_constraint_check_reads_the_text():
     assert "not in the text" in constraint.check(task, {"must": flipped, "text": FLIP_TEXT.replace("1 year", "some")})
     dropped_loc = FLIP_TEXT.replace("Remote in the US.", "On-site in Paris.")
     assert "Remote in the US" in constraint.check(task, {"must": flipped, "text": dropped_loc})
-    assert constraint.check(task, {"must": MUST, "text": FLIP_TEXT}).startswith("give exactly one new value")
     assert constraint.check(task, {"must": flipped, "text": ""}).startswith("empty text")
+    # a field with no code-chosen replacement: the answer's list names it, and must name exactly one
+    cert = dict(ANCHOR, must=[{"field": "certification", "value": "AWS certification", "evidence": "AWS"}] + MUST)
+    free = constraint.make_tasks(cert, 1)[0]
+    assert free.meta["to"] is None and free.grounding is None
+    text = FLIP_TEXT.replace("1 year", "5+ years") + " GCP certification."
+    assert constraint.check(free, {"must": cert["must"], "text": text}).startswith("give exactly one new value")
+    gcp = [dict(cert["must"][0], value="GCP certification")] + MUST
+    assert constraint.check(free, {"must": gcp, "text": text}) is None
 
 
 @pytest.mark.parametrize("spec,expected", [("1-5", (1, 2, 3, 4, 5)), ("1", (1,)), ("2-3,5", (2, 3, 5))])

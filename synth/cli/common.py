@@ -49,18 +49,23 @@ ApiKeyEnvOpt = Annotated[Optional[str], typer.Option("--api-key-env", help="envi
                                                      "to --api-base (a custom endpoint gets no key otherwise)",
                                                      show_default=False)]
 
+GroundedOpt = Annotated[bool, typer.Option("--grounded", help="send each item's grounded JSON schema as "
+                                           "response_format (vLLM guided decoding); the embedded model always "
+                                           "decodes this way")]
+
 
 def make_runner(home: Path | None, lm: str | None, api_base: str | None, concurrency: int = 16,
                 max_cost: float | None = None, rpm: float | None = None, tpm: float | None = None,
                 max_reasks: int = 1, no_cache: bool = False, timeout: float | None = None,
-                api_key_env: str | None = None):
+                api_key_env: str | None = None, grounded: bool = False):
     """The runner for a command's LM flags (flags > env > mira.toml > local). The command ends with the runner's
     summary table (calls, cache, retries, re-asks, rejects by reason, tokens, dollars, wall time) on stderr."""
     from ..lm.config import resolve_lm_config
     from ..runner import Runner, RunnerConfig
 
     store = store_for(home)
-    cfg = resolve_lm_config(lm, api_base, store.home, timeout=timeout, api_key_env=api_key_env)
+    cfg = resolve_lm_config(lm, api_base, store.home, timeout=timeout, api_key_env=api_key_env,
+                            grounded=grounded or None)
     if cfg.model == "local":
         err_console.print("[yellow]Using the embedded SmolLM2-135M: a tiny model to show the plumbing, not "
                           "quality. Point --lm / --api-base at a real model for real data.[/]")

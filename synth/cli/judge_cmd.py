@@ -12,7 +12,8 @@ from rich.table import Table
 
 from ..errors import InputError
 from ..records import normalize_text, stable_id
-from .common import (ApiBaseOpt, ApiKeyEnvOpt, ConcurrencyOpt, DryRunOpt, HomeOpt, LMOpt, MaxCostOpt, MaxReasksOpt,
+from .common import (ApiBaseOpt, ApiKeyEnvOpt, ConcurrencyOpt, DryRunOpt, GroundedOpt, HomeOpt, LMOpt, MaxCostOpt,
+                     MaxReasksOpt,
                      NoCacheOpt, RpmOpt, TimeoutOpt, TpmOpt, console, make_runner, print_estimate, short, store_for)
 
 app = typer.Typer(no_args_is_help=True, help="Judge JD–CV pairs with the rubric in prompts/judge/.")
@@ -41,12 +42,14 @@ def pool_cmd(pool: Annotated[str, typer.Option("--pool", help="pool REF")],
              redact: RedactOpt = None, rubric: RubricOpt = None, lm: LMOpt = None, api_base: ApiBaseOpt = None,
              concurrency: ConcurrencyOpt = 16, max_cost: MaxCostOpt = None, rpm: RpmOpt = None, tpm: TpmOpt = None,
              max_reasks: MaxReasksOpt = 1, no_cache: NoCacheOpt = False, timeout: TimeoutOpt = None,
-             dry_run: DryRunOpt = False, api_key_env: ApiKeyEnvOpt = None, home: HomeOpt = None) -> None:
+             dry_run: DryRunOpt = False, api_key_env: ApiKeyEnvOpt = None, grounded: GroundedOpt = False,
+             home: HomeOpt = None) -> None:
     """Judge every (JD, candidate) pair of a pool through the runner (cache, resume, cost, progress)."""
     from judge.pool import estimate_pool, judge_pool
 
     runner, rub = _runner(home, lm, api_base, rubric, concurrency=concurrency, max_cost=max_cost, rpm=rpm, tpm=tpm,
-                          max_reasks=max_reasks, no_cache=no_cache, timeout=timeout, api_key_env=api_key_env)
+                          max_reasks=max_reasks, no_cache=no_cache, timeout=timeout, api_key_env=api_key_env,
+                          grounded=grounded)
     if dry_run:
         print_estimate(estimate_pool(store_for(home), runner, pool, rub, redact, anchors), runner.lm_config.model)
         return
@@ -71,12 +74,13 @@ def _read_text(path: Path) -> str:
 def pair_cmd(jd: Annotated[Path, typer.Option("--jd", help="text file with the JD")],
              cv: Annotated[Path, typer.Option("--cv", help="text file with the CV")],
              redact: RedactOpt = None, rubric: RubricOpt = None, lm: LMOpt = None, api_base: ApiBaseOpt = None,
-             timeout: TimeoutOpt = None, api_key_env: ApiKeyEnvOpt = None, home: HomeOpt = None,
+             timeout: TimeoutOpt = None, api_key_env: ApiKeyEnvOpt = None, grounded: GroundedOpt = False,
+             home: HomeOpt = None,
              as_json: Annotated[bool, typer.Option("--json", help="print the judgment as JSON")] = False) -> None:
     """Judge one pair and print a readable card."""
     from judge.run import judge_pairs
 
-    runner, rub = _runner(home, lm, api_base, rubric, timeout=timeout, api_key_env=api_key_env)
+    runner, rub = _runner(home, lm, api_base, rubric, timeout=timeout, api_key_env=api_key_env, grounded=grounded)
     jd_t, cv_t = _read_text(jd), _read_text(cv)
     jd_rec = {"id": stable_id("jd", jd_t), "text": jd_t}
     cv_rec = {"id": stable_id("cv", cv_t), "text": cv_t}

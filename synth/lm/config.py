@@ -37,6 +37,7 @@ class LMConfig:
     timeout: float = 120.0
     extra: dict[str, Any] = field(default_factory=dict)
     api_key_env: str | None = None  # the environment variable whose key is sent to a custom api_base
+    grounded: bool = False  # send each item's grounded JSON schema as response_format (vLLM guided decoding)
 
     @property
     def transport(self) -> str:
@@ -143,6 +144,7 @@ def resolve_lm_config(model: str | None = None, api_base: str | None = None, hom
         max_tokens=int(toml.get("max_tokens", 1024)),
         timeout=float(toml.get("timeout", 120.0)),
         api_key_env=toml.get("api_key_env"),
+        grounded=bool(toml.get("grounded", False)),
     )
     set_over = {k: v for k, v in overrides.items() if v is not None}
     cfg = replace(cfg, **set_over) if set_over else cfg

@@ -17,13 +17,15 @@ import contextvars
 from dataclasses import dataclass, field
 
 from .config import LMConfig
+from .schema import response_format, to_chat_adapter
 from .transport import make_transport
 
 
 @dataclass
 class CallScope:
     feedback: list[dict] = field(default_factory=list)
-    output_schema: dict | None = None  # for transports that constrain decoding (the embedded local model)
+    output_schema: dict | None = None  # the item's grounded schema: the local model decodes under it, a server
+    # gets it as response_format (`--grounded`)
     raw: str | None = None
     finish_reason: str | None = None
     usage: dict = field(default_factory=dict)
@@ -52,6 +54,18 @@ def request_to_messages(request) -> list[dict]:
     return msgs
 
 
+def json_to_adapter(text: str, fields: list[str]) -> str:
+    """A guided-decoding answer (a JSON object) in ChatAdapter form; anything else is left for DSPy's parser (which
+    fails it, and the runner re-asks)."""
+    import json
+
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    return to_chat_adapter(data, fields) if isinstance(data, dict) else text
+
+
 class MiraAsyncEngine:
     """`async complete(Request) -> Response` over a Mira transport."""
 
@@ -73,7 +87,12 @@ class MiraAsyncEngine:
             params["max_tokens"] = request.config.max_tokens
         if request.config.temperature is not None:
             params["temperature"] = request.config.temperature
+        schema = scope.output_schema if scope is not None and self.cfg.transport != "local" else None
+        if schema is not None:
+            params["response_format"] = response_format(schema)
         result = await self.transport.chat(messages, params)
+        if schema is not None:
+            result.text = json_to_adapter(result.text, list(schema["properties"]))
         if scope is not None:
             scope.raw, scope.finish_reason, scope.latency = result.text, result.finish_reason, result.latency
             scope.usage = {k: (scope.usage.get(k) or 0) + (result.usage.get(k) or 0)

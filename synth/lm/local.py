@@ -17,12 +17,12 @@ from pathlib import Path
 
 from ..errors import InputError
 from .config import LMConfig
+from .schema import bound_schema, ground_schema, output_schema, to_chat_adapter  # noqa: F401  (re-exported)
 from .transport import ChatResult
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MAX_PROMPT_TOKENS = 1536
 REPETITION_PENALTY = 1.3
-LONG_FIELDS = {"text", "cv", "qualified_cv", "unqualified_cv", "summary", "jd"}
 
 
 def gguf_path() -> Path:
@@ -37,63 +37,6 @@ def gguf_path() -> Path:
     return p
 
 
-def bound_schema(schema: dict, name: str = "", str_len: int = 80, long_len: int = 400, items: int = 3) -> dict:
-    """Every string gets a maxLength and every array a maxItems (recursively), unless already bounded."""
-    s = dict(schema)
-    if s.get("type") == "string" and "enum" not in s and "const" not in s:
-        s.setdefault("maxLength", long_len if name in LONG_FIELDS else str_len)
-    if s.get("type") == "array":
-        s.setdefault("maxItems", items)
-        if isinstance(s.get("items"), dict):
-            s["items"] = bound_schema(s["items"], "", str_len, long_len, items)
-    if isinstance(s.get("properties"), dict):
-        s["properties"] = {k: bound_schema(v, k, str_len, long_len, items) for k, v in s["properties"].items()}
-    for key in ("anyOf", "allOf", "oneOf"):
-        if isinstance(s.get(key), list):
-            s[key] = [bound_schema(x, name, str_len, long_len, items) for x in s[key]]
-    if isinstance(s.get("$defs"), dict):
-        s["$defs"] = {k: bound_schema(v, "", str_len, long_len, items) for k, v in s["$defs"].items()}
-    return s
-
-
-def output_schema(signature) -> dict:
-    """A JSON schema for a Signature's output fields (all required, bounded)."""
-    from typing import Annotated
-
-    from pydantic import TypeAdapter
-
-    props, defs = {}, {}
-    for name, field in signature.output_fields.items():
-        ann = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-        sch = TypeAdapter(ann).json_schema(ref_template="#/$defs/{model}")
-        defs.update(sch.pop("$defs", {}))
-        props[name] = sch
-    out = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
-    if defs:
-        out["$defs"] = defs
-    return bound_schema(out)
-
-
-def ground_schema(schema: dict, grounding: dict) -> dict:
-    """The schema with each grounded string field limited to the given values (an enum the decoder follows)."""
-    out = dict(schema)
-    props = dict(out.get("properties") or {})
-    for name, values in grounding.items():
-        vals = [v for v in dict.fromkeys(values) if v]
-        if name in props and vals and props[name].get("type") == "string":
-            props[name] = {"type": "string", "enum": vals}
-    out["properties"] = props
-    return out
-
-
-def to_chat_adapter(data: dict, fields: list[str]) -> str:
-    parts = []
-    for k in fields:
-        v = data.get(k, "")
-        parts.append(f"[[ ## {k} ## ]]\n{v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}")
-    return "\n\n".join(parts + ["[[ ## completed ## ]]"])
-
-
 class LocalTransport:
     """One in-process model; calls are serialised (one CPU model) and run in a worker thread."""
 
@@ -102,6 +45,7 @@ class LocalTransport:
         self._model = self._tok = self._outlines = None
         self._lock: asyncio.Lock | None = None
         self.load_seconds = 0.0
+        self.compile_seconds, self.compiles = 0.0, 0  # schema compilation (grounded decoding), summed
 
     def _load(self) -> None:
         if self._model is not None:
@@ -143,10 +87,14 @@ class LocalTransport:
         prompt, n_in = self._prompt(messages)
         with torch.no_grad():
             if schema is not None:
+                import outlines
                 from outlines.types import JsonSchema
 
-                text = self._outlines(prompt, JsonSchema(json.dumps(schema)), max_new_tokens=max_tokens,
-                                      repetition_penalty=REPETITION_PENALTY)
+                tc = time.perf_counter()  # the per-item schema's index over the vocabulary: reported apart
+                gen = outlines.Generator(self._outlines, JsonSchema(json.dumps(schema)))
+                self.compile_seconds += time.perf_counter() - tc
+                self.compiles += 1
+                text = gen(prompt, max_new_tokens=max_tokens, repetition_penalty=REPETITION_PENALTY)
             else:
                 text = self._outlines(prompt, max_new_tokens=max_tokens, repetition_penalty=REPETITION_PENALTY)
         n_out = len(self._tok(text)["input_ids"])

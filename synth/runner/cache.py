@@ -38,9 +38,11 @@ def signature_fingerprint(module) -> str:
 
 
 def call_key(*, prompt_hash: str | None, signature_hash: str, inputs: dict, lm: dict, attempt: int,
-             rollout: int | str | None = None) -> str:
+             rollout: int | str | None = None, grounding: dict | None = None) -> str:
     payload = {"prompt": prompt_hash, "signature": signature_hash, "inputs": inputs, "lm": lm,
                "attempt": attempt, "rollout": rollout}
+    if grounding:  # the decoder's constraints are part of the request (keys without them are unchanged)
+        payload["grounding"] = grounding
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 

@@ -66,8 +66,8 @@ class Task:
     inputs: dict
     meta: dict = field(default_factory=dict)
     rollout: int | str | None = None
-    grounding: dict | None = None  # output field -> the values it may take (from the inputs); decoders that
-    # constrain output (the embedded model) follow it; the checks still verify the text
+    grounding: dict | None = None  # field path -> the values it may take (from the inputs) or schema keywords
+    # (synth/lm/schema.py); the embedded model, and a server with --grounded, decode under it; checks still verify
 
 
 @dataclass
@@ -186,8 +186,9 @@ class Runner:
 
     # -- the loop -------------------------------------------------------------------------------------------
     def _key(self, prompt_hash, sig_hash, task: Task, attempt: int) -> str:
+        grounding = task.grounding if (self.lm_config.transport == "local" or self.lm_config.grounded) else None
         return call_key(prompt_hash=prompt_hash, signature_hash=sig_hash, inputs=task.inputs, lm=self.lm_public,
-                        attempt=attempt, rollout=task.rollout)
+                        attempt=attempt, rollout=task.rollout, grounding=grounding)
 
     def _run_dir(self, label: str, run_id: str | None, reqs: list[tuple[str, str]]) -> Path:
         """Named by the requests themselves: a changed input, prompt or model is a different run."""
@@ -306,18 +307,20 @@ class Runner:
                        usage=usage, cost=cost, cached=all_cached, meta=task.meta)
 
     def _schema(self, module, task: Task | None = None) -> dict | None:
-        """The output JSON schema, for transports that constrain decoding (only the embedded local model), with the
-        task's grounding: a field that must come from the input may only take the values the input offers."""
-        if self.lm_config.transport != "local":
+        """The item's output JSON schema with its grounding (a field that must come from the input may only take the
+        values the input offers): the embedded model always decodes under it (bounded lengths), a server gets it
+        as `response_format` with `--grounded`; otherwise None."""
+        local = self.lm_config.transport == "local"
+        if not (local or self.lm_config.grounded):
             return None
         key = id(module)
         if key not in self._schemas:
-            from ..lm.local import output_schema
+            from ..lm.schema import output_schema
 
-            self._schemas[key] = output_schema(module.predictors()[0].signature)
+            self._schemas[key] = output_schema(module.predictors()[0].signature, bounded=local)
         if task is None or not task.grounding:
             return self._schemas[key]
-        from ..lm.local import ground_schema
+        from ..lm.schema import ground_schema
 
         return ground_schema(self._schemas[key], task.grounding)
 

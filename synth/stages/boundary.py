@@ -6,7 +6,8 @@ import dspy
 
 from ..runner import Task
 from ..textcheck import containment
-from .common import SCOPES, DATA_DESC, PromptedModule, ScopeLevel, fence, pair_record, text_problem
+from .common import (CUE, SCOPES, DATA_DESC, PromptedModule, ScopeLevel, fence, pair_record, text_grounding,
+                     text_problem)
 from .scope import load_cues
 
 RESP_COPY = 0.5  # containment of the anchor's responsibilities in the text at or above this: not a different role
@@ -51,7 +52,9 @@ def make_tasks(anchor: dict, n: int) -> list[Task]:
                           {"anchor": fence(anchor["card"], "ANCHOR"), "anchor_scope": anchor["scope_level"],
                            "target_scope": target, "brief": brief(anchor, v, n, target)},
                           meta={"anchor": anchor, "variant": v}, rollout=v,
-                          grounding={"title": [anchor["title"]], "scope_level": list(below)}))
+                          grounding={"title": [anchor["title"]], "scope_level": list(below),
+                                     **text_grounding(anchor["title"], anchor["must"],
+                                                      f"This role {CUE[target]} ")}))
     return tasks
 
 

@@ -29,8 +29,10 @@ def make_tasks(anchor: dict, jd: dict) -> list[Task]:
     from .extract import jd_input
 
     raw = jd_input(jd, MAX_CHARS)
+    values = [c["value"] for c in anchor["must"]]
+    must = {"must": {"minItems": len(values), "maxItems": len(values)}, "must[]": values} if values else {}
     return [Task(f"card:{anchor['id']}", {"jd_summary": fence(raw)}, meta={"anchor": anchor, "raw": raw},
-                 grounding={"title": [anchor["title"]]})]
+                 grounding={"title": [anchor["title"]], **must})]
 
 
 def render(out: dict) -> str:

@@ -9,7 +9,7 @@ import dspy
 
 from ..runner import Task
 from ..textcheck import present, title_in
-from .common import DATA_DESC, Constraint, PromptedModule, fence, pair_record
+from .common import DATA_DESC, Constraint, PromptedModule, fence, pair_record, text_grounding
 
 
 class ConstraintConflict(dspy.Signature):
@@ -36,13 +36,33 @@ def flippable(anchor: dict) -> list[dict]:
     return [c for c in anchor["must"] if c["field"] != "location" and present(c["value"], c["value"])]
 
 
+def replacement(c: dict) -> str | None:
+    """A code-chosen conflicting value for the fields where one is unambiguous: years of experience (a short
+    requirement becomes a long one and vice versa) and degree level (a degree becomes a doctorate, a graduate
+    degree a high-school diploma). Other fields: None (the LLM chooses, and names it in `must`)."""
+    if c["field"] == "years_experience":
+        m = re.search(r"\d+", c["value"])
+        if m:
+            n = int(m.group(0))
+            return f"{n + 5}+ years" if n < 4 else ("1 year" if n > 1 else "10+ years")
+    if c["field"] == "degree":
+        graduate = re.search(r"\b(master|m\.?s\.?c?|mba|ph\.?d|doctor)", c["value"], re.I)
+        return "high school diploma" if graduate else "PhD"
+    return None
+
+
 def make_tasks(anchor: dict, n: int) -> list[Task]:
+    """One task per flippable constraint (up to n). Grounded decoding: the text opens with the title and the must
+    values after the flip, when the replacement is code-chosen."""
     cands = flippable(anchor)
     tasks = []
     for v, c in enumerate(cands[:n]):
-        tasks.append(Task(f"constraint:{anchor['id']}:{v}",
-                          {"anchor": fence(anchor["card"], "ANCHOR"), "flip": f"{c['field']}: {c['value']}"},
-                          meta={"anchor": anchor, "variant": v, "flip": c}, rollout=v))
+        to = replacement(c)
+        after = [{**x, "value": to} if x is c else x for x in anchor["must"]]
+        flip = f"{c['field']}: {c['value']}" + (f" -> {to}" if to else "")
+        tasks.append(Task(f"constraint:{anchor['id']}:{v}", {"anchor": fence(anchor["card"], "ANCHOR"), "flip": flip},
+                          meta={"anchor": anchor, "variant": v, "flip": c, "to": to}, rollout=v,
+                          grounding=text_grounding(anchor["title"], after) if to else None))
     return tasks
 
 
@@ -53,19 +73,27 @@ def diff(before: list[dict], after: list[dict]) -> tuple[Counter, Counter]:
     return b - a, a - b
 
 
+def new_values(task: Task, out: dict) -> list[str]:
+    """The replacement: code-chosen (`-> value` in the task's flip), else the flipped field's new entries in the
+    answer's `must` list."""
+    if task.meta.get("to"):
+        return [task.meta["to"]]
+    after = [c if isinstance(c, dict) else dict(c) for c in out.get("must") or []]
+    _, added = diff(task.meta["anchor"]["must"], after)
+    return [v for f, v in added if f == task.meta["flip"]["field"]]
+
+
 def check(task: Task, out: dict) -> str | None:
     """Reads the text: the flipped value is gone from it and its replacement is in it, every other must value
-    (location included) is still in it, and so is the title. The answer's `must` list names the replacement; its
-    other entries only word the re-ask."""
+    (location included) is still in it, and so is the title. The replacement is the code-chosen one, or else the one
+    the answer's `must` list names; the list's other entries only word the re-ask."""
     anchor, flip = task.meta["anchor"], task.meta["flip"]
     text = (out.get("text") or "").strip()
     if not text:
         return "empty text: write the full job description with the changed requirement in `text`"
     if not title_in(anchor["title"], text):
         return f"the text does not contain the anchor's title '{anchor['title']}' (keep it exactly)"
-    after = [c if isinstance(c, dict) else dict(c) for c in out.get("must") or []]
-    _, added = diff(anchor["must"], after)
-    new = [v for f, v in added if f == flip["field"]]
+    new = new_values(task, out)
     if len(new) != 1:
         return (f"give exactly one new value for '{flip['field']}' in `must` (the one that replaces "
                 f"'{flip['value']}')")
@@ -82,9 +110,9 @@ def check(task: Task, out: dict) -> str | None:
 
 def build(task: Task, out: dict, prompt_hash: str, model: str) -> dict:
     a, flip = task.meta["anchor"], task.meta["flip"]
-    after = [c if isinstance(c, dict) else dict(c) for c in out.get("must") or []]
-    _, added = diff(a["must"], after)
-    new_value = next((v for f, v in added if f == flip["field"]), None)
+    new_value = new_values(task, out)[0]
+    after = ([{**c, "value": new_value} if c is flip or c == flip else c for c in a["must"]] if task.meta.get("to")
+             else [c if isinstance(c, dict) else dict(c) for c in out.get("must") or []])
     return pair_record("constraint", a, a["card"], out["text"], "negative",
                        {"field": flip["field"], "from": flip["value"], "to": new_value, "must": after},
                        prompt_hash, model, task.meta["variant"])

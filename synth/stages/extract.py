@@ -71,10 +71,56 @@ def title_candidates(jd: dict, n_lines: int = 3) -> list[str]:
     return [c[:80].strip() for c in dict.fromkeys(out) if 2 <= len(c) <= 120]
 
 
+_REQ_WORD = re.compile(r"\b(?:\d+\+?\s*(?:years?|yrs)|years?|degree|bachelor|master|mba|phd|diploma|certifi|licen[cs]|"
+                       r"required|requires?|must|experience|knowledge|proficien|ability|able\s+to|skills?|familiar|"
+                       r"fluen|preferred|plus|clearance|travel|understanding|expert)", re.I)
+_SKILL_LEAD = re.compile(r"^(?:(?:strong|solid|good|excellent|proven|working|hands-on|demonstrated|advanced|basic|"
+                         r"deep)\s+)*(?:experience|knowledge|proficiency|expertise|familiarity|skills?|understanding|"
+                         r"background)\s+(?:with|of|in|using)\s+", re.I)
+
+
+def requirement_spans(jd: dict, max_spans: int = 40, max_chars: int = 160) -> list[str]:
+    """Requirement-like sentences of the JD, as written (cut at a word boundary to `max_chars`): the only evidence
+    quotes grounded decoding allows."""
+    out = []
+    for piece in re.split(r"(?<=[.!?;])\s+|\n+", jd_input(jd)):
+        piece = piece.strip().lstrip("-•*·–#>").strip()
+        if len(piece.split()) < 3 or not _REQ_WORD.search(piece):  # a heading ("Requirements:") is no quote
+            continue
+        if len(piece) > max_chars:
+            piece = piece[:max_chars].rsplit(" ", 1)[0]
+        out.append(piece)
+    return list(dict.fromkeys(out))[:max_spans]
+
+
+def skill_spans(jd: dict, max_spans: int = 120) -> list[str]:
+    """Short spans (1-4 words) of the JD's requirement-like sentences, split at list separators, with a leading
+    'experience with' / 'knowledge of' removed: the only skills grounded decoding allows."""
+    out = []
+    for sent in requirement_spans(jd, max_spans=80, max_chars=400):
+        for chunk in re.split(r"[,;:/()]|\band\b|\bor\b|\be\.g\.", sent):
+            chunk = _SKILL_LEAD.sub("", chunk.strip(" .-•*\t")).strip(" .")
+            if chunk and 1 <= len(chunk.split()) <= 4 and re.search(r"[A-Za-z]", chunk):
+                out.append(chunk)
+    return list(dict.fromkeys(out))[:max_spans]
+
+
+def value_spans(jd: dict, max_spans: int = 150) -> list[str]:
+    """Constraint values grounded decoding allows: the short spans of `skill_spans` and the JD's own years
+    phrases ('3+ years', '5 years')."""
+    years = re.findall(r"\b\d+\s*\+?\s*(?:-\s*\d+\s*)?(?:years?|yrs)\b", jd_input(jd), re.I)
+    return list(dict.fromkeys(years + skill_spans(jd, max_spans)))[:max_spans]
+
+
 def make_task(jd: dict) -> Task:
-    """The embedded model decodes the title as one of the JD's own title spans (grounded decoding)."""
+    """Grounded decoding: the title is one of the JD's own title spans, every skill and constraint value a short
+    span of its requirement sentences, every evidence quote one of those sentences (the evidence is decoded before
+    the value; the check still wants the value inside its own quote)."""
+    quotes, values = requirement_spans(jd), value_spans(jd)
     return Task(f"extract:{jd['id']}", {"jd_text": fence(jd_input(jd))}, meta={"jd_id": jd["id"]},
-                grounding={"title": title_candidates(jd)})
+                grounding={"title": title_candidates(jd), "skills[]": skill_spans(jd),
+                           "must[].evidence": quotes, "preferred[].evidence": quotes,
+                           "must[].value": values, "preferred[].value": values})
 
 
 _EN_STOP = {"the", "and", "to", "of", "a", "in", "for", "with", "you", "our", "is", "are", "will", "be", "on", "or"}

@@ -6,7 +6,7 @@ import dspy
 
 from ..runner import Task
 from ..textcheck import containment
-from .common import DATA_DESC, PromptedModule, fence, pair_record, text_problem
+from .common import DATA_DESC, PromptedModule, fence, pair_record, text_grounding, text_problem
 
 NEAR_COPY = 0.5  # shingle containment at or above this: the rewrite is a near-copy of the anchor
 
@@ -26,7 +26,7 @@ class Paraphrase(PromptedModule):
 
 def make_tasks(anchor: dict) -> list[Task]:
     return [Task(f"paraphrase:{anchor['id']}", {"anchor": fence(anchor["card"], "ANCHOR")}, meta={"anchor": anchor},
-                 grounding={"title": [anchor["title"]]})]
+                 grounding={"title": [anchor["title"]], **text_grounding(anchor["title"], anchor["must"])})]
 
 
 def check(task: Task, out: dict, near_copy: float = NEAR_COPY) -> str | None:
