@@ -88,9 +88,9 @@ def run_demo(store: DatasetStore, console: Console, lm: str | None = None, api_b
     out["jdcv"] = jv.ref
     out["timings"]["jdcv"] = time.time() - t1
 
-    _step(console, 4, "Judge the candidates of one RJDB JD with the rubric (scores, caps and label in code)")
+    _step(console, 4, "Judge real CVs against the demo JDs' anchors (scores, caps and label in code)")
     t1 = time.time()
-    out["judge"] = _judge(store, runner(), console)
+    out["judge"] = _judge(store, runner(), console, res.anchors)
     out["timings"]["judge"] = time.time() - t1
 
     if train:
@@ -104,21 +104,39 @@ def run_demo(store: DatasetStore, console: Console, lm: str | None = None, api_b
     return out
 
 
-def _judge(store: DatasetStore, runner, console: Console) -> str:
+def _judge(store: DatasetStore, runner, console: Console, anchors) -> str | None:
+    """Each demo JD that kept an anchor against two real livecareer CVs; the requirements are the anchor's must /
+    preferred constraints (`--anchors`), never the judging call's."""
     from judge.pool import judge_pool
 
-    pool = store.resolve("sample-rjdb")
-    first = next(pool.iter_records())
-    sub = store.write("demo-judge-pool", "pool", [first], manifest={"parents": [pool.ref],
-                                                                    "refs": pool.manifest["refs"]})
-    res = judge_pool(store, runner, sub.ref, "demo-judgments")
-    t = Table("candidate", "role in RJDB", "raw total", "cap", "total", "label", "verdicts (met/unmet/unclear)")
+    from ..records import stable_id
+
+    recs = list(anchors.iter_records()) if anchors is not None else []
+    if not recs:
+        console.print("No anchor was kept, so there are no requirements to judge against: skipped.")
+        return None
+    jd_v, cv_v = store.resolve("sample-jd"), store.resolve("sample-cv")
+    cvs = {c["id"]: c for c in cv_v.records()[:2]}
+    entries = [{"id": stable_id("pool", f"demo|{a['jd_id']}|{'|'.join(cvs)}"), "kind": "pool", "jd_id": a["jd_id"],
+                "candidate_ids": list(cvs), "positive_ids": [], "hard_negative_ids": [], "scope": "local"}
+               for a in recs]
+    sub = store.write("demo-judge-pool", "pool", entries, manifest={
+        "parents": [jd_v.ref, cv_v.ref, anchors.ref], "refs": {"jd": jd_v.ref, "cv": cv_v.ref}})
+    res = judge_pool(store, runner, sub.ref, "demo-judgments", anchors_ref=anchors.ref)
+    titles = {a["jd_id"]: a["title"] for a in recs}
+    t = Table("JD (anchor title)", "candidate", "requirements", "raw total", "cap", "total", "label",
+              "verdicts (met/unmet/unclear)", title="the judge: requirements from the anchors, scores and caps in code")
     for j in res.judgments.iter_records():
-        role = "matched" if j["cv_id"] in first["positive_ids"] else "unmatched"
         v = [r["verdict"] for r in j["requirements"]]
-        t.add_row(j["cv_id"], role, f"{j['raw_total']:.1f}", str(j["cap"]), f"{j['total']:.1f}",
-                  "positive" if j["label"] else "negative", f"{v.count('met')}/{v.count('unmet')}/{v.count('unclear')}")
+        cv_title = (cvs[j["cv_id"]].get("title") or cvs[j["cv_id"]]["text"].split("\n", 1)[0])[:30]
+        t.add_row(titles.get(j["jd_id"], j["jd_id"])[:30], cv_title, str(len(v)), f"{j['raw_total']:.1f}",
+                  str(j["cap"]), f"{j['total']:.1f}", "positive" if j["label"] else "negative",
+                  f"{v.count('met')}/{v.count('unmet')}/{v.count('unclear')}")
     console.print(t)
+    unscored = [r for r in res.judgments.iter_rejects() if "unscored" in str(r.get("reason", ""))]
+    if unscored:
+        console.print(f"{len(unscored)} pair(s) unscored: their anchor has no checkable requirement "
+                      f"(e.g. {unscored[0]['reason']}).")
     failed = {k: v for k, v in res.stats.items() if k.startswith("failed")}
     if failed:
         console.print(f"judge answers rejected (kept in rejects with the raw output): {failed}")
@@ -194,7 +212,7 @@ def _what_you_made(console: Console, store: DatasetStore, anchors, pairs, jdcv) 
 def _closing(console: Console, store: DatasetStore, out: dict, model: str) -> None:
     lines = [f"datasets: {store.root} (see `mira data list`, `mira data show REF`)",
              f"five-stage outputs: {', '.join(out['jd'])}", f"JD–CV triplets: {out['jdcv']}",
-             f"judgments: {out['judge']}"]
+             f"judgments: {out['judge'] or 'none (no anchor kept)'}"]
     if out.get("eval"):
         lines += [f"R2 model: {out['eval']['model']}", f"evaluation plot: {out['eval']['files']['png']}"]
     lines += [f"LLM answers cached in {store.home / '.mira'}: a re-run makes no LLM call.",
