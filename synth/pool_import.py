@@ -54,9 +54,12 @@ def import_pool(store, kind, path, name, rows, mapping, preset, max_chars, repor
                     if cid not in ids[role]:
                         ids[role].append(cid)
             cands = list(dict.fromkeys(ids.get("positive", []) + ids.get("hard_negative", []) + ids.get("negative", [])))
-            pool_w.add({"id": f"pool-{jd_id[3:]}", "kind": "pool", "jd_id": jd_id, "candidate_ids": cands,
-                        "positive_ids": ids["positive"], "hard_negative_ids": ids.get("hard_negative", []),
-                        "scope": "local", "source": src}, where)
+            entry = {"id": f"pool-{jd_id[3:]}", "kind": "pool", "jd_id": jd_id, "candidate_ids": cands,
+                     "positive_ids": ids["positive"], "hard_negative_ids": ids.get("hard_negative", []),
+                     "scope": "local", "source": src}
+            if f.get("hard_negative_lost") and ids.get("hard_negative"):
+                entry["hard_negative_lost"] = {c: list(f["hard_negative_lost"]) for c in ids["hard_negative"]}
+            pool_w.add(entry, where)
             report.imported += 1
         counts = {"import": _counts(report)}
         jd_w.manifest["stages"] = cv_w.manifest["stages"] = counts

@@ -73,8 +73,14 @@ def _livecareer(row: dict) -> dict:
 
 
 def _rjdb(row: dict) -> dict:
+    """The JD's title, and what its hard negative lost against the matched resume (RJDB's Filtered-information:
+    skills removed, an experience entry shortened), for the per-cause diagnostics of `mira eval`."""
     m = _RJDB_TITLE.search(row.get("Job-Description") or "")
-    return {"jd_title": m.group(1).strip() if m else None}
+    lost = row.get("Filtered-information")
+    tags = []
+    if isinstance(lost, dict):
+        tags = [t for t, key in (("skill removed", "Skills"), ("experience shortened", "Experience")) if lost.get(key)]
+    return {"jd_title": m.group(1).strip() if m else None, "hard_negative_lost": tags or None}
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,24 @@ def test_pos_above_hardneg_counts_unretrieved_items_below():
     assert m["n_with_hardneg"] == 4 and m["pos_above_hardneg"] == 0.5
 
 
+def test_error_causes_split_pos_above_hardneg_and_count_positives_below_failing_negatives():
+    def lq(qid, ids, scores, pos, lost):
+        return Query(qid, list(ids), np.array(scores, dtype=float), set(pos), set(lost), lost)
+
+    skill, both = ["skill removed"], ["skill removed", "experience shortened"]
+    m = rank_metrics([lq("1", "pn", [0.9, 0.1], {"p"}, {"n": skill}),          # above its skill-less negative
+                      lq("2", "np", [0.9, 0.1], {"p"}, {"n": both}),           # below one that lost both
+                      lq("3", "pmn", [0.9, 0.5, 0.1], {"p", "m"}, {"n": both}),  # both positives above
+                      lq("4", "nq", [0.9, 0.5], {"p"}, {"n": skill}),          # p unretrieved: below n
+                      lq("5", "x", [0.9], {"p"}, {"n": skill}),                # neither retrieved: not below
+                      Query("6", ["p", "n"], np.array([0.1, 0.9]), {"p"}, {"n"})], [1])  # no cause: not counted
+    assert m["n_with_hardneg:skill removed"] == 5 and m["pos_above_hardneg:skill removed"] == 2 / 5
+    assert m["n_with_hardneg:experience shortened"] == 2 and m["pos_above_hardneg:experience shortened"] == 1 / 2
+    assert m["n_pos_with_failing_neg"] == 6 and m["pos_below_failing_neg"] == 2 / 6
+    assert m["pos_above_hardneg"] == 2 / 6  # the overall figure is unchanged by the split
+    assert "pos_below_failing_neg" not in rank_metrics([q("pn", [0.9, 0.1], {"p"}, {"n"})], [1])
+
+
 def test_trec_run_file(tmp_path):
     f = write_trec_run([Query("jd-1", ["b", "a", "c"], np.array([0.5, 0.5, 0.9]), {"a"})], tmp_path / "r.trec",
                        "zero shot")

@@ -66,6 +66,11 @@ def test_rjdb_pool_positive_and_hard_negative(store, real_data):
         assert p["jd_id"] in jds and len(p["positive_ids"]) == 1 and len(p["hard_negative_ids"]) == 1
         assert set(p["candidate_ids"]) == set(p["positive_ids"]) | set(p["hard_negative_ids"])
         assert all(c in cvs for c in p["candidate_ids"])
+        assert set(p["hard_negative_lost"]) == set(p["hard_negative_ids"])
+    lost = [tuple(p["hard_negative_lost"][p["hard_negative_ids"][0]]) for p in pool_v.iter_records()]
+    # RJDB's Filtered-information: 499 hard negatives lost skills and an experience entry, 1 only experience
+    assert sorted(set(lost)) == [("experience shortened",), ("skill removed", "experience shortened")]
+    assert lost.count(("experience shortened",)) == 1
     assert jd_v.records()[0]["title"]
 
 

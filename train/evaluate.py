@@ -164,7 +164,8 @@ def local_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int]
     for e in entries:
         cands = e["candidate_ids"]
         scores = scorer.rerank(jv[e["jd_id"]], np.stack([cvv[c] for c in cands]))
-        queries.append(Query(e["jd_id"], cands, scores, set(e["positive_ids"]), set(e.get("hard_negative_ids", []))))
+        queries.append(Query(e["jd_id"], cands, scores, set(e["positive_ids"]), set(e.get("hard_negative_ids", [])),
+                             e.get("hard_negative_lost") or {}))
     if run_file:
         write_trec_run(queries, run_file, scorer.name)
     return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "local",
@@ -225,7 +226,7 @@ def global_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int
         top = _top_k(corpus, q, k1, index)
         scores = scorer.rerank(q, corpus[top])
         queries.append(Query(e["jd_id"], [ids[i] for i in top], scores, set(e["positive_ids"]),
-                             set(e.get("hard_negative_ids", []))))
+                             set(e.get("hard_negative_ids", [])), e.get("hard_negative_lost") or {}))
     if run_file:
         write_trec_run(queries, run_file, scorer.name)
     return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "global", "k1": k1,

@@ -7,6 +7,11 @@ Definitions (every JD that has at least one positive counts; JDs without positiv
 - nDCG@K with the ideal ranking over all of P; MRR = 1 / rank of the first positive (0 when none was retrieved).
 - pos_above_hardneg, over JDs with a labelled hard negative: the best-ranked positive is above every hard negative
   (an unretrieved item ranks below every retrieved one; both unretrieved is not "above").
+- Where the errors are, when hard negatives say what they lost (`hard_negative_lost`, e.g. RJDB's "skill removed",
+  "experience shortened"): `pos_above_hardneg:<cause>` over the JDs with a hard negative of that cause, counting
+  only those negatives; and `pos_below_failing_neg`, over every positive of a JD with such a negative (each of which
+  fails a must requirement the positive meets): the share ranked below at least one of them (an unretrieved positive
+  is below a retrieved negative; both unretrieved is not "below").
 The ranking itself is Mira's (descending score, ties broken by candidate id), handed to ranx as ranks, so results
 never depend on input order or on ranx's own tie handling.
 """
@@ -27,6 +32,7 @@ class Query:
     scores: np.ndarray
     positives: set[str]  # every positive of the JD, whether retrieved or not
     hard_negatives: set[str] = field(default_factory=set)
+    lost: dict[str, list[str]] = field(default_factory=dict)  # hard negative -> the must requirements it fails
 
 
 def ranking(q: Query) -> list[str]:
@@ -64,6 +70,32 @@ def rank_metrics(queries: list[Query], ks: list[int]) -> dict:
     if with_hn:
         out["pos_above_hardneg"] = above / with_hn
         out["n_with_hardneg"] = with_hn
+    out.update(error_causes(used))
+    return out
+
+
+def error_causes(queries: list[Query]) -> dict:
+    """pos_above_hardneg per cause and pos_below_failing_neg (see the module doc); empty without causes."""
+    per: dict[str, list[int]] = {}
+    below, n_pos = 0, 0
+    for q in queries:
+        failing = {c: tags for c, tags in q.lost.items() if tags and c in q.hard_negatives}
+        if not failing:
+            continue
+        rank = {c: i for i, c in enumerate(ranking(q))}
+        best_pos = min((rank[c] for c in q.positives if c in rank), default=math.inf)
+        for cause in sorted({t for tags in failing.values() for t in tags}):
+            best_neg = min((rank[c] for c, tags in failing.items() if cause in tags and c in rank), default=math.inf)
+            per.setdefault(cause, []).append(int(best_pos < best_neg))
+        best_fail = min((rank[c] for c in failing if c in rank), default=math.inf)
+        for p in q.positives:
+            n_pos += 1
+            below += best_fail < rank.get(p, math.inf)
+    out: dict = {f"pos_above_hardneg:{c}": sum(v) / len(v) for c, v in per.items()}
+    out.update({f"n_with_hardneg:{c}": len(v) for c, v in per.items()})
+    if n_pos:
+        out["pos_below_failing_neg"] = below / n_pos
+        out["n_pos_with_failing_neg"] = n_pos
     return out
 
 

@@ -87,6 +87,18 @@ def _print(m: dict, ks: list[int], out: Path | None) -> None:
     if m.get("excluded_no_positive"):
         extra.append(f"{m['excluded_no_positive']} JDs without positives excluded")
     console.print(" · ".join(extra))
+    causes = sorted(k.split(":", 1)[1] for k in m if k.startswith("pos_above_hardneg:"))
+    if causes or "pos_below_failing_neg" in m:
+        d = Table(title="where the errors are: hard negatives by what they lost")
+        d.add_column("hard negatives that lost", justify="left")
+        d.add_column("JDs", justify="right")
+        d.add_column("positive above them", justify="right")
+        for c in causes:
+            d.add_row(c, str(m[f"n_with_hardneg:{c}"]), f"{m[f'pos_above_hardneg:{c}']:.4f}")
+        console.print(d)
+        if "pos_below_failing_neg" in m:
+            console.print(f"positives ranked below a negative that fails a must requirement: "
+                          f"{m['pos_below_failing_neg']:.4f} of {m['n_pos_with_failing_neg']}")
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(m, indent=2) + "\n")
