@@ -4,8 +4,9 @@ evaluated on the 100 as a global pool (100 JDs against their 200 CVs): zero-shot
 
     python benchmarks/real_eval.py [--quick]
 
-Small-data settings (the paper's lr 1e-5 is for corpora of tens of thousands): lr 2e-4, up to 4 epochs, batch 32,
-max length 256; everything else is Mira's default. --quick: 1 epoch.
+R2 runs with Mira's defaults (learning rate and epochs fitted to the data size, with a learning-rate probe on the
+validation JDs and early stopping: train/schedule.py; the choices are printed from mira_train.json), batch 32, max
+length 256. --quick: 1 epoch.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def main() -> None:
     # R2 and the head learn from different JDs: a head trained on pairs R2 has already fitted sees only easy cases
     tr, hd, va = split_version(store, dev.ref, "jd", (0.7, 0.2, 0.1), seed=13, name="r2")
     console.print(f"split: {tr.count} R2 train / {hd.count} head train / {va.count} validation / {test.count} test")
-    cfg = load_config(R2Config, lr=2e-4, epochs=1 if args.quick else 4, batch_size=32, max_length=256)
+    cfg = load_config(R2Config, epochs=1 if args.quick else None, batch_size=32, max_length=256)
     r2 = train_r2(store, tr.ref, None, tmp / "r2", cfg, val_ref=va.ref, console=Console(stderr=True))
     cache = EmbeddingCache(tmp / ".mira" / "embeddings.sqlite")
     scorer = make_scorer(str(tmp / "r2"))
@@ -64,6 +65,9 @@ def main() -> None:
     for label, m in rows.items():
         t.add_row(label, *(f"{m[k]:.3f}" for k in ("recall@1", "recall@5", "recall@10", "mrr", "pos_above_hardneg")))
     console.print(t)
+    sched = r2.manifest["schedule"]
+    console.print(f"R2 schedule: lr {sched['lr']['value']:g} ({sched['lr']['why']}); epochs up to "
+                  f"{sched['epochs']['value']} ({sched['epochs']['why']})")
     console.print(f"R2 epochs run: {len(r2.manifest['epochs'])}; head lambda {res.lam}; "
                   f"head stopped after {res.stopped_epoch} epochs")
     zs, r2m, hd = rows["zero-shot"], rows["R2"], rows["R2+head"]

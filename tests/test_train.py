@@ -118,3 +118,43 @@ def test_unknown_base_is_a_clear_error(rjdb, tmp_path):
     r = CliRunner().invoke(app, ["train", "r2", "--data", "sample-rjdb", "--out", str(tmp_path / "m"), "--base",
                                  "sentence-transformers/all-mpnet-base-v2"])
     assert r.exit_code == 1 and "runs offline" in r.output
+
+
+def test_schedule_fits_the_data_size_and_keeps_what_the_user_set():
+    from train.schedule import LR_CAP, MIN_STEPS, plan, probe_candidates
+
+    small = plan("r2", "auto", None, None, 450, 32)  # 15 steps per epoch
+    assert small["lr"]["value"] == pytest.approx(min(LR_CAP, 1e-5 * (36173 / 450) ** 0.5))
+    assert small["epochs"]["value"] == 10 and small["probe"] and "450" in small["lr"]["why"]
+    big = plan("r2", "auto", None, None, 36173, 32)
+    assert big["lr"]["value"] == pytest.approx(1e-5) and big["epochs"]["value"] == 5  # the paper's size: its values
+    tiny = plan("r2", "auto", None, None, 20, 32)
+    assert tiny["lr"]["value"] == LR_CAP and tiny["epochs"]["value"] == 20  # capped, not MIN_STEPS epochs
+    paper = plan("r2", "paper", None, None, 450, 32)
+    assert (paper["lr"]["value"], paper["epochs"]["value"], paper["probe"]) == (1e-5, 5, False)
+    mine = plan("r2", "auto", 3e-4, 2, 450, 32)
+    assert (mine["lr"], mine["epochs"]["value"], mine["probe"]) == ({"value": 3e-4, "why": "set by the user"}, 2, False)
+    assert probe_candidates(1e-4) == [2.5e-5, 1e-4, LR_CAP] and MIN_STEPS > 5 * 15
+
+
+def test_cli_r2_records_the_schedule_and_the_lr_probe(rjdb, tmp_path):
+    out = tmp_path / "auto"
+    r = CliRunner().invoke(app, ["train", "r2", "--data", "sample-rjdb", "--out", str(out), "--epochs", "1",
+                                 "--batch-size", "16", "--max-length", "64"])
+    assert r.exit_code == 0, r.output
+    m = json.loads((out / "mira_train.json").read_text())
+    s = m["schedule"]
+    assert s["preset"] == "auto" and s["epochs"] == {"value": 1, "why": "set by the user"}
+    probe = s["lr"]["probe"]
+    from train.schedule import probe_candidates
+
+    assert [p["lr"] for p in probe] == probe_candidates(s["lr"]["planned"]) and len(probe) >= 2
+    assert m["config"]["lr"] == s["lr"]["value"] == max(probe, key=lambda p: p["margin"])["lr"]
+    r = CliRunner().invoke(app, ["train", "r2", "--data", "sample-rjdb", "--out", str(tmp_path / "paper"),
+                                 "--epochs", "1", "--batch-size", "16", "--max-length", "64", "--preset", "paper"])
+    assert r.exit_code == 0, r.output
+    m = json.loads((tmp_path / "paper" / "mira_train.json").read_text())
+    assert m["config"]["lr"] == 1e-5 and "probe" not in m["schedule"]["lr"]
+    bad = CliRunner().invoke(app, ["train", "r2", "--data", "sample-rjdb", "--out", str(tmp_path / "x"),
+                                   "--preset", "fast"])
+    assert bad.exit_code == 1 and "preset 'fast'" in bad.output

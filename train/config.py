@@ -1,4 +1,6 @@
-"""Training configuration. PAPER.md's hyperparameters are the defaults; a YAML / JSON file or flags override them."""
+"""Training configuration. PAPER.md's hyperparameters are the defaults, except the learning rate and epochs, which fit
+the data size unless set (train/schedule.py; `preset: paper` restores the paper's); a YAML / JSON file or flags
+override them."""
 
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ class TrainConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.0
     lora_targets: list[str] | None = None  # None: the preset for the backbone's architecture
-    lr: float = 1e-5
+    lr: float | None = None  # None: chosen from the data size (train/schedule.py), or the paper's with preset paper
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
-    epochs: int = 5
+    epochs: int | None = None  # None: as many as MIN_STEPS optimiser steps need (paper: 5)
+    preset: str = "auto"  # auto: lr / epochs fit the data size (recorded with why); paper: PAPER.md's values
+    lr_probe: bool = True  # auto lr with validation data: a short probe at lr/4, lr, 4 lr keeps the best
     batch_size: int = 32
     max_length: int = 2048  # capped by the backbone's own limit
     mini_batch: int | None = 16  # texts per forward in the gradient-cached step; None: the whole batch at once
@@ -36,7 +40,6 @@ class TrainConfig:
 class R1Config(TrainConfig):
     lora_r: int = 16
     lora_alpha: int = 32
-    lr: float = 8e-6
     max_length: int = 512
     w_pos: float = 1.0
     w_role: float = 0.25
@@ -44,7 +47,7 @@ class R1Config(TrainConfig):
     w_distill: float = 0.05
     margin_role: float = 0.10
     margin_cons: float = 0.05
-    stage_epochs: dict = field(default_factory=lambda: {"card": 1, "align": 1, "rank": 5})
+    stage_epochs: dict = field(default_factory=lambda: {"card": 1, "align": 1, "rank": None})  # None: planned
 
 
 @dataclass
@@ -72,7 +75,12 @@ def load_config(cls, path: str | Path | None = None, **overrides):
     bad = sorted(set(set_over) - known)
     if bad:
         raise InputError(f"unknown setting(s) {', '.join(bad)}.")
-    return replace(cfg, **set_over)
+    cfg = replace(cfg, **set_over)
+    from .schedule import PRESETS
+
+    if cfg.preset not in PRESETS:
+        raise InputError(f"preset '{cfg.preset}' is not known (use {' or '.join(PRESETS)}).")
+    return cfg
 
 
 def as_dict(cfg) -> dict:

@@ -17,13 +17,15 @@ from synth.errors import InputError
 from synth.store import pool_members
 from synth.store import DatasetStore, Version, code_version
 
-from .backbones import apply_lora, load_encoder, lora_targets, merge_lora, pick_device, query_prompt, resolve_base
+from .backbones import (apply_lora, load_encoder, load_lora_state, lora_state, lora_targets, merge_lora, pick_device,
+                        query_prompt, resolve_base)
 from .config import R1Config, R2Config, as_dict
 from .data import Triplet, jd_lineage, make_batches, r1_data, r2_triplets, split_by_group
 from .encode import Tokens, embed, resolve_precision
 from .engine import Trainer, run_stage
 from .losses import grouped_ranking_loss, mnrl_loss, pair_alignment_loss
 from .metrics import Query, rank_metrics, triplet_metrics
+from .schedule import PROBE_STEPS, plan, probe_candidates
 
 MANIFEST = "mira_train.json"
 
@@ -107,6 +109,30 @@ def _manifest(kind, data: Version, val_ref, base, cfg, device, precision, logs, 
             "epochs": [log.as_dict() for log in logs], **(extra or {})}
 
 
+def _probe_lr(model, tokens, device, precision, cfg, sched: dict, batches, columns, loss_fn, evaluate, metric: str,
+              console) -> float:
+    """A few optimiser steps from the same start at each candidate lr; the best on validation wins (ties: the
+    planned lr). The adapter is restored afterwards; the results go into `sched["lr"]`."""
+    start, planned = lora_state(model), cfg.lr
+    order = [b for e in range(cfg.epochs) for b in batches(e)]
+    steps = min(PROBE_STEPS, len(order))
+    results = []
+    for lr in probe_candidates(planned):
+        load_lora_state(model, start)
+        trainer = Trainer(model, tokens, device, precision, lr, cfg.weight_decay, cfg.mini_batch)
+        trainer.schedule(steps, cfg.warmup_ratio)
+        for b in order[:steps]:
+            trainer.step(columns(b), loss_fn)
+        results.append({"lr": lr, metric: evaluate()[metric]})
+        if console:
+            console.print(f"lr probe: {lr:g} -> validation {metric} {results[-1][metric]:.4f} after {steps} steps")
+    load_lora_state(model, start)
+    best = max(results, key=lambda r: (round(r[metric], 6), r["lr"] == planned))
+    sched["lr"] = {"value": best["lr"], "planned": planned, "probe": results, "probe_steps": steps,
+                   "why": sched["lr"]["why"] + f"; probe on validation ({steps} steps each) kept {best['lr']:g}"}
+    return best["lr"]
+
+
 def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Path, cfg: R2Config | None = None,
              val_ref: str | None = None, console: Console | None = None) -> TrainResult:
     cfg = cfg or R2Config()
@@ -122,6 +148,8 @@ def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
             val_triplets = r2_triplets(store, vv, cfg.seed)
     else:
         train, val_triplets = split_by_group(train, lambda t: t.group, cfg.val_fraction, cfg.seed)
+    sched = plan("r2", cfg.preset, cfg.lr, cfg.epochs, len(train), cfg.batch_size)
+    cfg = replace(cfg, lr=sched["lr"]["value"], epochs=sched["epochs"]["value"])
     model, device, precision = _setup(base, cfg)
     prompt, record = query_prompt(model), _backbone_record(model, cfg)  # JDs are the queries (Qwen3's instruction)
     train, val_triplets = _queries_prompted(train, prompt), _queries_prompted(val_triplets, prompt)
@@ -133,7 +161,6 @@ def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
     evaluate = _evaluator(model, tokens, device, precision, cfg.mini_batch or 64, val_triplets, val_queries)
     before = evaluate()
     apply_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
-    trainer = Trainer(model, tokens, device, precision, cfg.lr, cfg.weight_decay, cfg.mini_batch)
 
     def columns(b):
         items = [train[i] for i in b]
@@ -149,11 +176,15 @@ def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
         lambda i: tokens.length(train[i].positive) + tokens.length(train[i].negative or train[i].positive),
         cfg.seed + epoch)
     metric = ("mrr" if val_queries else "margin") if (val_queries or val_triplets) else None
+    if sched["probe"] and cfg.lr_probe and metric:
+        cfg = replace(cfg, lr=_probe_lr(model, tokens, device, precision, cfg, sched, batches, columns, loss_fn,
+                                        evaluate, metric, console))
+    trainer = Trainer(model, tokens, device, precision, cfg.lr, cfg.weight_decay, cfg.mini_batch)
     with _progress(console) as prog:
         logs = run_stage(trainer, "r2", cfg.epochs, batches, columns, loss_fn,
                          evaluate if metric else None, metric, cfg.patience, cfg.warmup_ratio, prog)
     manifest = _manifest("r2", data, val_ref, base, cfg, device, precision, logs, t0,
-                         {"train_triplets": len(train), "val_before": before, "backbone": record,
+                         {"train_triplets": len(train), "val_before": before, "backbone": record, "schedule": sched,
                           "lineage": jd_lineage(store, [data] + ([vv] if val_ref else []))})
     return _finish(model, Path(out), manifest, console)
 
@@ -167,6 +198,10 @@ def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
     sets = r1_data(data)
     if not any(sets.values()):
         raise InputError(f"{data.ref} has no card / paraphrase pairs or complete ranking groups.")
+    rank_epochs = cfg.stage_epochs.get("rank")
+    sched = plan("r1", cfg.preset, cfg.lr, rank_epochs if rank_epochs is not None else cfg.epochs,
+                 len(sets["rank"]) or len(sets["align"]), cfg.batch_size)
+    cfg = replace(cfg, lr=sched["lr"]["value"], stage_epochs={**cfg.stage_epochs, "rank": sched["epochs"]["value"]})
     model, device, precision = _setup(base, cfg)
     prompt, record = query_prompt(model), _backbone_record(model, cfg)  # the anchor side is the query
     sets = {"card": _queries_prompted(sets["card"], prompt), "align": _queries_prompted(sets["align"], prompt),
@@ -208,7 +243,7 @@ def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
     with _progress(console) as prog:
         for stage in ("card", "align", "rank"):
             items = sets[stage]
-            epochs = int(cfg.stage_epochs.get(stage, cfg.epochs))
+            epochs = int(cfg.stage_epochs.get(stage) or cfg.stage_epochs["rank"])
             if not items or epochs <= 0:
                 continue
             order.append(stage)
@@ -227,6 +262,6 @@ def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
                                   cfg.patience, cfg.warmup_ratio, prog, step_hook)
     manifest = _manifest("r1", data, None, base, cfg, device, precision, all_logs, t0,
                          {"stages_run": order, "sizes": {k: len(v) for k, v in sets.items()},
-                          "backbone": record,
+                          "backbone": record, "schedule": sched,
                           "lineage": jd_lineage(store, [data])})
     return _finish(model, Path(out), manifest, console)

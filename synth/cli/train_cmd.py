@@ -27,6 +27,9 @@ TrustOpt = Annotated[bool, typer.Option("--trust-remote-code", help="run the bac
 TargetsOpt = Annotated[Optional[str], typer.Option("--lora-targets", help="comma-separated module names to adapt "
                                                    "(default: chosen from the modules the model has)",
                                                    show_default=False)]
+PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="auto (default): learning rate and epochs fit the "
+                                                   "data size, recorded with why in mira_train.json; paper: "
+                                                   "PAPER.md's values", show_default=False)]
 PrecisionOpt = Annotated[Optional[str], typer.Option("--precision", help="auto, fp32 or bf16", show_default=False)]
 
 
@@ -51,14 +54,14 @@ def r2_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None,
                                                       "(default: 10% of the JDs held out)")] = None,
            config: ConfigOpt = None, epochs: EpochsOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None,
            max_length: MaxLenOpt = None, precision: PrecisionOpt = None, trust_remote_code: TrustOpt = False,
-           lora_targets: TargetsOpt = None, home: HomeOpt = None) -> None:
+           lora_targets: TargetsOpt = None, preset: PresetOpt = None, home: HomeOpt = None) -> None:
     """R2: LoRA + MNRL over (JD, CV+, CV-) from a jdcv_triplet or pool version; merged into OUT."""
     from train.config import R2Config, load_config
     from train.rounds import train_r2
 
     cfg = load_config(R2Config, config, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
                       precision=precision, trust_remote_code=trust_remote_code or None,
-                      lora_targets=_targets(lora_targets))
+                      lora_targets=_targets(lora_targets), preset=preset)
     _summary(train_r2(store_for(home), data, base, out, cfg, val, err_console))
 
 
@@ -66,16 +69,16 @@ def r2_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None,
 def r1_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None, config: ConfigOpt = None, epochs: EpochsOpt = None,
            lr: LrOpt = None, batch_size: BatchOpt = None, max_length: MaxLenOpt = None,
            precision: PrecisionOpt = None, trust_remote_code: TrustOpt = False, lora_targets: TargetsOpt = None,
-           home: HomeOpt = None) -> None:
+           preset: PresetOpt = None, home: HomeOpt = None) -> None:
     """R1: card warm-up, semantic alignment, grouped ranking on a jd_pair version; one adapter; merged into OUT."""
     from train.config import R1Config, load_config
     from train.rounds import train_r1
 
     cfg = load_config(R1Config, config, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
                       precision=precision, trust_remote_code=trust_remote_code or None,
-                      lora_targets=_targets(lora_targets))
+                      lora_targets=_targets(lora_targets), preset=preset)
     if epochs is not None:
-        cfg.stage_epochs = {k: min(v, epochs) for k, v in cfg.stage_epochs.items()}
+        cfg.stage_epochs = {k: epochs if v is None else min(v, epochs) for k, v in cfg.stage_epochs.items()}
     _summary(train_r1(store_for(home), data, base, out, cfg, err_console))
 
 
