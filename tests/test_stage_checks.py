@@ -144,7 +144,8 @@ def test_constraint_check_reads_the_text():
     # a field with no code-chosen replacement: the answer's list names it, and must name exactly one
     cert = dict(ANCHOR, must=[{"field": "certification", "value": "AWS certification", "evidence": "AWS"}] + MUST)
     free = constraint.make_tasks(cert, 1)[0]
-    assert free.meta["to"] is None and free.grounding is None
+    assert free.meta["to"] is None and "text" not in free.grounding
+    assert free.grounding["must[].field"] == ["certification", "years_experience", "degree", "location"]
     text = FLIP_TEXT.replace("1 year", "5+ years") + " GCP certification."
     assert constraint.check(free, {"must": cert["must"], "text": text}).startswith("give exactly one new value")
     gcp = [dict(cert["must"][0], value="GCP certification")] + MUST

@@ -52,17 +52,21 @@ def replacement(c: dict) -> str | None:
 
 
 def make_tasks(anchor: dict, n: int) -> list[Task]:
-    """One task per flippable constraint (up to n). Grounded decoding: the text opens with the title and the must
-    values after the flip, when the replacement is code-chosen."""
+    """One task per flippable constraint (up to n). Grounded decoding: the `must` list has the anchor's fields, one
+    entry each; the text opens with the title and the must values after the flip when the replacement is
+    code-chosen."""
     cands = flippable(anchor)
     tasks = []
     for v, c in enumerate(cands[:n]):
         to = replacement(c)
         after = [{**x, "value": to} if x is c else x for x in anchor["must"]]
         flip = f"{c['field']}: {c['value']}" + (f" -> {to}" if to else "")
+        # the list after the flip has the anchor's fields, one entry each (the LLM may not invent a constraint)
+        fields = [x["field"] for x in anchor["must"]]
+        grounding = {"must": {"minItems": len(fields), "maxItems": len(fields)}, "must[].field": fields}
         tasks.append(Task(f"constraint:{anchor['id']}:{v}", {"anchor": fence(anchor["card"], "ANCHOR"), "flip": flip},
                           meta={"anchor": anchor, "variant": v, "flip": c, "to": to}, rollout=v,
-                          grounding=text_grounding(anchor["title"], after) if to else None))
+                          grounding={**grounding, **(text_grounding(anchor["title"], after) if to else {})}))
     return tasks
 
 
