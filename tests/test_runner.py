@@ -184,3 +184,18 @@ def test_cached_adapter_sends_exactly_what_dspy_would():
         assert cached.format(ExtractAnchor, [], {"jd_text": text}) == plain.format(ExtractAnchor, [], {"jd_text": text})
     other = ExtractAnchor.with_instructions("Different instructions.")
     assert "Different instructions." in cached.format(other, [], {"jd_text": "x"})[0]["content"]
+
+    class Mixed(dspy.Signature):
+        """Mixed inputs."""
+
+        jd: str = dspy.InputField()
+        tags: list[str] = dspy.InputField()
+        n: int = dspy.InputField()
+        extra: dict = dspy.InputField()
+        answer: str = dspy.OutputField()
+
+    for inputs in ({"jd": "  padded  \n", "tags": ["a", "b"], "n": 3, "extra": {"k": [1, 2]}},
+                   {"jd": "x", "tags": "already text", "n": "7", "extra": "{}"},  # all strings: the fast path
+                   {"jd": "", "tags": [], "n": 0, "extra": {}}):
+        demo = [dspy.Example(jd="d", tags=["t"], n=1, extra={}, answer="a")]
+        assert cached.format(Mixed, demo, inputs) == plain.format(Mixed, demo, inputs)
