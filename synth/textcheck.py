@@ -151,3 +151,26 @@ def title_in(title: str, text: str) -> bool:
     """The anchor's normalised title occurs, as a whole phrase, in the normalised text."""
     t = norm_title(title)
     return bool(t) and f" {t} " in f" {norm_title(text)} "
+
+
+_EN_STOP = {"the", "and", "to", "of", "a", "in", "for", "with", "you", "our", "is", "are", "will", "be", "on", "or",
+            "as", "an", "we", "your", "this", "that", "by", "at", "from", "all", "who", "their", "have", "has"}
+
+
+def looks_english(text: str, share: float = 0.08) -> bool:
+    """At least `share` of the words are common English function words: English prose, not a word list, another
+    language or gibberish (a job description in English runs at 20-35%)."""
+    words = re.findall(r"[a-z]+", text.lower())
+    return bool(words) and sum(w in _EN_STOP for w in words) / len(words) >= share
+
+
+def prose_problem(text: str, given: list[str]) -> str | None:
+    """A generated text's own words (the `given` strings it had to contain left out) must read as English prose."""
+    rest = text
+    for g in sorted((x for x in given if x), key=len, reverse=True):
+        rest = re.sub(re.escape(g), " ", rest, flags=re.I)
+    if len(re.findall(r"[A-Za-z]+", rest)) < 8:
+        return "the text has almost nothing besides the title and requirements: write the job description in full"
+    if not looks_english(rest):
+        return "the text does not read as English prose: write the job description in plain English sentences"
+    return None

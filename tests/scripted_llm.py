@@ -114,7 +114,8 @@ def constraint(inp):
     after = [dict(c, value=given or flipped_value(c)) if c["field"] == field and c["value"] == value else c
              for c in must]
     reqs = "; ".join(c["value"] for c in after)
-    return {"must": after, "text": f"{title}. Requirements: {reqs}."}
+    return {"must": after, "text": f"{title}. Requirements: {reqs}. You will join our team and work with the "
+                                    "other members of the group on the day-to-day duties of the role."}
 
 
 STAGES = {"conservative structured anchor": extract, "rewrite a structured job anchor": paraphrase,

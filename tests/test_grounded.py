@@ -75,9 +75,10 @@ def test_stage_2_to_5_texts_open_with_the_title_and_must_values():
 
 def test_a_code_chosen_replacement_is_checked_in_the_text():
     t = constraint.make_tasks(ANCHOR, 1)[0]
-    ok = "Senior Data Engineer. Requires 1 year; Bachelor's in CS; Chicago. Build pipelines with the team."
+    ok = ("Senior Data Engineer. Requires 1 year; Bachelor's in CS; Chicago. You will build data pipelines with the "
+          "team and support the analysts in our office.")
     assert constraint.check(t, {"text": ok, "must": []}) is None  # the answer's list is not read
-    kept = "Senior Data Engineer. Requires 1 year; 5+ years; Bachelor's in CS; Chicago."
+    kept = ok.replace("1 year;", "1 year; 5+ years;")
     assert "still in the text" in constraint.check(t, {"text": kept, "must": []})
     rec = constraint.build(t, {"text": ok, "must": [{"field": "skill", "value": "junk"}]}, "h", "m")
     assert rec["structured"]["to"] == "1 year" and rec["structured"]["must"][0]["value"] == "1 year"
@@ -119,3 +120,28 @@ def test_grounded_flag_sends_the_item_schema_and_raises_the_keep_rate(home, llm_
     assert "maxLength" not in json.dumps(schemas[0]["properties"]["summary"])  # a server's texts are not cut
     anchors = store.resolve("g-anchors").records()
     assert len(anchors) == 3 and all(a["title"] == extract.title_candidates(jds[a["jd_id"]])[0] for a in anchors)
+
+
+# what the embedded 135M model wrote around the grounded opening (mira demo, before this check)
+SMOL = ["Legal Secretary/ Legal Assitant. Enfabrajadulle d'un ensecurateur sociailier pour légèrement le développeur",
+        "Legal Secretary/ Legal Assitant. This role assists Ã©fécec sinaïm ehkim al makem elenciyin kısmuşturun "
+        "yerdezine.",
+        "Legal Secretary/ Legal Assitant. Forskelen ökologiske vedligere naturætisker kommunikation fra "
+        "løbbellektrum. Forskelen er sammen med enkeligheterlighe tredjet af ditt forsakte."]
+REAL = ("Legal Secretary/ Legal Assitant. Our law firm in Reston is looking for an assistant to answer the phones, "
+        "pay bills and deposit checks, and to help the attorneys with their filings and calendars.")
+
+
+@pytest.mark.parametrize("text", SMOL)
+def test_gibberish_around_a_grounded_opening_is_rejected(text):
+    anchor = {**ANCHOR, "title": "Legal Secretary/ Legal Assitant", "must": [], "scope_level": "leads"}
+    why = paraphrase.check(paraphrase.make_tasks(anchor)[0], {"title": anchor["title"], "text": text})
+    assert why is not None and ("English prose" in why or "almost nothing" in why)
+
+
+def test_real_english_prose_passes_the_prose_check():
+    from synth.textcheck import prose_problem
+
+    assert prose_problem(REAL, ["Legal Secretary/ Legal Assitant"]) is None
+    assert "almost nothing" in prose_problem("Legal Secretary/ Legal Assitant. Requires typing.",
+                                             ["Legal Secretary/ Legal Assitant", "typing"])

@@ -33,10 +33,34 @@ def test_one_jd_through_stage_1_gives_a_valid_anchor_or_a_counted_reject(store):
         assert o.reason
 
 
-def test_mira_demo_runs_offline(home, store):
-    r = CliRunner().invoke(app, ["demo", "--jds", "1"])
+def test_mira_demo_makes_checked_data_offline(home, store, monkeypatch):
+    """The demo's promises with the embedded model (#16): at least 2 of 3 JDs keep an anchor, every JD stage type
+    keeps a pair, the judge's requirements are the anchors' constraints, R2 is measured on JDs it did not train on,
+    and a re-run is answered from the cache."""
+    r = CliRunner().invoke(app, ["demo"])
     assert r.exit_code == 0, r.output
-    for name in ("demo-jd-anchors", "demo-jdcv", "demo-judgments"):
-        assert store.resolve(name)
+    anchors = store.resolve("demo-jd-anchors").records()
+    assert len(anchors) >= 2
+    kinds = {p["type"] for p in store.resolve("demo-jd-pairs").iter_records()}
+    assert kinds == {"paraphrase", "card", "boundary", "constraint"}, kinds
+    from judge.requirements import from_anchor
+
+    by_jd = {a["jd_id"]: a for a in anchors}
+    judged = store.resolve("demo-judgments").records()
+    assert {j["jd_id"] for j in judged} <= set(by_jd)
+    for j in judged:  # the anchor's constraints, in order: never the judging call's own list
+        assert [q["requirement"] for q in j["requirements"]] == [x.text for x in from_anchor(by_jd[j["jd_id"]])]
+    assert "R2 did not train on" in r.output
     assert (home / "models" / "demo-r2" / "mira_train.json").exists()
     assert (home / "reports" / "demo-eval" / "comparison.png").exists()
+    refs = {n: store.resolve(n).ref for n in ("demo-jd-anchors", "demo-jd-pairs", "demo-judgments")}
+
+    def no_model(*a, **k):
+        raise AssertionError("a re-run called the model")
+
+    from synth.lm.local import LocalTransport
+
+    monkeypatch.setattr(LocalTransport, "generate", no_model)
+    again = CliRunner().invoke(app, ["demo", "--no-train"])  # answered from the cache: the same versions
+    assert again.exit_code == 0, again.output
+    assert {n: store.resolve(n).ref for n in refs} == refs

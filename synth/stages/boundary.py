@@ -6,8 +6,8 @@ import dspy
 
 from ..runner import Task
 from ..textcheck import containment
-from .common import (CUE, SCOPES, DATA_DESC, PromptedModule, ScopeLevel, fence, pair_record, text_grounding,
-                     text_problem)
+from .common import (CUE, SCOPES, DATA_DESC, PromptedModule, ScopeLevel, fence, own_words_problem, pair_record,
+                     text_grounding, text_problem)
 from .scope import load_cues
 
 RESP_COPY = 0.5  # containment of the anchor's responsibilities in the text at or above this: not a different role
@@ -80,7 +80,7 @@ def check(task: Task, out: dict) -> str | None:
     if c >= RESP_COPY:
         return (f"responsibilities copied from the anchor (containment {c:.2f} >= {RESP_COPY}): give the "
                 f"shallower role its own duties")
-    return None
+    return own_words_problem(out["text"], anchor["title"], anchor["must"])
 
 
 def build(task: Task, out: dict, prompt_hash: str, model: str) -> dict:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from ..prompts import load_prompt
-from ..textcheck import norm_title, present, title_in
+from ..textcheck import norm_title, present, prose_problem, title_in
 
 SCOPES = ("assists", "contributes", "leads", "owns")
 ScopeLevel = Literal["assists", "contributes", "leads", "owns"]
@@ -111,7 +111,8 @@ def missing_constraints(must: list[dict], text: str) -> list[str]:
 
 
 def text_problem(text: str | None, title: str, must: list[dict]) -> str | None:
-    """What stages 2-4 check first on the generated text itself: not empty, the anchor's title, every must value."""
+    """What stages 2-4 check first on the generated text itself: not empty, the anchor's title, every must value,
+    (`own_words_problem` comes last in each stage's check)."""
     if not (text or "").strip():
         return "empty text: write the full job description in `text`"
     if not title_in(title, text):
@@ -120,6 +121,12 @@ def text_problem(text: str | None, title: str, must: list[dict]) -> str | None:
     if missing:
         return f"must requirements missing from the text: {'; '.join(missing)}"
     return None
+
+
+def own_words_problem(text: str, title: str, must: list[dict]) -> str | None:
+    """Stages 2, 4 and 5 check last that the text's own words (title and must values left out) read as English
+    prose: a fluent-looking structure around gibberish is not a job description."""
+    return prose_problem(text, [title] + [c["value"] for c in must])
 
 
 FREE_CHAR = r'[^"\\\x00-\x1f]'  # any character a JSON string holds unescaped

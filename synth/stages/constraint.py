@@ -8,7 +8,7 @@ from collections import Counter
 import dspy
 
 from ..runner import Task
-from ..textcheck import present, title_in
+from ..textcheck import present, prose_problem, title_in
 from .common import DATA_DESC, Constraint, PromptedModule, fence, pair_record, text_grounding
 
 
@@ -109,7 +109,7 @@ def check(task: Task, out: dict) -> str | None:
     missing = [c["value"] for c in kept if not present(c["value"], text)]
     if missing:
         return f"other must requirements changed or missing from the text (keep them): {'; '.join(missing)}"
-    return None
+    return prose_problem(text, [anchor["title"], new[0]] + [c["value"] for c in kept])
 
 
 def build(task: Task, out: dict, prompt_hash: str, model: str) -> dict:

@@ -7,7 +7,7 @@ import re
 import dspy
 
 from ..runner import FinalReject, Task
-from ..textcheck import phrase_in, present, quote_in
+from ..textcheck import looks_english, phrase_in, present, quote_in
 from .common import DATA_DESC, Constraint, PromptedModule, ScopeLevel, Seniority, fence, grounded, render_card
 
 MIN_WORDS = 25
@@ -79,13 +79,14 @@ _SKILL_LEAD = re.compile(r"^(?:(?:strong|solid|good|excellent|proven|working|han
                          r"background)\s+(?:with|of|in|using)\s+", re.I)
 
 
-def requirement_spans(jd: dict, max_spans: int = 40, max_chars: int = 160) -> list[str]:
+def requirement_spans(jd: dict, max_spans: int = 40, max_chars: int = 160,
+                      requirement_like: bool = True) -> list[str]:
     """Requirement-like sentences of the JD, as written (cut at a word boundary to `max_chars`): the only evidence
-    quotes grounded decoding allows."""
+    quotes grounded decoding allows (every sentence with `requirement_like` off: the responsibilities' spans)."""
     out = []
     for piece in re.split(r"(?<=[.!?;])\s+|\n+", jd_input(jd)):
         piece = piece.strip().lstrip("-•*·–#>").strip()
-        if len(piece.split()) < 3 or not _REQ_WORD.search(piece):  # a heading ("Requirements:") is no quote
+        if len(piece.split()) < 3 or (requirement_like and not _REQ_WORD.search(piece)):  # headings are no quote
             continue
         if len(piece) > max_chars:
             piece = piece[:max_chars].rsplit(" ", 1)[0]
@@ -113,23 +114,15 @@ def value_spans(jd: dict, max_spans: int = 150) -> list[str]:
 
 
 def make_task(jd: dict) -> Task:
-    """Grounded decoding: the title is one of the JD's own title spans, every skill and constraint value a short
-    span of its requirement sentences, every evidence quote one of those sentences (the evidence is decoded before
-    the value; the check still wants the value inside its own quote)."""
+    """Grounded decoding: the title is one of the JD's own title spans, every responsibility one of its sentences,
+    every skill and constraint value a short span of its requirement sentences, every evidence quote one of those
+    sentences (the evidence is decoded before the value; the check still wants the value inside its own quote)."""
     quotes, values = requirement_spans(jd), value_spans(jd)
     return Task(f"extract:{jd['id']}", {"jd_text": fence(jd_input(jd))}, meta={"jd_id": jd["id"]},
                 grounding={"title": title_candidates(jd), "skills[]": skill_spans(jd),
+                           "responsibilities[]": requirement_spans(jd, max_chars=120, requirement_like=False),
                            "must[].evidence": quotes, "preferred[].evidence": quotes,
                            "must[].value": values, "preferred[].value": values})
-
-
-_EN_STOP = {"the", "and", "to", "of", "a", "in", "for", "with", "you", "our", "is", "are", "will", "be", "on", "or"}
-
-
-def looks_english(text: str) -> bool:
-    """At least 8% of the words are common English function words (a script check of the model's language claim)."""
-    words = re.findall(r"[a-z]+", text.lower())
-    return bool(words) and sum(w in _EN_STOP for w in words) / len(words) >= 0.08
 
 
 def check(task: Task, out: dict) -> str | None:

@@ -6,7 +6,8 @@ import dspy
 
 from ..runner import Task
 from ..textcheck import containment
-from .common import DATA_DESC, PromptedModule, fence, pair_record, text_grounding, text_problem
+from .common import (DATA_DESC, PromptedModule, fence, own_words_problem, pair_record, text_grounding,
+                     text_problem)
 
 NEAR_COPY = 0.5  # shingle containment at or above this: the rewrite is a near-copy of the anchor
 
@@ -39,7 +40,7 @@ def check(task: Task, out: dict, near_copy: float = NEAR_COPY) -> str | None:
     c = containment(out["text"], anchor["card"])
     if c >= near_copy:
         return f"near-copy of the anchor (shingle containment {c:.2f} >= {near_copy}): rewrite in your own words"
-    return None
+    return own_words_problem(out["text"], anchor["title"], anchor["must"])
 
 
 def build(task: Task, out: dict, prompt_hash: str, model: str) -> dict:
