@@ -101,6 +101,23 @@ def test_global_recall_equal_for_shallow_and_full_first_stage(sample, tmp_path):
     assert len(lines) == 50 * 5 and lines[0].split()[1:4:2] == ["Q0", "1"]
 
 
+def test_ann_search_matches_exact_search(sample, tmp_path):
+    """The usearch path (above --ann-threshold) against exact search on the same corpus and model."""
+    out = {}
+    for name, threshold in (("exact", 10**9), ("ann", 0)):
+        f = tmp_path / f"{name}.json"
+        r = cli.invoke(app, ["eval", "global", "--pool", "sample-rjdb", "--model", "zero-shot", "--k", "1,5,10",
+                             "--k1", "50", "--corpus", "sample-cv", "--ann-threshold", str(threshold), "--out", str(f),
+                             "--run-file", str(tmp_path / f"{name}.trec")])
+        assert r.exit_code == 0, r.output
+        out[name] = json.loads(f.read_text())
+    assert out["ann"]["ann"] is True and out["exact"]["ann"] is False
+    for k in (1, 5, 10):
+        assert abs(out["ann"][f"recall@{k}"] - out["exact"][f"recall@{k}"]) <= 0.005
+    top = {n: [line.split()[2] for line in (tmp_path / f"{n}.trec").read_text().splitlines()] for n in out}
+    assert len(top["ann"]) == len(top["exact"]) == 50 * 50
+
+
 def _model_copy(tmp_path, name, max_len=None, lineage=None):
     from train.backbones import resolve_base
 
