@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 
 from .backbones import load_lora_state, lora_state
+from .distributed import all_reduce_grads, gather_rows, shard, world
 from .encode import Tokens, autocast, embed
 
 
@@ -66,31 +67,54 @@ class Trainer:
             out = self.model(self.tokens.batch(texts, self.device))["sentence_embedding"]
         return torch.nn.functional.normalize(out.float(), dim=-1)
 
-    def step(self, columns: list[list[str]], loss_fn: Callable[[list[torch.Tensor]], dict]) -> dict:
-        """One optimiser step on a batch given as columns of texts (e.g. [jds, positives, negatives])."""
+    def backward(self, columns: list[list[str]], loss_fn: Callable[[list[torch.Tensor]], dict]) -> dict:
+        """The loss of a batch given as columns of texts (e.g. [jds, positives, negatives]) and its gradients in the
+        parameters' `.grad`. Distributed (train/distributed.py): this rank encodes its shard of each column, the loss
+        sees the gathered global batch, and the gradients are summed over ranks."""
+        rank, size = world()
+        if size > 1:
+            columns = [shard(c, rank, size) for c in columns]
         n_texts = sum(len(c) for c in columns)
-        if self.mini_batch is None or n_texts <= self.mini_batch:
+        if size == 1 and (self.mini_batch is None or n_texts <= self.mini_batch):
             embs = [self._encode(c) if c else torch.zeros(0) for c in columns]
             out = loss_fn(embs)
             out["loss"].backward()
+            return {k: float(v.detach()) for k, v in out.items()}
+        chunk = self.mini_batch or max(1, max(len(c) for c in columns))
+        embs = [embed(self.model, self.tokens, c, self.device, self.precision, chunk) for c in columns]
+        if size > 1:
+            gathered = [gather_rows(e) for e in embs]
+            full = [g.requires_grad_() for g, _ in gathered]
+            out = loss_fn([f if f.numel() else torch.zeros(0) for f in full])
+            out["loss"].backward()
+            grads = [f.grad[sl] if f.grad is not None else None for f, (_, sl) in zip(full, gathered)]
         else:
-            embs = [embed(self.model, self.tokens, c, self.device, self.precision, self.mini_batch).requires_grad_()
-                    for c in columns]
+            embs = [e.requires_grad_() for e in embs]
             out = loss_fn(embs)
             out["loss"].backward()
-            for col, e in zip(columns, embs):
-                order = sorted(range(len(col)), key=lambda i: self.tokens.length(col[i]))
-                for s in range(0, len(order), self.mini_batch):
-                    idx = order[s: s + self.mini_batch]
-                    part = self._encode([col[i] for i in idx])
-                    part.backward(e.grad[idx])
+            grads = [e.grad for e in embs]
+        for col, g in zip(columns, grads):
+            if g is None or not col:
+                continue
+            order = sorted(range(len(col)), key=lambda i: self.tokens.length(col[i]))
+            for s in range(0, len(order), chunk):
+                idx = order[s: s + chunk]
+                part = self._encode([col[i] for i in idx])
+                part.backward(g[idx])
+        if size > 1:
+            all_reduce_grads(self.params)
+        return {k: float(v.detach()) for k, v in out.items()}
+
+    def step(self, columns: list[list[str]], loss_fn: Callable[[list[torch.Tensor]], dict]) -> dict:
+        """One optimiser step on a batch given as columns of texts (see `backward`)."""
+        out = self.backward(columns, loss_fn)
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
         self.opt.step()
         if self.sched is not None:
             self.sched.step()
         self.opt.zero_grad(set_to_none=True)
         _trim()
-        return {k: float(v.detach()) for k, v in out.items()}
+        return out
 
 
 def _trim() -> None:

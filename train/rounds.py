@@ -21,6 +21,7 @@ from .backbones import (apply_lora, load_encoder, load_lora_state, lora_state, l
                         query_prompt, resolve_base)
 from .config import R1Config, R2Config, as_dict
 from .data import Triplet, jd_lineage, make_batches, r1_data, r2_triplets, split_by_group
+from .distributed import init_from_env, is_main, world
 from .encode import Tokens, embed, resolve_precision
 from .engine import Trainer, run_stage
 from .losses import grouped_ranking_loss, mnrl_loss, pair_alignment_loss
@@ -34,6 +35,7 @@ MANIFEST = "mira_train.json"
 class TrainResult:
     out: Path
     manifest: dict
+    saved: bool = True  # False on the ranks other than 0 of a distributed run (rank 0 saves)
 
 
 def _progress(console: Console | None) -> Progress:
@@ -43,6 +45,7 @@ def _progress(console: Console | None) -> Progress:
 
 
 def _setup(base: str | None, cfg):
+    init_from_env()  # under torchrun: join the process group (train/distributed.py)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -93,12 +96,20 @@ def _evaluator(model, tokens, device, precision, chunk, val_triplets=None, val_q
 
 
 def _finish(model, out: Path, manifest: dict, console) -> TrainResult:
+    rank, size = world()
+    if size > 1:
+        manifest["distributed"] = {"world_size": size, "backend": torch.distributed.get_backend()}
+        if rank != 0:  # every rank holds the same weights; rank 0 writes them
+            torch.distributed.barrier()
+            return TrainResult(out, manifest, saved=False)
     merge_lora(model)
     out.mkdir(parents=True, exist_ok=True)
     model.save(str(out))
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     if console:
         console.print(f"[bold]saved[/] {out} (loads with SentenceTransformer('{out}'))")
+    if size > 1:
+        torch.distributed.barrier()
     return TrainResult(out, manifest)
 
 
@@ -137,6 +148,8 @@ def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
              val_ref: str | None = None, console: Console | None = None) -> TrainResult:
     cfg = cfg or R2Config()
     t0 = time.time()
+    init_from_env()
+    console = console if is_main() else None
     data = store.resolve(data_ref, ("jdcv_triplet", "pool"))
     train = r2_triplets(store, data, cfg.seed)
     val_triplets, val_queries, val_texts = [], None, set()
@@ -194,6 +207,8 @@ def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
     """Card warm-up -> semantic alignment -> grouped ranking, one adapter, frozen-teacher distillation."""
     cfg = cfg or R1Config()
     t0 = time.time()
+    init_from_env()
+    console = console if is_main() else None
     data = store.resolve(data_ref, "jd_pair")
     sets = r1_data(data)
     if not any(sets.values()):

@@ -33,6 +33,27 @@ PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="auto (defaul
 PrecisionOpt = Annotated[Optional[str], typer.Option("--precision", help="auto, fp32 or bf16", show_default=False)]
 
 
+NprocOpt = Annotated[int, typer.Option("--nproc", help="data-parallel processes (one per GPU; CPU: gloo), started "
+                                      "with torchrun; the loss sees the global batch")]
+
+
+def _relaunch(command: str, nproc: int, options: dict) -> None:
+    """Start `mira train COMMAND` once per rank under torchrun (unless already inside it) and exit with its status."""
+    import os
+    import subprocess
+    import sys
+
+    args = ["train", command]
+    for flag, value in options.items():
+        if value is None or value is False:
+            continue
+        args += [flag] if value is True else [flag, str(value)]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
+           "-m", "synth.cli"] + args
+    err_console.print(f"[dim]{' '.join(cmd)}[/]")
+    raise typer.Exit(subprocess.call(cmd, env={**os.environ, "MIRA_NPROC_CHILD": "1"}))
+
+
 def _targets(spec: str | None) -> list[str] | None:
     return [x.strip() for x in spec.split(",") if x.strip()] if spec else None
 
@@ -54,32 +75,49 @@ def r2_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None,
                                                       "(default: 10% of the JDs held out)")] = None,
            config: ConfigOpt = None, epochs: EpochsOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None,
            max_length: MaxLenOpt = None, precision: PrecisionOpt = None, trust_remote_code: TrustOpt = False,
-           lora_targets: TargetsOpt = None, preset: PresetOpt = None, home: HomeOpt = None) -> None:
+           lora_targets: TargetsOpt = None, preset: PresetOpt = None, nproc: NprocOpt = 1,
+           home: HomeOpt = None) -> None:
     """R2: LoRA + MNRL over (JD, CV+, CV-) from a jdcv_triplet or pool version; merged into OUT."""
     from train.config import R2Config, load_config
     from train.rounds import train_r2
 
+    if nproc > 1 and "WORLD_SIZE" not in __import__("os").environ:
+        _relaunch("r2", nproc, {"--data": data, "--out": out, "--base": base, "--val": val, "--config": config,
+                                "--epochs": epochs, "--lr": lr, "--batch-size": batch_size, "--max-length": max_length,
+                                "--precision": precision, "--trust-remote-code": trust_remote_code,
+                                "--lora-targets": lora_targets, "--preset": preset, "--home": home})
+
     cfg = load_config(R2Config, config, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
                       precision=precision, trust_remote_code=trust_remote_code or None,
                       lora_targets=_targets(lora_targets), preset=preset)
-    _summary(train_r2(store_for(home), data, base, out, cfg, val, err_console))
+    res = train_r2(store_for(home), data, base, out, cfg, val, err_console)
+    if res.saved:
+        _summary(res)
 
 
 @app.command("r1")
 def r1_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None, config: ConfigOpt = None, epochs: EpochsOpt = None,
            lr: LrOpt = None, batch_size: BatchOpt = None, max_length: MaxLenOpt = None,
            precision: PrecisionOpt = None, trust_remote_code: TrustOpt = False, lora_targets: TargetsOpt = None,
-           preset: PresetOpt = None, home: HomeOpt = None) -> None:
+           preset: PresetOpt = None, nproc: NprocOpt = 1, home: HomeOpt = None) -> None:
     """R1: card warm-up, semantic alignment, grouped ranking on a jd_pair version; one adapter; merged into OUT."""
     from train.config import R1Config, load_config
     from train.rounds import train_r1
+
+    if nproc > 1 and "WORLD_SIZE" not in __import__("os").environ:
+        _relaunch("r1", nproc, {"--data": data, "--out": out, "--base": base, "--config": config, "--epochs": epochs,
+                                "--lr": lr, "--batch-size": batch_size, "--max-length": max_length,
+                                "--precision": precision, "--trust-remote-code": trust_remote_code,
+                                "--lora-targets": lora_targets, "--preset": preset, "--home": home})
 
     cfg = load_config(R1Config, config, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
                       precision=precision, trust_remote_code=trust_remote_code or None,
                       lora_targets=_targets(lora_targets), preset=preset)
     if epochs is not None:
         cfg.stage_epochs = {k: epochs if v is None else min(v, epochs) for k, v in cfg.stage_epochs.items()}
-    _summary(train_r1(store_for(home), data, base, out, cfg, err_console))
+    res = train_r1(store_for(home), data, base, out, cfg, err_console)
+    if res.saved:
+        _summary(res)
 
 
 @app.command("head")
