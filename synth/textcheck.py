@@ -157,11 +157,12 @@ _EN_STOP = {"the", "and", "to", "of", "a", "in", "for", "with", "you", "our", "i
             "as", "an", "we", "your", "this", "that", "by", "at", "from", "all", "who", "their", "have", "has"}
 
 
-def looks_english(text: str, share: float = 0.08) -> bool:
-    """At least `share` of the words are common English function words: English prose, not a word list, another
-    language or gibberish (a job description in English runs at 20-35%)."""
+def looks_english(text: str, share: float = 0.08, at_least: int = 1) -> bool:
+    """At least `share` of the words, and `at_least` of them, are common English function words: English prose, not
+    a word list, another language or gibberish (a job description in English runs at 20-35%)."""
     words = re.findall(r"[a-z]+", text.lower())
-    return bool(words) and sum(w in _EN_STOP for w in words) / len(words) >= share
+    hits = sum(w in _EN_STOP for w in words)
+    return bool(words) and hits >= at_least and hits / len(words) >= share
 
 
 def prose_problem(text: str, given: list[str]) -> str | None:
@@ -171,6 +172,6 @@ def prose_problem(text: str, given: list[str]) -> str | None:
         rest = re.sub(re.escape(g), " ", rest, flags=re.I)
     if len(re.findall(r"[A-Za-z]+", rest)) < 8:
         return "the text has almost nothing besides the title and requirements: write the job description in full"
-    if not looks_english(rest):
+    if not looks_english(rest, at_least=3):
         return "the text does not read as English prose: write the job description in plain English sentences"
     return None

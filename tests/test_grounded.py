@@ -126,6 +126,8 @@ def test_grounded_flag_sends_the_item_schema_and_raises_the_keep_rate(home, llm_
 SMOL = ["Legal Secretary/ Legal Assitant. Enfabrajadulle d'un ensecurateur sociailier pour légèrement le développeur",
         "Legal Secretary/ Legal Assitant. This role assists Ã©fécec sinaïm ehkim al makem elenciyin kısmuşturun "
         "yerdezine.",
+        "Legal Secretary/ Legal Assitant. This role assists siiin tahti luhe aliajadollam kai legem jalmaja "
+        "ekseimatakum.",
         "Legal Secretary/ Legal Assitant. Forskelen ökologiske vedligere naturætisker kommunikation fra "
         "løbbellektrum. Forskelen er sammen med enkeligheterlighe tredjet af ditt forsakte."]
 REAL = ("Legal Secretary/ Legal Assitant. Our law firm in Reston is looking for an assistant to answer the phones, "
@@ -134,9 +136,14 @@ REAL = ("Legal Secretary/ Legal Assitant. Our law firm in Reston is looking for 
 
 @pytest.mark.parametrize("text", SMOL)
 def test_gibberish_around_a_grounded_opening_is_rejected(text):
-    anchor = {**ANCHOR, "title": "Legal Secretary/ Legal Assitant", "must": [], "scope_level": "leads"}
-    why = paraphrase.check(paraphrase.make_tasks(anchor)[0], {"title": anchor["title"], "text": text})
-    assert why is not None and ("English prose" in why or "almost nothing" in why)
+    anchor = {**ANCHOR, "title": "Legal Secretary/ Legal Assitant", "must": [], "scope_level": "leads",
+              "responsibilities": ["answer the phones"]}
+    out = {"title": anchor["title"], "text": text, "scope_level": "assists"}
+    checks = [(paraphrase.make_tasks(anchor)[0], paraphrase.check)]
+    if "This role assists" in text:  # the boundary variant's grounded opening is not the text's own words
+        checks.append((boundary.make_tasks(anchor, 2)[1], boundary.check))
+    for task, check in checks:
+        assert "English prose" in check(task, out), task.key
 
 
 def test_real_english_prose_passes_the_prose_check():

@@ -80,7 +80,7 @@ def check(task: Task, out: dict) -> str | None:
     if c >= RESP_COPY:
         return (f"responsibilities copied from the anchor (containment {c:.2f} >= {RESP_COPY}): give the "
                 f"shallower role its own duties")
-    return own_words_problem(out["text"], anchor["title"], anchor["must"])
+    return own_words_problem(out["text"], anchor["title"], anchor["must"], (f"This role {CUE.get(target, '')}",))
 
 
 def build(task: Task, out: dict, prompt_hash: str, model: str) -> dict:

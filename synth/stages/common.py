@@ -123,10 +123,11 @@ def text_problem(text: str | None, title: str, must: list[dict]) -> str | None:
     return None
 
 
-def own_words_problem(text: str, title: str, must: list[dict]) -> str | None:
-    """Stages 2, 4 and 5 check last that the text's own words (title and must values left out) read as English
-    prose: a fluent-looking structure around gibberish is not a job description."""
-    return prose_problem(text, [title] + [c["value"] for c in must])
+def own_words_problem(text: str, title: str, must: list[dict], also: tuple[str, ...] = ()) -> str | None:
+    """Stages 2, 4 and 5 check last that the text's own words (title, must values and any opening the decoder was
+    given, `also`, left out) read as English prose: a fluent-looking structure around gibberish is not a job
+    description."""
+    return prose_problem(text, [title] + [c["value"] for c in must] + list(also))
 
 
 FREE_CHAR = r'[^"\\\x00-\x1f]'  # any character a JSON string holds unescaped
