@@ -47,8 +47,9 @@ def monster_subset(n: int, out: Path) -> Path:
     return out
 
 
-def run_arm(arm: str, jd_file: Path, n: int, transport: LocalTransport) -> dict:
-    store = DatasetStore(tempfile.mkdtemp(prefix=f"mira-bench-{arm}-"))
+def run_arm(arm: str, jd_file: Path, n: int, transport: LocalTransport, home: str | None = None) -> dict:
+    store = DatasetStore(home or tempfile.mkdtemp(prefix=f"mira-bench-{arm}-"))
+    print(f"{arm}: home {store.home}", flush=True)
     import_file(store, "jd", jd_file, "monster", preset="monster")
     runner = Runner(LMConfig(model="local"), store.home, RunnerConfig(concurrency=1, max_reasks=0),
                     transport=transport)
@@ -68,6 +69,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--jds", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="3 JDs")
+    ap.add_argument("--homes", nargs=2, metavar=("PLAIN", "GROUNDED"),
+                    help="reuse the two homes of an earlier run: its answers are replayed from the cache and re-checked "
+                         "with today's checks (keep rates of the current code; no model call, so no timings)")
     args = ap.parse_args()
     from rich.console import Console
     from rich.table import Table
@@ -79,7 +83,8 @@ def main() -> None:
     t0 = time.perf_counter()
     transport._load()
     load = time.perf_counter() - t0
-    results = {arm: run_arm(arm, jd_file, n, transport) for arm in ("plain", "grounded")}
+    homes = dict(zip(("plain", "grounded"), args.homes or (None, None)))
+    results = {arm: run_arm(arm, jd_file, n, transport, homes[arm]) for arm in ("plain", "grounded")}
 
     def rate(st: dict, stage: str) -> tuple[int, int]:
         c = st.get(stage) or {}
