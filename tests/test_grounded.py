@@ -40,6 +40,9 @@ def test_nested_paths_enums_and_keywords_leave_the_shared_schema_alone():
     assert must["maxItems"] == 2 and must["items"]["properties"]["evidence"]["enum"] == ["3+ years of payroll"]
     assert "$ref" not in must["items"]  # inlined where narrowed ...
     assert "enum" not in g["$defs"]["Constraint"]["properties"]["evidence"]  # ... so `preferred` stays free
+    # a grounded field with a default (Constraint.evidence = "") becomes required: a decoder cannot skip it
+    assert "evidence" not in g["$defs"]["Constraint"].get("required", [])
+    assert "evidence" in must["items"]["required"]
     assert g["properties"]["summary"]["pattern"] == "^x$" and "maxLength" not in g["properties"]["summary"]
     assert base == output_schema(extract.ExtractAnchor)
 

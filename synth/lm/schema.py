@@ -91,6 +91,8 @@ def ground_schema(schema: dict, grounding: dict | None) -> dict:
                 ok = False
                 break
             props[m.group(1)] = child = _deref(props[m.group(1)], out)
+            if m.group(1) not in node.setdefault("required", []):  # a grounded field cannot be left out
+                node["required"] = [*node["required"], m.group(1)]
             if m.group(2):  # a list: descend into its items
                 if not isinstance(child.get("items"), dict):
                     ok = False
