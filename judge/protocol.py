@@ -89,7 +89,7 @@ def retrieve(store: DatasetStore, jds: list[dict], jd_v: Version, corpus: list[d
     ranked = {}
     for j, q in zip(jds, qv):
         top = _top_k(emb, q, k1)
-        s = scorer.rerank(q, emb[top])
+        s = scorer.rerank(q, emb[top], j, [corpus[i]["text"] for i in top] if scorer.head else None)
         order = [ids[top[i]] for i in np.lexsort((top, -s))][:k]
         ranked[j["id"]] = order
     recs = [{"id": f"pool-{j['id'].split('-', 1)[1]}", "kind": "pool", "jd_id": j["id"], "candidate_ids": ranked[j["id"]],

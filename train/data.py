@@ -133,21 +133,30 @@ def make_batches(n: int, batch_size: int, group_of, texts_of, length_of, seed: i
 def head_pairs(store: DatasetStore, ref: str) -> tuple[list[str], list[str], list[int], list[str]]:
     """(queries, candidates, labels, groups) for BoundaryHead: a `boundary_pair` version (label 1 = boundary
     mismatch), or a pool whose hard negatives are near misses of its positives (RJDB: matched -> 0, unmatched -> 1)."""
+    q, c, y, g, _ = head_pairs_with_jds(store, ref)
+    return q, c, y, g
+
+
+def head_pairs_with_jds(store: DatasetStore, ref: str) -> tuple[list[str], list[str], list[int], list[str], list]:
+    """head_pairs plus, per pair, where its requirements are read from: the JD record (pools) or the query text
+    (boundary pairs)."""
     v = store.resolve(ref, ("boundary_pair", "pool"))
-    q, c, y, g = [], [], [], []
+    q, c, y, g, src = [], [], [], [], []
     if v.kind == "boundary_pair":
         for r in v.iter_records():
             q.append(r["query"]), c.append(r["candidate"]), y.append(int(r["label"])), g.append(r["query"])
-        return q, c, y, g
+            src.append(r["query"])
+        return q, c, y, g, src
     jd_v, cv_v = pool_members(store, v)
     jds, cvs = jd_v.by_id(), cv_v.by_id()
     for e in v.iter_records():
         for ids, label in ((e["positive_ids"], 0), (e.get("hard_negative_ids", []), 1)):
             for cid in ids:
                 q.append(jds[e["jd_id"]]["text"]), c.append(cvs[cid]["text"]), y.append(label), g.append(e["jd_id"])
+                src.append(jds[e["jd_id"]])
     if len(set(y)) < 2:
         raise InputError(f"{v.ref} needs positives and labelled hard negatives to train a BoundaryHead.")
-    return q, c, y, g
+    return q, c, y, g, src
 
 
 def judged_pairs(store: DatasetStore, v: Version) -> tuple[list[str], list[str], list[int]]:

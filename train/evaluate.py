@@ -35,6 +35,7 @@ class Scorer:
     max_length: int | None = None  # tokens per text; None: the model's own max_seq_length
     trust_remote_code: bool = False
     _model: object = field(default=None, repr=False)
+    _reqs: dict = field(default_factory=dict, repr=False)
 
     def encoder(self):
         if self._model is None:
@@ -66,11 +67,32 @@ class Scorer:
                                          show_progress_bar=False)
         return cache.encode(self.cache_key, texts, encode)
 
-    def rerank(self, q: np.ndarray, cands: np.ndarray) -> np.ndarray:
+    def pair_features(self, jd: dict | str | None, texts: list[str] | None) -> np.ndarray | None:
+        """The head's requirement features for one JD (record or text) against candidate texts; None when the
+        head takes none."""
+        if self.head is None or not self.head.extra:
+            return None
+        if jd is None or texts is None:
+            raise InputError(f"{self.name}: its head reads requirements, so reranking needs the JD and CV texts.")
+        from .requirements import jd_requirements, pair_features
+
+        key = jd["id"] if isinstance(jd, dict) and jd.get("id") else str(jd)
+        if key not in self._reqs:
+            self._reqs[key] = jd_requirements(jd)
+        return pair_features([self._reqs[key]] * len(texts), texts)
+
+    def boundary(self, q: np.ndarray, cands: np.ndarray, jd: dict | str | None = None,
+                 texts: list[str] | None = None) -> np.ndarray:
+        return self.head.boundary(np.repeat(q[None], len(cands), 0), cands, self.pair_features(jd, texts))
+
+    def rerank(self, q: np.ndarray, cands: np.ndarray, jd: dict | str | None = None,
+               texts: list[str] | None = None) -> np.ndarray:
+        """cos, minus lambda * sigmoid(head) with a head; a requirement-aware head also reads the JD (record or
+        text) and the candidates' texts."""
         cos = cands @ q
         if self.head is None or self.lam == 0:
             return cos
-        return cos - self.lam * self.head.boundary(np.repeat(q[None], len(cands), 0), cands)
+        return cos - self.lam * self.boundary(q, cands, jd, texts)
 
 
 def make_scorer(spec: str, lam: float | None = None, max_length: int | None = None,
@@ -163,7 +185,8 @@ def local_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int]
     queries = []
     for e in entries:
         cands = e["candidate_ids"]
-        scores = scorer.rerank(jv[e["jd_id"]], np.stack([cvv[c] for c in cands]))
+        scores = scorer.rerank(jv[e["jd_id"]], np.stack([cvv[c] for c in cands]), jds[e["jd_id"]],
+                               [cvs[c]["text"] for c in cands])
         queries.append(Query(e["jd_id"], cands, scores, set(e["positive_ids"]), set(e.get("hard_negative_ids", [])),
                              e.get("hard_negative_lost") or {}))
     if run_file:
@@ -181,8 +204,16 @@ def search_lambda_on_pool(store: DatasetStore, pool_ref: str, scorer: Scorer, he
         qv = scorer.embed_queries([jds[e["jd_id"]]["text"]], cache)[0]
         cv = scorer.embed([cvs[x]["text"] for x in e["candidate_ids"]], cache)
         cos.append(cv @ qv)
-        bnd.append(head.boundary(np.repeat(qv[None], len(cv), 0), cv))
-        pos.append(np.array([x in e["positive_ids"] for x in e["candidate_ids"]]))
+        x = None
+        if head.extra:
+            from .requirements import jd_requirements, pair_features
+
+            x = pair_features([jd_requirements(jds[e["jd_id"]])] * len(cv), [cvs[i]["text"] for i in e["candidate_ids"]])
+        bnd.append(head.boundary(np.repeat(qv[None], len(cv), 0), cv, x))
+        pos.append(np.array([i in e["positive_ids"] for i in e["candidate_ids"]]))
+    # the paper searches 0..0.5; a requirement-aware head separates near misses the cosine cannot, and may need more
+    if head.extra:
+        return search_lambda(cos, bnd, pos, [round(v, 3) for v in np.arange(0.0, 2.001, 0.05)], select, "middle")
     return search_lambda(cos, bnd, pos, select=select)
 
 
@@ -224,7 +255,7 @@ def global_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int
     queries = []
     for e, q in zip(entries, jv):
         top = _top_k(corpus, q, k1, index)
-        scores = scorer.rerank(q, corpus[top])
+        scores = scorer.rerank(q, corpus[top], jds[e["jd_id"]], [texts[ids[i]] for i in top] if scorer.head else None)
         queries.append(Query(e["jd_id"], [ids[i] for i in top], scores, set(e["positive_ids"]),
                              set(e.get("hard_negative_ids", [])), e.get("hard_negative_lost") or {}))
     if run_file:
@@ -294,7 +325,13 @@ def diagnose(scorer: Scorer, queries: list[str], cands: list[str], labels: np.nd
 
     if scorer.head is None:
         raise InputError("diagnose needs a head: --head DIR (or MODEL+HEAD).")
-    s = scorer.head.boundary(scorer.embed_queries(queries, cache), scorer.embed(cands, cache))
+    x = None
+    if scorer.head.extra:
+        from .requirements import jd_requirements, pair_features
+
+        reqs = {t: jd_requirements(t) for t in set(queries)}
+        x = pair_features([reqs[t] for t in queries], cands)
+    s = scorer.head.boundary(scorer.embed_queries(queries, cache), scorer.embed(cands, cache), x)
     pos, neg = s[labels == 1], s[labels == 0]
     p = float(ttest_ind(pos, neg, equal_var=False).pvalue) if len(pos) > 1 and len(neg) > 1 else float("nan")
     return {"auc": auc(s, labels), "cohens_d": cohens_d(pos, neg), "p_value": p, "n_mismatch": int(len(pos)),

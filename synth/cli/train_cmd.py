@@ -121,7 +121,8 @@ def r1_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None, config: ConfigOpt =
 
 
 @app.command("head")
-def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF, or a pool with hard negatives")],
+def head_cmd(data: Annotated[list[str], typer.Option("--data", help="boundary_pair REF (JD–JD), or a pool with hard "
+                                                     "negatives (JD–CV); repeat to train on both")],
              encoder: Annotated[str, typer.Option("--encoder", help="frozen encoder folder (e.g. the R2 model); "
                                                   "'zero-shot' for the base model")],
              out: OutOpt,
@@ -134,13 +135,18 @@ def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF
                                                            "recall@50 (default: Recall at the largest --k <= 50)",
                                                            show_default=False)] = None,
              k: Annotated[str, typer.Option("--k", help="the cutoffs you report")] = "10,20,30,40,50,60,70",
+             features: Annotated[str, typer.Option("--features", help="auto: requirement features (train/"
+                                                   "requirements.py) when most training JDs yield requirements; "
+                                                   "requirements; none (the paper's head)")] = "auto",
              seed: Annotated[int, typer.Option("--seed")] = 0, home: HomeOpt = None) -> None:
-    """BoundaryHead: a PairHead MLP on frozen embeddings (BCE, AdamW 1e-3, batch 128, <= 40 epochs, patience 5)."""
+    """BoundaryHead: a PairHead MLP on frozen embeddings (BCE, AdamW 1e-3, batch 128, <= 40 epochs, patience 5),
+    by default also reading requirement features computed by code from the JD and the candidate's text."""
     import numpy as np
 
-    from train.data import head_pairs
+    from train.data import head_pairs_with_jds
     from train.embed_cache import EmbeddingCache
     from train.evaluate import make_scorer, search_lambda_on_pool
+    from train.requirements import FEATURES, choose_features, requirement_features
     from train.head import HeadConfig, default_select, head_config_dict, parse_select, save_head, train_head
 
     from .eval_cmd import _ks
@@ -150,11 +156,17 @@ def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF
     parse_select(select)
 
     store = store_for(home)
-    q, c, y, g = head_pairs(store, data)
+    q, c, y, g, src = [], [], [], [], []
+    for ref in data:
+        for acc, part in zip((q, c, y, g, src), head_pairs_with_jds(store, ref)):
+            acc.extend(part)
+    use_req, why = choose_features(src, features)
     scorer = make_scorer(encoder)
     cache = EmbeddingCache(store.home / ".mira" / "embeddings.sqlite")
     cfg = HeadConfig(seed=seed)
-    res = train_head(scorer.embed_queries(q, cache), scorer.embed(c, cache), np.array(y, dtype=np.float32), g, cfg)
+    x = requirement_features(src, c) if use_req else None
+    res = train_head(scorer.embed_queries(q, cache), scorer.embed(c, cache), np.array(y, dtype=np.float32), g, cfg,
+                     x)
     search = None
     if lam == "auto":
         if not val_pool:
@@ -164,9 +176,11 @@ def head_cmd(data: Annotated[str, typer.Option("--data", help="boundary_pair REF
         res.lam, search = search_lambda_on_pool(store, val_pool, scorer, res.head, cache, select)
     else:
         res.lam = float(lam)
-    save_head(res, out, {"data": store.resolve(data).ref, "encoder": scorer.model_path,
+    save_head(res, out, {"data": [store.resolve(d).ref for d in data], "encoder": scorer.model_path,
+                         "features": list(FEATURES) if use_req else [], "features_why": why,
                          "encoder_fingerprint": scorer.fingerprint, "config": head_config_dict(cfg),
                          "pairs": len(y), "positives": int(sum(y)), "lambda_search": search, "val_pool": val_pool})
     how = f"searched on {val_pool} for {select}" if search else "given"
+    console.print(f"features: {why}")
     console.print(f"BoundaryHead: {len(y)} pairs, stopped after {res.stopped_epoch} epochs (best val loss "
                   f"{res.best_val_loss:.4f}), lambda {res.lam} ({how}) → {out}")

@@ -1,0 +1,280 @@
+"""Requirement features for the requirement-aware head (#15): code reads a JD's requirements and checks them against
+the CV's text, so a near-miss (a must skill missing, experience short of what is asked, a degree below the one
+required) is visible to the head even where the embeddings barely move.
+
+Requirements come, in order, from a stage-1 anchor's must list, the JD record's `must` / `preferred` fields, or the
+JD text itself: the lines under requirement-like headings ("Required Skills", "Requirements", "Qualifications",
+"What you need", ...), else every line with a years / degree / certification statement. The CV side reads its dated
+roles ("2019 - 2023", "08/2012 to Current", "Aug 2014 - Present", "March 2012 to May 2014"), merges overlapping
+ones, and counts years; "present" / "current" / "now" is `today`.
+
+Features (all in [0, 1] or small, in this order: FEATURES):
+    has_requirements      1 when the JD yields any requirement, else 0 (then the rest are neutral)
+    must_skill_share      mean credit over the must skills: 1 when the CV names the skill (key terms, abbreviations
+                          expanded, stemmed; or its acronym as a word), else the share of its key terms present
+    years_required        the largest "N years" the JD asks for, / 10
+    years_cv              years the CV's dated roles add up to (overlaps merged), / 10
+    years_shortfall       max(0, required - cv) / required
+    role_years_shortfall  mean over "N years as ROLE" requirements of the shortfall against the CV's roles whose
+                          line carries the role's key terms
+    degree_required       0 none, 1 associate, 2 bachelor, 3 master, 4 doctorate; / 4
+    degree_gap            1 when the CV's highest degree is below the required one
+    cert_share            share of required certifications / licences the CV names (1 when none is required)
+    key_term_coverage     share of the requirement text's key terms (first 40) the CV carries
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+import numpy as np
+
+from synth.textcheck import terms
+
+FEATURES = ("has_requirements", "must_skill_share", "years_required", "years_cv", "years_shortfall",
+            "role_years_shortfall", "degree_required", "degree_gap", "cert_share", "key_term_coverage")
+
+_HEADING = re.compile(r"^\s*(#+\s*)?(required|requirements?|qualifications?|minimum|must[- ]haves?|what you (need|bring"
+                      r"|will need|have)|skills|experience|education|you have|who you are|preferred|nice to have|"
+                      r"certifications?|licen[cs]es?)\b[^\n]{0,40}:?\s*$", re.I)
+_ANY_HEADING = re.compile(r"^\s*(#+\s*\S.*|[A-Z][A-Za-z /&-]{2,40}:|(job |role )?(responsibilities|duties|summary|"
+                          r"description|overview|about( us| the (role|company|team))?|benefits|perks|what you.ll do|"
+                          r"the role|company|salary|compensation|location|job title|how to apply)\b[^\n]{0,30})\s*$",
+                          re.I)
+_ITEM = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa]|\d+[.)])\s*(.+)$")
+_YEARS = re.compile(r"(\d+(?:\.\d+)?)\s*\+?\s*(?:(?:-|to)\s*\d+\s*)?(?:years?|yrs?)\b", re.I)
+_WORDNUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+            "ten": 10}
+_WORDYEARS = re.compile(r"\b(" + "|".join(_WORDNUM) + r")\s*\+?\s*(?:\(\d+\)\s*)?(?:years?|yrs?)\b", re.I)
+_ROLE_AFTER = re.compile(r"\bas (?:an? |the )?(.+?)(?: for \d|\.|,|;|$)", re.I)
+_ROLE_IN = re.compile(r"\b(?:experience|working) (?:in|as) (?:an? |the )?(.+?)(?: for \d|\.|,|;|$)", re.I)
+_DEGREES = ((4, re.compile(r"\b(ph\.?\s?d|doctorate|doctoral|d\.?phil)(?!\w)", re.I)),
+            (3, re.compile(r"\b(master'?s?|m\.?sc|mba|m\.s\.|m\.a\.|ms in|ma in|meng)(?!\w)", re.I)),
+            (2, re.compile(r"\b(bachelor'?s?|b\.?sc|b\.s\.|b\.a\.|bs in|ba in|beng|undergraduate degree|"
+                           r"four[- ]year degree|4[- ]year degree|college degree|university degree)(?!\w)", re.I)),
+            (1, re.compile(r"\b(associate'?s? degree|associate of|a\.a\.s?\.?)(?!\w)", re.I)))
+_CERT = re.compile(r"\b(certif\w*|licen[cs]\w*|accredit\w*)\b", re.I)
+_CERT_WORDS = {"certif", "certifi", "certific", "certify", "certified", "certification", "licens", "licen", "license",
+               "licence", "accredit", "requir", "current", "valid", "active", "hold", "must", "prefer", "state"}
+_MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                           "dec"))}
+_DATE = r"(?:(?:(?P<{p}m>[A-Za-z]{{3,9}})\.?\s+|(?P<{p}n>\d{{1,2}})/)?(?P<{p}y>(?:19|20)\d\d))"
+_RANGE = re.compile(_DATE.format(p="a") + r"\s*(?:-|\u2013|\u2014|to|until|till)\s*(?:" + _DATE.format(p="b") +
+                    r"|(?P<now>present|current|now|today|date))", re.I)
+
+
+@dataclass(frozen=True)
+class JDRequirements:
+    skills: tuple[str, ...] = ()
+    years: float = 0.0
+    role_years: tuple[tuple[str, float], ...] = ()
+    degree: int = 0
+    certs: tuple[str, ...] = ()
+    key_terms: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.skills or self.years or self.degree or self.certs)
+
+
+def _years_in(text: str) -> float:
+    found = [float(m.group(1)) for m in _YEARS.finditer(text)]
+    found += [float(_WORDNUM[m.group(1).lower()]) for m in _WORDYEARS.finditer(text)]
+    return max(found, default=0.0)
+
+
+def degree_level(text: str) -> int:
+    """The highest degree a text names: 4 doctorate, 3 master, 2 bachelor, 1 associate, 0 none."""
+    return next((lvl for lvl, rx in _DEGREES if rx.search(text)), 0)
+
+
+def _requirement_lines(text: str) -> list[str]:
+    """Items under requirement-like headings; else the lines with a years / degree / certification statement."""
+    lines, out, inside = text.splitlines(), [], False
+    for line in lines:
+        if _HEADING.match(line):
+            inside = True
+            continue
+        if _ANY_HEADING.match(line) and not _ITEM.match(line):
+            inside = False
+            continue
+        if inside and line.strip():
+            m = _ITEM.match(line)
+            out.append((m.group(1) if m else line).strip())
+    if out:
+        return out
+    return [s.strip() for s in re.split(r"(?<=[.;])\s+|\n", text)
+            if s.strip() and (_YEARS.search(s) or _WORDYEARS.search(s) or degree_level(s) or _CERT.search(s))]
+
+
+def _skill_name(item: str) -> str:
+    """'Networking: TCP/IP skills ...' -> 'Networking'; a short item is its own name."""
+    head, sep, _ = item.partition(":")
+    return head.strip() if sep and len(head.split()) <= 6 else item.strip()
+
+
+def _role_of(stmt: str) -> str | None:
+    m = _ROLE_AFTER.search(stmt) or _ROLE_IN.search(stmt)
+    return m.group(1).strip() if m else None
+
+
+def from_statements(lines: list[str]) -> JDRequirements:
+    """Requirements from requirement statements (one per item)."""
+    skills, role_years, certs, years, degree = [], [], [], 0.0, 0
+    for s in lines:
+        y = _years_in(s)
+        lvl = degree_level(s)
+        if y:
+            years = max(years, y)
+            role = _role_of(s)
+            if role and terms(role):
+                role_years.append((role, y))
+        elif lvl or re.search(r"\bdegree\b", s, re.I):
+            degree = max(degree, lvl or 2)
+        elif _CERT.search(s):
+            certs.append(s)
+        else:
+            skills.append(_skill_name(s))
+    kt = tuple(terms(" ".join(lines)))[:40]
+    return JDRequirements(tuple(skills), years, tuple(role_years), degree, tuple(certs), kt)
+
+
+def jd_requirements(jd: dict | str, anchor: dict | None = None) -> JDRequirements:
+    """A JD's requirements: the anchor's must list, else the record's must / preferred, else its text's."""
+    if anchor and anchor.get("must"):
+        stmts = [f"{c['value']}" if c.get("field") in ("skill", "other", None) else f"{c['field']}: {c['value']}"
+                 for c in anchor["must"] if c.get("field") not in ("location", "work_mode", "language")]
+        return from_statements([s.replace("years_experience: ", "") for s in stmts])
+    if isinstance(jd, dict) and (jd.get("must") or jd.get("preferred")):
+        return from_statements([str(x) for x in (jd.get("must") or [])])
+    text = jd if isinstance(jd, str) else jd.get("text", "")
+    return from_statements(_requirement_lines(text))
+
+
+def _month(name: str | None, num: str | None) -> int:
+    if num:
+        return min(max(int(num), 1), 12)
+    return _MONTHS.get((name or "")[:3].lower(), 1) if name else 1
+
+
+def dated_roles(cv: str, today: date | None = None) -> list[tuple[float, float, str]]:
+    """(start, end, context) for each date range in the CV, in fractional years; the context is the text around
+    the range (the role's title sits on the line before or after it in livecareer / RJDB CVs)."""
+    today = today or date.today()
+    out = []
+    for m in _RANGE.finditer(cv):
+        if m.group("am") and m.group("am")[:3].lower() not in _MONTHS:
+            continue
+        start = int(m.group("ay")) + (_month(m.group("am"), m.group("an")) - 1) / 12
+        if m.group("now"):
+            end = today.year + (today.month - 1) / 12
+        else:
+            if m.group("bm") and m.group("bm")[:3].lower() not in _MONTHS:
+                continue
+            end = int(m.group("by")) + (_month(m.group("bm"), m.group("bn")) - 1) / 12
+        if end < start or end - start > 50:
+            continue
+        before = cv[max(0, m.start() - 160): m.start()].rstrip().split("\n")
+        after = cv[m.end(): m.end() + 160].lstrip().split("\n")
+        ctx = " ".join([before[-1] if before else "", *after[:2]])
+        out.append((start, end, ctx))
+    return out
+
+
+def merged_years(spans: list[tuple[float, float]]) -> float:
+    """Years covered by the union of [start, end) spans: overlapping roles count once."""
+    total, cur = 0.0, None
+    for s, e in sorted(spans):
+        if cur is None or s > cur[1]:
+            if cur:
+                total += cur[1] - cur[0]
+            cur = [s, e]
+        else:
+            cur[1] = max(cur[1], e)
+    return total + (cur[1] - cur[0] if cur else 0.0)
+
+
+_FILLER = set(terms("proficiency proficient knowledge experience experienced ability able skills skill strong "
+                    "excellent understanding familiarity familiar working solid good thorough advanced basic "
+                    "demonstrated proven expertise expert use using"))
+
+
+def _skill_credit(skill: str, cv_terms: set[str], cv_words: set[str]) -> float:
+    """1 when the CV names the skill (its key terms, or its acronym as a word); else the share of its key terms the
+    CV carries (a long requirement statement paraphrased in the CV gets partial credit)."""
+    kt = [t for t in terms(skill) if t not in _FILLER]
+    if not kt:
+        return 1.0
+    have = sum(t in cv_terms for t in kt)
+    acronym = "".join(w[0] for w in re.findall(r"[A-Za-z]+", skill) if w.lower() not in ("and", "of", "the"))
+    if have == len(kt) or (len(kt) > 1 and len(acronym) >= 2 and acronym.lower() in cv_words):
+        return 1.0
+    return have / len(kt)
+
+
+@lru_cache(maxsize=8192)
+def _profile(cv: str, today: date) -> tuple[frozenset, frozenset, tuple, int]:
+    """What the features read from a CV, parsed once per text: key terms, words, dated roles (each with its
+    context's key terms), highest degree."""
+    roles = tuple((s, e, frozenset(terms(ctx))) for s, e, ctx in dated_roles(cv, today))
+    return frozenset(terms(cv)), frozenset(re.findall(r"[a-z0-9+#]+", cv.lower())), roles, degree_level(cv)
+
+
+def features(req: JDRequirements, cv: str, today: date | None = None) -> np.ndarray:
+    """The FEATURES vector of one (JD requirements, CV text) pair."""
+    if req.empty:
+        return np.array([0, 1, 0, 0, 0, 0, 0, 0, 1, 1], dtype=np.float32)
+    cv_terms, cv_words, roles, cv_degree = _profile(cv, today or date.today())
+    skill = (sum(_skill_credit(s, cv_terms, cv_words) for s in req.skills) / len(req.skills)) if req.skills else 1.0
+    have = merged_years([(s, e) for s, e, _ in roles])
+    short = max(0.0, req.years - have) / req.years if req.years else 0.0
+    role_short = []
+    for role, need in req.role_years:
+        rt = terms(role)
+        spans = [(s, e) for s, e, ctx in roles if rt and sum(t in ctx for t in rt) >= max(1, len(rt) / 2)]
+        role_short.append(max(0.0, need - merged_years(spans)) / need)
+    certs = [c for c in req.certs if [t for t in terms(c) if t not in _CERT_WORDS]]
+    cert = (sum(all(t in cv_terms for t in terms(c) if t not in _CERT_WORDS) for c in certs) / len(certs)
+            if certs else 1.0)
+    cover = sum(t in cv_terms for t in req.key_terms) / len(req.key_terms) if req.key_terms else 1.0
+    return np.array([1.0, skill, min(req.years, 20) / 10, min(have, 40) / 10, short,
+                     float(np.mean(role_short)) if role_short else 0.0, req.degree / 4,
+                     float(req.degree > cv_degree), cert, cover], dtype=np.float32)
+
+
+def pair_features(jd_reqs: list[JDRequirements], cvs: list[str], today: date | None = None) -> np.ndarray:
+    """(n, len(FEATURES)) for aligned lists of requirements and CV texts."""
+    today = today or date.today()
+    return np.stack([features(r, c, today) for r, c in zip(jd_reqs, cvs)]) if cvs else \
+        np.zeros((0, len(FEATURES)), dtype=np.float32)
+
+
+def requirement_features(sources: list, cands: list[str], today: date | None = None) -> np.ndarray:
+    """FEATURES for aligned (JD record or JD / query text, candidate text) pairs; each JD parsed once."""
+    cache: dict[str, JDRequirements] = {}
+    reqs = []
+    for s in sources:
+        key = s["id"] if isinstance(s, dict) and s.get("id") else str(s)
+        if key not in cache:
+            cache[key] = jd_requirements(s)
+        reqs.append(cache[key])
+    return pair_features(reqs, cands, today)
+
+
+def choose_features(sources: list, mode: str = "auto") -> tuple[bool, str]:
+    """Whether the head reads requirement features, and why: `requirements` / `none` as asked; `auto` turns them on
+    when at least half the training JDs yield a requirement (the plain paper head otherwise)."""
+    if mode not in ("auto", "requirements", "none"):
+        from synth.errors import InputError
+
+        raise InputError(f"--features '{mode}': use auto, requirements or none.")
+    if mode != "auto":
+        return mode == "requirements", f"--features {mode}"
+    uniq = {(s["id"] if isinstance(s, dict) else str(s)): s for s in sources}
+    share = sum(not jd_requirements(s).empty for s in uniq.values()) / max(1, len(uniq))
+    on = share >= 0.5
+    return on, (f"{share:.0%} of the {len(uniq)} training JDs yield requirements: "
+                f"{'requirement-aware head' if on else 'the paper head (too few requirements)'}")
