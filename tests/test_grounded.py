@@ -155,3 +155,36 @@ def test_real_english_prose_passes_the_prose_check():
     assert prose_problem(REAL, ["Legal Secretary/ Legal Assitant"]) is None
     assert "almost nothing" in prose_problem("Legal Secretary/ Legal Assitant. Requires typing.",
                                              ["Legal Secretary/ Legal Assitant", "typing"])
+
+
+def test_local_model_compiles_each_schema_once(monkeypatch):
+    """The embedded model reuses a compiled schema (boundary variants, re-asks, a JD's judge calls share one)."""
+    outlines = pytest.importorskip("outlines")
+    from synth.lm.config import LMConfig
+    from synth.lm.local import LocalTransport
+
+    built = []
+
+    class FakeGenerator:
+        def __init__(self, model, output_type):
+            built.append(output_type)
+
+        def __call__(self, prompt, **kw):
+            return '{"title": "Nurse"}'
+
+    class FakeTok:
+        def apply_chat_template(self, msgs, **kw):
+            return " ".join(m["content"] for m in msgs)
+
+        def __call__(self, text):
+            return {"input_ids": text.split()}
+
+    monkeypatch.setattr(outlines, "Generator", FakeGenerator)
+    t = LocalTransport(LMConfig())
+    t._model, t._tok, t._outlines = object(), FakeTok(), object()
+    a = {"type": "object", "properties": {"title": {"enum": ["Nurse", "RN"]}}, "required": ["title"]}
+    b = {"type": "object", "properties": {"title": {"enum": ["Nurse"]}}, "required": ["title"]}
+    msgs = [{"role": "user", "content": "a job"}]
+    for schema in (a, dict(reversed(list(a.items()))), b, a):
+        assert "Nurse" in t.generate(msgs, schema, 50).text
+    assert len(built) == 2 and t.compiles == 2 and t.compile_hits == 2

@@ -13,6 +13,7 @@ import asyncio
 import importlib.util
 import json
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 from ..errors import InputError
@@ -23,6 +24,7 @@ from .transport import ChatResult
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MAX_PROMPT_TOKENS = 1536
 REPETITION_PENALTY = 1.3
+GENERATOR_CACHE = 32  # compiled schemas kept (least recently used dropped)
 
 
 def gguf_path() -> Path:
@@ -46,6 +48,10 @@ class LocalTransport:
         self._lock: asyncio.Lock | None = None
         self.load_seconds = 0.0
         self.compile_seconds, self.compiles = 0.0, 0  # schema compilation (grounded decoding), summed
+        self.compile_hits = 0
+        # compiled generators by schema: the boundary variants of one anchor, re-asks and a JD's judge calls share a
+        # schema, and compiling one (its index over the 49k-token vocabulary) costs seconds
+        self._generators: OrderedDict[str, object] = OrderedDict()
 
     def _load(self) -> None:
         if self._model is not None:
@@ -90,10 +96,19 @@ class LocalTransport:
                 import outlines
                 from outlines.types import JsonSchema
 
-                tc = time.perf_counter()  # the per-item schema's index over the vocabulary: reported apart
-                gen = outlines.Generator(self._outlines, JsonSchema(json.dumps(schema)))
-                self.compile_seconds += time.perf_counter() - tc
-                self.compiles += 1
+                key = json.dumps(schema, sort_keys=True)
+                gen = self._generators.get(key)
+                if gen is None:
+                    tc = time.perf_counter()  # the per-item schema's index over the vocabulary: reported apart
+                    gen = outlines.Generator(self._outlines, JsonSchema(json.dumps(schema)))
+                    self.compile_seconds += time.perf_counter() - tc
+                    self.compiles += 1
+                    self._generators[key] = gen
+                    if len(self._generators) > GENERATOR_CACHE:
+                        self._generators.popitem(last=False)
+                else:
+                    self._generators.move_to_end(key)
+                    self.compile_hits += 1
                 text = gen(prompt, max_new_tokens=max_tokens, repetition_penalty=REPETITION_PENALTY)
             else:
                 text = self._outlines(prompt, max_new_tokens=max_tokens, repetition_penalty=REPETITION_PENALTY)
