@@ -31,9 +31,11 @@ def short(text: str | None, n: int = 80) -> str:
 LMOpt = Annotated[Optional[str], typer.Option("--lm", help="litellm model string, e.g. openai/Qwen/Qwen3-32B, "
                                               "ollama_chat/qwen3:32b, or 'local' (default: $MIRA_LM, mira.toml, "
                                               "else the embedded local model)", show_default=False)]
-ApiBaseOpt = Annotated[Optional[str], typer.Option("--api-base", help="OpenAI-compatible server URL, e.g. "
-                                                   "http://localhost:8000/v1 (default: $MIRA_API_BASE)",
-                                                   show_default=False)]
+ApiBaseOpt = Annotated[Optional[list[str]], typer.Option("--api-base", help="OpenAI-compatible server URL, e.g. "
+                                                         "http://localhost:8000/v1 (default: $MIRA_API_BASE); give it "
+                                                         "again for more servers of the same model: calls are "
+                                                         "spread over them and a failing one is backed off",
+                                                         show_default=False)]
 ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="LLM calls in flight at once")]
 MaxCostOpt = Annotated[Optional[float], typer.Option("--max-cost", help="stop cleanly (resumable) once this many "
                                                      "dollars are spent", show_default=False)]
@@ -49,15 +51,21 @@ ApiKeyEnvOpt = Annotated[Optional[str], typer.Option("--api-key-env", help="envi
                                                      "to --api-base (a custom endpoint gets no key otherwise)",
                                                      show_default=False)]
 
+RayOpt = Annotated[Optional[str], typer.Option("--ray", help="make the LLM calls on Ray workers: 'local' (start a "
+                                              "cluster on this machine), 'auto' (the running cluster) or ray://HOST:"
+                                              "PORT; needs the ray extra", show_default=False)]
+WorkersOpt = Annotated[int, typer.Option("--workers", help="Ray workers (with --ray), each with --concurrency "
+                                         "calls in flight")]
+
 GroundedOpt = Annotated[bool, typer.Option("--grounded", help="send each item's grounded JSON schema as "
                                            "response_format (vLLM guided decoding); the embedded model always "
                                            "decodes this way")]
 
 
-def make_runner(home: Path | None, lm: str | None, api_base: str | None, concurrency: int = 16,
+def make_runner(home: Path | None, lm: str | None, api_base: str | list[str] | None, concurrency: int = 16,
                 max_cost: float | None = None, rpm: float | None = None, tpm: float | None = None,
                 max_reasks: int = 1, no_cache: bool = False, timeout: float | None = None,
-                api_key_env: str | None = None, grounded: bool = False):
+                api_key_env: str | None = None, grounded: bool = False, ray: str | None = None, workers: int = 2):
     """The runner for a command's LM flags (flags > env > mira.toml > local). The command ends with the runner's
     summary table (calls, cache, retries, re-asks, rejects by reason, tokens, dollars, wall time) on stderr."""
     from ..lm.config import resolve_lm_config
@@ -69,9 +77,17 @@ def make_runner(home: Path | None, lm: str | None, api_base: str | None, concurr
     if cfg.model == "local":
         err_console.print("[yellow]Using the embedded SmolLM2-135M: a tiny model to show the plumbing, not "
                           "quality. Point --lm / --api-base at a real model for real data.[/]")
-    rc = RunnerConfig(concurrency=concurrency, rpm=rpm, tpm=tpm, max_reasks=max_reasks, max_cost=max_cost,
-                      use_cache=not no_cache)
-    runner = Runner(cfg, store.home, rc, console=err_console)  # progress on stderr: stdout stays clean for --json
+    executor = None
+    if ray:
+        from ..runner.ray_exec import RayExecutor
+
+        executor = RayExecutor(cfg, ray, workers, concurrency)
+        err_console.print(f"Ray: {workers} workers x {concurrency} calls in flight; this process keeps the cache, "
+                          "the journal, the checks and the limits.")
+    rc = RunnerConfig(concurrency=concurrency * (workers if ray else 1), rpm=rpm, tpm=tpm, max_reasks=max_reasks,
+                      max_cost=max_cost, use_cache=not no_cache)
+    # progress on stderr: stdout stays clean for --json
+    runner = Runner(cfg, store.home, rc, console=err_console, executor=executor)
     made = COMMAND_RUNNERS.get()
     if made is not None:
         made.append(runner)

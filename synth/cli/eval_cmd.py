@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..errors import InputError
 from .common import (ApiBaseOpt, ApiKeyEnvOpt, ConcurrencyOpt, DryRunOpt, GroundedOpt, HomeOpt, LMOpt, MaxCostOpt,
-                     TimeoutOpt,
+                     RayOpt, TimeoutOpt, WorkersOpt,
                      console, err_console, make_runner, print_estimate, store_for)
 
 app = typer.Typer(no_args_is_help=True, help="Recall@K / Precision@K on local and global pools; diagnostics.")
@@ -220,13 +220,14 @@ def protocol_cmd(jds: Annotated[str, typer.Option("--jds", help="jd REF, or a po
                  report_k: Annotated[str, typer.Option("--report-k", help="K values in the tables")] = "10,50,100,200",
                  lm: LMOpt = None, api_base: ApiBaseOpt = None, concurrency: ConcurrencyOpt = 16,
                  max_cost: MaxCostOpt = None, timeout: TimeoutOpt = None, dry_run: DryRunOpt = False,
-                 api_key_env: ApiKeyEnvOpt = None, grounded: GroundedOpt = False, home: HomeOpt = None) -> None:
+                 api_key_env: ApiKeyEnvOpt = None, grounded: GroundedOpt = False, ray: RayOpt = None,
+                 workers: WorkersOpt = 2, home: HomeOpt = None) -> None:
     """Pooled judging: each model's top-K per JD, the union judged once, recall against the pooled labels."""
     from judge.protocol import run_protocol
 
     specs = [m.strip() for m in models.split(",") if m.strip()]
     runner = make_runner(home, lm, api_base, concurrency, max_cost, timeout=timeout, api_key_env=api_key_env,
-                         grounded=grounded)
+                         grounded=grounded, ray=ray, workers=workers)
     res = run_protocol(store_for(home), runner, jds, corpus, specs, name, k, k1, _ks(report_k), dry_run=dry_run,
                        on_estimate=lambda est: print_estimate(est, runner.lm_config.model, dry_run))
     if dry_run:

@@ -8,7 +8,7 @@ import typer
 
 from ..stages.pipeline import JDPipelineConfig, parse_stages, run_jd_pipeline
 from .common import (ApiBaseOpt, ConcurrencyOpt, DryRunOpt, HomeOpt, LMOpt, MaxCostOpt, MaxReasksOpt, NoCacheOpt,
-                     RpmOpt, TimeoutOpt, TpmOpt, ApiKeyEnvOpt, GroundedOpt, console, make_runner, print_estimate,
+                     RpmOpt, TimeoutOpt, TpmOpt, ApiKeyEnvOpt, GroundedOpt, RayOpt, WorkersOpt, console, make_runner, print_estimate,
                      store_for)
 from .data import stage_table
 
@@ -27,13 +27,13 @@ def synth_jd(
     lm: LMOpt = None, api_base: ApiBaseOpt = None, concurrency: ConcurrencyOpt = 16, max_cost: MaxCostOpt = None,
     rpm: RpmOpt = None, tpm: TpmOpt = None, max_reasks: MaxReasksOpt = 1, no_cache: NoCacheOpt = False,
     dry_run: DryRunOpt = False, timeout: TimeoutOpt = None, api_key_env: ApiKeyEnvOpt = None,
-    grounded: GroundedOpt = False, home: HomeOpt = None,
+    grounded: GroundedOpt = False, ray: RayOpt = None, workers: WorkersOpt = 2, home: HomeOpt = None,
 ) -> None:
     """The five JD stages: anchor, paraphrase, card, boundary and constraint pairs; validated and deduplicated."""
     cfg = JDPipelineConfig(stages=parse_stages(stages), n_boundary=n_boundary, n_constraint=n_constraint,
                            limit=limit)
     runner = make_runner(home, lm, api_base, concurrency, max_cost, rpm, tpm, max_reasks, no_cache, timeout,
-                         api_key_env, grounded)
+                         api_key_env, grounded, ray, workers)
     store = store_for(home)
     if dry_run:
         from ..stages import extract
@@ -68,13 +68,13 @@ def synth_jdcv(
     lm: LMOpt = None, api_base: ApiBaseOpt = None, concurrency: ConcurrencyOpt = 16, max_cost: MaxCostOpt = None,
     rpm: RpmOpt = None, tpm: TpmOpt = None, max_reasks: MaxReasksOpt = 1, no_cache: NoCacheOpt = False,
     dry_run: DryRunOpt = False, timeout: TimeoutOpt = None, api_key_env: ApiKeyEnvOpt = None,
-    grounded: GroundedOpt = False, home: HomeOpt = None,
+    grounded: GroundedOpt = False, ray: RayOpt = None, workers: WorkersOpt = 2, home: HomeOpt = None,
 ) -> None:
     """JD–CV triplets: balanced positives / screening negatives and tagged deceptive hard negatives."""
     from ..stages.jdcv_pipeline import estimate_jdcv, run_jdcv
 
     runner = make_runner(home, lm, api_base, concurrency, max_cost, rpm, tpm, max_reasks, no_cache, timeout,
-                         api_key_env, grounded)
+                         api_key_env, grounded, ray, workers)
     if dry_run:
         print_estimate(estimate_jdcv(store_for(home), runner, jds, generator, per_jd, cvs, anchors, limit, seed),
                        runner.lm_config.model)

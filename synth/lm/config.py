@@ -38,6 +38,12 @@ class LMConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     api_key_env: str | None = None  # the environment variable whose key is sent to a custom api_base
     grounded: bool = False  # send each item's grounded JSON schema as response_format (vLLM guided decoding)
+    more_bases: tuple[str, ...] = ()  # further endpoints serving the same model (`--api-base` given again)
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """Every endpoint calls are spread over (the first is `api_base`)."""
+        return (self.api_base, *self.more_bases) if self.api_base else ()
 
     @property
     def transport(self) -> str:
@@ -97,6 +103,7 @@ class LMConfig:
         d["api_base"] = strip_credentials(self.api_base)
         d.pop("timeout")
         d.pop("api_key_env")  # which variable holds the key changes nothing about the answers
+        d.pop("more_bases")  # endpoints given together serve one model: which one answered changes nothing
         return d
 
     def with_(self, **kw) -> "LMConfig":
@@ -133,13 +140,21 @@ def _read_toml(home: Path | None) -> dict:
     return {}
 
 
-def resolve_lm_config(model: str | None = None, api_base: str | None = None, home: Path | None = None,
+def resolve_lm_config(model: str | None = None, api_base: str | list[str] | None = None, home: Path | None = None,
                       **overrides: Any) -> LMConfig:
-    """flags > env (MIRA_LM, MIRA_API_BASE) > mira.toml [lm] > the embedded local model."""
+    """flags > env (MIRA_LM, MIRA_API_BASE) > mira.toml [lm] > the embedded local model. Several endpoints (a list,
+    or MIRA_API_BASE / [lm] api_base with commas) serve one model and share the calls."""
     toml = _read_toml(home)
+    bases = api_base or os.environ.get("MIRA_API_BASE") or toml.get("api_base")
+    if isinstance(bases, str):
+        bases = [b.strip() for b in bases.split(",") if b.strip()]
+    bases = list(dict.fromkeys(bases or []))
+    if len(bases) > 1:
+        overrides = {**overrides, "more_bases": tuple(bases[1:])}
+    api_base = bases[0] if bases else None
     cfg = LMConfig(
         model=model or os.environ.get("MIRA_LM") or toml.get("model") or LOCAL,
-        api_base=api_base or os.environ.get("MIRA_API_BASE") or toml.get("api_base"),
+        api_base=api_base,
         temperature=float(toml.get("temperature", 0.0)),
         max_tokens=int(toml.get("max_tokens", 1024)),
         timeout=float(toml.get("timeout", 120.0)),
@@ -154,5 +169,7 @@ def resolve_lm_config(model: str | None = None, api_base: str | None = None, hom
     if cfg.api_key_env and not os.environ.get(cfg.api_key_env):
         raise InputError(f"--api-key-env {cfg.api_key_env}: that environment variable is not set "
                          f"(export {cfg.api_key_env}=...).")
+    for base in cfg.more_bases:
+        cfg.with_(api_base=base, more_bases=()).check_key_transport()
     cfg.check_key_transport()
     return cfg

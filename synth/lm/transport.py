@@ -188,7 +188,59 @@ class LiteLLMTransport:
         pass
 
 
+class MultiTransport:
+    """Several endpoints serving one model (`--api-base` given more than once). Each call goes to the healthy
+    endpoint with the fewest calls in flight; an endpoint that fails transiently (refused, timeout, 429, 5xx) is
+    backed off (1 s, doubling up to 60 s) and the call is sent at once to the next one, so the others carry on. Only
+    when every endpoint has failed the call does the error reach the runner (which retries it with its own backoff).
+    A client error (400 / 401 / 404) is the request's own fault and is raised as is."""
+
+    def __init__(self, parts: list, names: list[str]):
+        self.parts, self.names = parts, names
+        self.inflight = [0] * len(parts)
+        self.fails = [0] * len(parts)
+        self.until = [0.0] * len(parts)
+        self.served = [0] * len(parts)
+
+    def _pick(self, tried: set[int]) -> int | None:
+        now = time.monotonic()
+        left = [i for i in range(len(self.parts)) if i not in tried]
+        if not left:
+            return None
+        healthy = [i for i in left if self.until[i] <= now]
+        return min(healthy or left, key=lambda i: (self.until[i] > now, self.inflight[i], self.served[i], i))
+
+    async def chat(self, messages: list[dict], params: dict) -> ChatResult:
+        tried: set[int] = set()
+        while True:
+            i = self._pick(tried)
+            self.inflight[i] += 1
+            try:
+                result = await self.parts[i].chat(messages, params)
+            except LMCallError as e:
+                if not e.transient:
+                    raise
+                self.fails[i] += 1
+                self.until[i] = time.monotonic() + min(60.0, 2.0 ** (self.fails[i] - 1))
+                tried.add(i)
+                if len(tried) == len(self.parts):
+                    raise
+                continue
+            finally:
+                self.inflight[i] -= 1
+            self.fails[i], self.until[i] = 0, 0.0
+            self.served[i] += 1
+            return result
+
+    async def aclose(self) -> None:
+        for p in self.parts:
+            await p.aclose()
+
+
 def make_transport(cfg: LMConfig):
+    if len(cfg.endpoints) > 1 and cfg.transport != "local":
+        return MultiTransport([make_transport(cfg.with_(api_base=b, more_bases=())) for b in cfg.endpoints],
+                              list(cfg.endpoints))
     if cfg.transport == "http":
         return HttpTransport(cfg)
     if cfg.transport == "litellm":

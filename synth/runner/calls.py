@@ -58,6 +58,23 @@ async def _acall(module, inputs: dict):
     return await asyncio.to_thread(module, **inputs)
 
 
+async def answer(module, inputs: dict) -> tuple[dict | None, str | None]:
+    """One call of the module under the current CallScope: (plain output fields, None), or (None, the parse
+    error); a failed call raises its LMCallError."""
+    from dspy.utils.exceptions import AdapterParseError
+
+    try:
+        pred = await _acall(module, inputs)
+    except AdapterParseError as e:
+        return None, f"the answer could not be parsed: {_parse_error(e)}"
+    except Exception as e:  # noqa: BLE001 - DSPy wraps engine errors; unwrap ours
+        lm_err = _lm_error(e)
+        if lm_err is None:
+            raise
+        raise lm_err from None
+    return {k: _plain(v) for k, v in pred.items()}, None
+
+
 def _plain(v):
     if hasattr(v, "model_dump"):
         return v.model_dump(mode="json")

@@ -27,7 +27,7 @@ from ..records import canonical_json
 from ..store import mira_home
 from .budget import Budget, BudgetReached
 from .calls import (EndpointUnavailable, _acall, _lm_error, _parse_error, _plain,  # noqa: F401 - re-exported
-                    endpoint_problem, reason_key)
+                    answer, endpoint_problem, reason_key)
 from .cache import AnswerCache, call_key, signature_fingerprint
 from .cost import dollars, estimate_tokens, known_prices
 from .journal import Journal
@@ -120,7 +120,7 @@ class Runner:
     """
 
     def __init__(self, lm: LMConfig, home: str | Path | None = None, config: RunnerConfig | None = None,
-                 console=None, transport=None):
+                 console=None, transport=None, executor=None):
         from .adapter import CachedChatAdapter
 
         self.lm_config = lm
@@ -128,6 +128,9 @@ class Runner:
         self.rc = config or RunnerConfig()
         self.console = console
         self.cache = AnswerCache(self.home / ".mira" / "cache.sqlite")
+        # where calls are made: here (None), or an executor whose `call(module, inputs, scope)` makes them
+        # elsewhere (synth/runner/ray_exec.py); cache, journal, checks, re-asks, limits and budget stay here
+        self.executor = executor
         self.transport = transport or make_transport(lm)
         self.lm = make_dspy_lm(lm, self.transport)
         self.adapter = CachedChatAdapter(use_json_adapter_fallback=False)
@@ -343,8 +346,6 @@ class Runner:
     async def _call(self, module, task: Task, feedback: list[dict], limits: RateLimits, stats: Counter,
                     journal: Journal) -> dict:
         """One answer (with transport retries): parsed fields, or the parse / truncation error, and the raw text."""
-        from dspy.utils.exceptions import AdapterParseError
-
         def wait(rs):
             exc = rs.outcome.exception() if rs.outcome else None
             ra = getattr(exc, "retry_after", None)
@@ -374,18 +375,15 @@ class Runner:
                         await limits.acquire(est)
                         stats["calls"] += 1
                         try:
-                            pred = await _acall(module, task.inputs)
-                            error = None
-                        except AdapterParseError as e:
-                            pred, error = None, f"the answer could not be parsed: {_parse_error(e)}"
-                        except Exception as e:  # noqa: BLE001 - DSPy wraps engine errors; unwrap ours
-                            lm_err = _lm_error(e)
-                            if lm_err is None:
-                                raise
+                            if self.executor is not None:  # another process makes the call (Ray workers)
+                                fields, error = await self.executor.call(module, task.inputs, scope)
+                            else:
+                                fields, error = await answer(module, task.inputs)
+                        except LMCallError as lm_err:
                             why = self._dead_endpoint(lm_err)
                             if why:
                                 raise EndpointUnavailable(why) from None
-                            raise lm_err from None
+                            raise
                         self._served = True
                         used = (scope.usage.get("prompt_tokens") or 0) + (scope.usage.get("completion_tokens") or 0)
                         limits.settle(est, used)
@@ -403,6 +401,6 @@ class Runner:
         if scope.finish_reason == "length":
             error = (f"the answer was cut off at max_tokens={self.lm_config.max_tokens} (finish_reason=length); "
                      "answer more briefly")
-        fields = None if error else {k: _plain(v) for k, v in pred.items()}
+        fields = None if error else fields
         return {"fields": fields, "error": error, "raw": scope.raw, "usage": scope.usage,
                 "finish_reason": scope.finish_reason, "cost": paid}
