@@ -79,10 +79,11 @@ def _inputs(store: DatasetStore, jds_ref: str, corpus_ref: str | None):
 
 
 def retrieve(store: DatasetStore, jds: list[dict], jd_v: Version, corpus: list[dict], corpus_v: Version,
-             spec: str, k: int, k1: int, name: str, cache) -> tuple[dict[str, list[str]], Version]:
+             spec: str, k: int, k1: int, name: str, cache, encoder=None) -> tuple[dict[str, list[str]], Version]:
     from train.evaluate import _top_k, make_scorer
 
     scorer = make_scorer(spec)
+    scorer.remote = encoder
     ids = [c["id"] for c in corpus]
     emb = scorer.embed([c["text"] for c in corpus], cache)
     qv = scorer.embed_queries([j["text"] for j in jds], cache)
@@ -103,8 +104,10 @@ def retrieve(store: DatasetStore, jds: list[dict], jd_v: Version, corpus: list[d
 
 def run_protocol(store: DatasetStore, runner: Runner, jds_ref: str, corpus_ref: str | None, models: list[str],
                  name: str, k: int = 200, k1: int = 1000, ks: list[int] | None = None, rubric: Rubric | None = None,
-                 redact_pii: bool | None = None, dry_run: bool = False, on_estimate=None) -> ProtocolResult:
-    """`on_estimate(estimate)` is called with the token / cost estimate before any judge call is made."""
+                 redact_pii: bool | None = None, dry_run: bool = False, on_estimate=None,
+                 encoder=None) -> ProtocolResult:
+    """`on_estimate(estimate)` is called with the token / cost estimate before any judge call is made; `encoder`
+    (a train.ray_encode.RayEncoder) encodes the corpus on Ray workers."""
     from train.embed_cache import EmbeddingCache
     from train.evaluate import make_scorer
 
@@ -117,7 +120,8 @@ def run_protocol(store: DatasetStore, runner: Runner, jds_ref: str, corpus_ref: 
     result = ProtocolResult([])
     rankings = {}
     for spec in models:
-        rankings[spec], result.rankings[spec] = retrieve(store, jds, jd_v, corpus, corpus_v, spec, k, k1, name, cache)
+        rankings[spec], result.rankings[spec] = retrieve(store, jds, jd_v, corpus, corpus_v, spec, k, k1, name, cache,
+                                                         encoder)
     jd_by, cv_by = {j["id"]: j for j in jds}, {c["id"]: c for c in corpus}
     pairs = sorted({(j, c) for r in rankings.values() for j, cs in r.items() for c in cs})
     redact_pii = (not runner.lm_config.is_local) if redact_pii is None else redact_pii

@@ -132,3 +132,36 @@ def test_api_base_given_twice_on_the_command_line(llm_server, home, store, monke
     assert "more_bases" not in cfg.public()  # which endpoint answered does not change the cache key
     monkeypatch.setenv("MIRA_API_BASE", f"{llm_server.url}, http://127.0.0.1:9/v1")
     assert resolve_lm_config("openai/m", None, home).endpoints == cfg.endpoints
+
+
+def test_corpus_encoded_on_ray_workers_matches_this_process(cluster, store, tmp_path):
+    """`mira eval global --ray`: the corpus is encoded in shards on 2 workers, stored in the embedding cache, and
+    the metrics equal a run that encodes here."""
+    import json
+
+    import numpy as np
+
+    from train.embed_cache import EmbeddingCache
+    from train.evaluate import make_scorer
+    from train.ray_encode import RayEncoder
+
+    import_samples(store)
+    texts = [r["text"] for r in store.resolve("sample-cv").iter_records()][:40]
+    sc = make_scorer("zero-shot", max_length=128)
+    here = sc.embed(texts, EmbeddingCache(tmp_path / "a.sqlite"))
+    sc.remote = RayEncoder("local", workers=2, shard=8)
+    cache = EmbeddingCache(tmp_path / "b.sqlite")
+    there = sc.embed(texts, cache)
+    assert there.shape == here.shape and np.allclose(there, here, atol=1e-5)
+    assert cache.misses == 40 and sc.embed(texts, cache) is not None and cache.hits == 40  # stored on return
+    sc.remote.close()  # its workers hold the cluster's 2 CPUs
+    out = {}
+    for mode, extra in (("one", []), ("ray", ["--ray", "local", "--workers", "2"])):
+        import_samples(DatasetStore(tmp_path / mode))  # separate homes: separate embedding caches
+        r = CliRunner().invoke(app, ["eval", "global", "--pool", "sample-rjdb", "--model", "zero-shot", "--k", "1,5",
+                                     "--k1", "50", "--corpus", "sample-cv", "--out", str(tmp_path / f"{mode}.json"),
+                                     "--home", str(tmp_path / mode)] + extra)
+        assert r.exit_code == 0, r.output
+        out[mode] = json.loads((tmp_path / f"{mode}.json").read_text())
+    assert {k: out["ray"][k] for k in ("recall@1", "recall@5", "mrr", "corpus_size")} == \
+        {k: out["one"][k] for k in ("recall@1", "recall@5", "mrr", "corpus_size")}

@@ -35,6 +35,7 @@ class EmbeddingCache:
         self.db.execute("CREATE TABLE IF NOT EXISTS vecs (model TEXT, h TEXT, dim INTEGER, v BLOB, "
                         "PRIMARY KEY (model, h))")
         self.hits = self.misses = 0
+        self.chunk = 4096
 
     def encode(self, model_key: str, texts: list[str], encode_fn) -> np.ndarray:
         """(n, d) float32 embeddings; only the texts this model has not embedded before are encoded."""
@@ -49,11 +50,12 @@ class EmbeddingCache:
         todo = [h for h in uniq if h not in found]
         self.hits += len(uniq) - len(todo)
         self.misses += len(todo)
-        if todo:
-            first = {h: t for h, t in zip(hashes, texts)}
-            vecs = np.asarray(encode_fn([first[h] for h in todo]), dtype=np.float32)
+        first = {h: t for h, t in zip(hashes, texts)}
+        for s in range(0, len(todo), self.chunk):  # stored chunk by chunk: an interrupted encoding keeps its work
+            part = todo[s: s + self.chunk]
+            vecs = np.asarray(encode_fn([first[h] for h in part]), dtype=np.float32)
             self.db.execute("BEGIN")
-            for h, v in zip(todo, vecs):
+            for h, v in zip(part, vecs):
                 self.db.execute("INSERT OR REPLACE INTO vecs VALUES (?, ?, ?, ?)", (model_key, h, len(v), v.tobytes()))
                 found[h] = v
             self.db.execute("COMMIT")

@@ -36,6 +36,7 @@ class Scorer:
     trust_remote_code: bool = False
     _model: object = field(default=None, repr=False)
     _reqs: dict = field(default_factory=dict, repr=False)
+    remote: object = field(default=None, repr=False)  # a RayEncoder: texts are encoded on Ray workers
 
     def encoder(self):
         if self._model is None:
@@ -63,6 +64,8 @@ class Scorer:
 
     def embed(self, texts: list[str], cache: EmbeddingCache) -> np.ndarray:
         def encode(batch):
+            if self.remote is not None:  # Ray workers (train/ray_encode.py)
+                return self.remote.encode(self.model_path, self.max_length, self.trust_remote_code, batch)
             return self.encoder().encode(batch, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
                                          show_progress_bar=False)
         return cache.encode(self.cache_key, texts, encode)

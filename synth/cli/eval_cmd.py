@@ -64,6 +64,15 @@ def guard_leakage(store, pool: str, scorers, strict: bool) -> None:
         err_console.print(f"[bold yellow]Warning:[/] {msg}")
 
 
+def _remote(ray: str | None, workers: int):
+    """A Ray corpus encoder for --ray, else None (encode here)."""
+    if not ray:
+        return None
+    from train.ray_encode import RayEncoder
+
+    return RayEncoder(ray, workers)
+
+
 def _cache(home):
     from train.embed_cache import EmbeddingCache
 
@@ -127,15 +136,21 @@ def global_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: Lambda
                ann_threshold: Annotated[int, typer.Option("--ann-threshold", help="use an ANN index above this "
                                                           "many CVs")] = 200_000,
                out: OutOpt = None, max_length: MaxLenOpt = None, run_file: RunFileOpt = None,
-               strict: StrictOpt = False, trust_remote_code: TrustOpt = False, home: HomeOpt = None) -> None:
+               strict: StrictOpt = False, trust_remote_code: TrustOpt = False, ray: RayOpt = None,
+               workers: WorkersOpt = 2, home: HomeOpt = None) -> None:
     """Retrieve from the whole corpus, rerank the top K1 with the head, report Recall@K / Precision@K (every
     positive of a JD counts, retrieved or not)."""
     from train.evaluate import global_eval
 
     ks, store = _ks(k), store_for(home)
     sc = _scorer(model, head, lam, max_length, trust_remote_code)
+    sc.remote = _remote(ray, workers)
     guard_leakage(store, pool, [sc], strict)
-    m = global_eval(store, pool, sc, ks, _cache(home), k1, corpus, ann_threshold, run_file)
+    try:
+        m = global_eval(store, pool, sc, ks, _cache(home), k1, corpus, ann_threshold, run_file)
+    finally:
+        if sc.remote is not None:
+            sc.remote.close()
     _print(m, ks, out)
 
 
@@ -149,7 +164,8 @@ def compare_cmd(pool: PoolOpt,
                 k1: Annotated[int, typer.Option("--k1")] = 1000,
                 out: Annotated[Path, typer.Option("--out", help="folder for CSV, markdown, PNG and TREC run files")] =
                 Path("comparison"), max_length: MaxLenOpt = None, strict: StrictOpt = False,
-                trust_remote_code: TrustOpt = False, home: HomeOpt = None) -> None:
+                trust_remote_code: TrustOpt = False, ray: RayOpt = None, workers: WorkersOpt = 2,
+                home: HomeOpt = None) -> None:
     """The paper's Table 4/5 shape for several models on the same JDs at one max length, with CSV, markdown, a PNG
     of the curves and one TREC run file per model."""
     from train.evaluate import common_max_length, global_eval, local_eval, write_comparison
@@ -160,12 +176,19 @@ def compare_cmd(pool: PoolOpt,
     store, cache = store_for(home), _cache(home)
     scorers = [_scorer(spec, None, None, None, trust_remote_code) for spec in [m.strip() for m in models.split(",") if m.strip()]]
     length = common_max_length(scorers, max_length)
+    remote = _remote(ray, workers)
+    for sc in scorers:
+        sc.remote = remote
     guard_leakage(store, pool, scorers, strict)
     rows = []
-    for i, sc in enumerate(scorers):
-        run = out / "runs" / f"{i + 1}.trec"
-        rows.append(local_eval(store, pool, sc, ks, cache, run) if mode == "local"
-                    else global_eval(store, pool, sc, ks, cache, k1, corpus, run_file=run))
+    try:
+        for i, sc in enumerate(scorers):
+            run = out / "runs" / f"{i + 1}.trec"
+            rows.append(local_eval(store, pool, sc, ks, cache, run) if mode == "local"
+                        else global_eval(store, pool, sc, ks, cache, k1, corpus, run_file=run))
+    finally:
+        if remote is not None:
+            remote.close()
     t = Table(title=f"{mode} pool {rows[0]['pool']}: Recall@K (%), {rows[0]['n_queries']} JDs, every model at "
                     f"max length {length}")
     t.add_column("model")
@@ -228,8 +251,14 @@ def protocol_cmd(jds: Annotated[str, typer.Option("--jds", help="jd REF, or a po
     specs = [m.strip() for m in models.split(",") if m.strip()]
     runner = make_runner(home, lm, api_base, concurrency, max_cost, timeout=timeout, api_key_env=api_key_env,
                          grounded=grounded, ray=ray, workers=workers)
-    res = run_protocol(store_for(home), runner, jds, corpus, specs, name, k, k1, _ks(report_k), dry_run=dry_run,
-                       on_estimate=lambda est: print_estimate(est, runner.lm_config.model, dry_run))
+    encoder = _remote(ray, workers)
+    try:
+        res = run_protocol(store_for(home), runner, jds, corpus, specs, name, k, k1, _ks(report_k), dry_run=dry_run,
+                           on_estimate=lambda est: print_estimate(est, runner.lm_config.model, dry_run),
+                           encoder=encoder)
+    finally:
+        if encoder is not None:
+            encoder.close()
     if dry_run:
         return
     ks = sorted({x for x in _ks(report_k) if x <= k}) or [k]
