@@ -81,11 +81,12 @@ def main() -> None:
                               corpus_ref=corpus.ref) for label, spec in specs.items()}
     t = Table(title=f"real category pool: {pool.count} Monster JDs x {corpus.count} livecareer CVs "
                     f"(relevant = same category: {pool.manifest['params']['categories']})")
-    for col in ("model", "Recall@100", "Precision@100", "vs zero-shot (pp)"):
+    for col in ("model", "Recall@100", "Precision@100", "vs zero-shot (pp)", "head abstained (JDs)"):
         t.add_column(col, justify="left" if col == "model" else "right")
     for label, m in cat.items():
         t.add_row(label, f"{m['recall@100']:.3f}", f"{m['precision@100']:.3f}",
-                  f"{100 * (m['recall@100'] - cat['zero-shot']['recall@100']):+.1f}")
+                  f"{100 * (m['recall@100'] - cat['zero-shot']['recall@100']):+.1f}",
+                  str(m["head_abstained"]) if "requirement" in label else "")
     console.print(t)
     sched = r2.manifest["schedule"]
     console.print(f"R2 schedule: lr {sched['lr']['value']:g} ({sched['lr']['why']}); epochs up to "

@@ -108,3 +108,18 @@ def test_requirement_head_demotes_rjdb_near_misses_on_held_out_jds(store, real_d
                       cache)["pos_above_hardneg"]
     assert te.count >= 90 and res.lam > 0
     assert head >= cos + 0.08, (cos, head)
+
+
+def test_the_requirement_head_abstains_where_a_jd_has_no_structured_requirements():
+    """Free text with a stray 'years' sentence is too thin to rerank by: the cosine alone; a JD with a requirements
+    section gets the head."""
+    from train.evaluate import Scorer
+
+    torch.manual_seed(0)
+    sc = Scorer("s", "unused", head=PairHead(4, hidden=8, extra=len(FEATURES)), lam=1.0)
+    q, cands = np.eye(4)[0], np.eye(4)[1:3] + 0.1
+    texts = ["Python developer 2019 - 2023", "Cook"]
+    flat = {"id": "jd-1", "text": "Great team. Five years in business. We like people."}
+    assert np.array_equal(sc.rerank(q, cands, flat, texts), cands @ q) and sc.abstained == 1
+    sectioned = {"id": "jd-2", "text": "Requirements:\n- Python\n- 3 years as a developer"}
+    assert not np.allclose(sc.rerank(q, cands, sectioned, texts), cands @ q) and sc.abstained == 1

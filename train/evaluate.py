@@ -36,7 +36,8 @@ class Scorer:
     trust_remote_code: bool = False
     _model: object = field(default=None, repr=False)
     _reqs: dict = field(default_factory=dict, repr=False)
-    remote: object = field(default=None, repr=False)  # a RayEncoder: texts are encoded on Ray workers
+    remote: object = field(default=None, repr=False)
+    abstained: int = 0  # JDs a requirement-aware head left to the cosine (no structured requirements)  # a RayEncoder: texts are encoded on Ray workers
 
     def encoder(self):
         if self._model is None:
@@ -77,12 +78,17 @@ class Scorer:
             return None
         if jd is None or texts is None:
             raise InputError(f"{self.name}: its head reads requirements, so reranking needs the JD and CV texts.")
-        from .requirements import jd_requirements, pair_features
+        from .requirements import pair_features
+
+        return pair_features([self._requirements(jd)] * len(texts), texts)
+
+    def _requirements(self, jd: dict | str):
+        from .requirements import jd_requirements
 
         key = jd["id"] if isinstance(jd, dict) and jd.get("id") else str(jd)
         if key not in self._reqs:
             self._reqs[key] = jd_requirements(jd)
-        return pair_features([self._reqs[key]] * len(texts), texts)
+        return self._reqs[key]
 
     def boundary(self, q: np.ndarray, cands: np.ndarray, jd: dict | str | None = None,
                  texts: list[str] | None = None) -> np.ndarray:
@@ -94,6 +100,9 @@ class Scorer:
         text) and the candidates' texts."""
         cos = cands @ q
         if self.head is None or self.lam == 0:
+            return cos
+        if self.head.extra and jd is not None and not self._requirements(jd).structured:
+            self.abstained += 1  # no requirements to read (no sections, fields or anchor): the cosine alone
             return cos
         return cos - self.lam * self.boundary(q, cands, jd, texts)
 
@@ -180,6 +189,7 @@ def eval_jds(store: DatasetStore, pool_ref: str) -> list[dict]:
 def local_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int], cache: EmbeddingCache,
                run_file: Path | None = None) -> dict:
     pool, jds, cvs = _pool(store, pool_ref)
+    scorer.abstained = 0
     entries = pool.records()
     jd_ids = [e["jd_id"] for e in entries]
     cv_ids = sorted({c for e in entries for c in e["candidate_ids"]})
@@ -195,7 +205,8 @@ def local_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int]
     if run_file:
         write_trec_run(queries, run_file, scorer.name)
     return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "local",
-            "lambda": scorer.lam if scorer.head else None, "max_length": scorer.max_length}
+            "lambda": scorer.lam if scorer.head else None, "max_length": scorer.max_length,
+            "head_abstained": scorer.abstained}
 
 
 def search_lambda_on_pool(store: DatasetStore, pool_ref: str, scorer: Scorer, head: PairHead,
@@ -207,12 +218,14 @@ def search_lambda_on_pool(store: DatasetStore, pool_ref: str, scorer: Scorer, he
         qv = scorer.embed_queries([jds[e["jd_id"]]["text"]], cache)[0]
         cv = scorer.embed([cvs[x]["text"] for x in e["candidate_ids"]], cache)
         cos.append(cv @ qv)
-        x = None
-        if head.extra:
+        if head.extra:  # as in Scorer.rerank: no structured requirements, no head
             from .requirements import jd_requirements, pair_features
 
-            x = pair_features([jd_requirements(jds[e["jd_id"]])] * len(cv), [cvs[i]["text"] for i in e["candidate_ids"]])
-        bnd.append(head.boundary(np.repeat(qv[None], len(cv), 0), cv, x))
+            req = jd_requirements(jds[e["jd_id"]])
+            x = pair_features([req] * len(cv), [cvs[i]["text"] for i in e["candidate_ids"]])
+            bnd.append(head.boundary(np.repeat(qv[None], len(cv), 0), cv, x) if req.structured else np.zeros(len(cv)))
+        else:
+            bnd.append(head.boundary(np.repeat(qv[None], len(cv), 0), cv))
         pos.append(np.array([i in e["positive_ids"] for i in e["candidate_ids"]]))
     # the paper searches 0..0.5; a requirement-aware head separates near misses the cosine cannot, and may need more
     if head.extra:
@@ -236,6 +249,7 @@ def global_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int
     search, or a usearch ANN index above `ann_threshold` CVs; the top K1 are reranked with the head. Recall counts
     every positive of the JD, so positives the first stage missed are misses (see train/metrics.py)."""
     pool, jds, cvs = _pool(store, pool_ref)
+    scorer.abstained = 0
     entries = pool.records()
     texts = {c: cvs[c]["text"] for e in entries for c in e["candidate_ids"]}
     if corpus_ref:
@@ -265,7 +279,8 @@ def global_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int
         write_trec_run(queries, run_file, scorer.name)
     return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "global", "k1": k1,
             "corpus_size": len(ids), "corpus": corpus_ref, "ann": index is not None,
-            "lambda": scorer.lam if scorer.head else None, "max_length": scorer.max_length}
+            "lambda": scorer.lam if scorer.head else None, "max_length": scorer.max_length,
+            "head_abstained": scorer.abstained}
 
 
 def write_comparison(rows: list[dict], ks: list[int], out: Path, title: str) -> dict[str, Path]:

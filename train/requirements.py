@@ -74,10 +74,17 @@ class JDRequirements:
     degree: int = 0
     certs: tuple[str, ...] = ()
     key_terms: tuple[str, ...] = ()
+    source: str = "none"  # anchor | fields | sections | sentences | none
 
     @property
     def empty(self) -> bool:
         return not (self.skills or self.years or self.degree or self.certs)
+
+    @property
+    def structured(self) -> bool:
+        """Read from an anchor, the record's must fields or requirement sections: what the head learns from. Free
+        text scanned for year / degree sentences ("sentences") is too thin to rerank by, so the head abstains."""
+        return self.source in ("anchor", "fields", "sections") and not self.empty
 
 
 def _years_in(text: str) -> float:
@@ -91,8 +98,9 @@ def degree_level(text: str) -> int:
     return next((lvl for lvl, rx in _DEGREES if rx.search(text)), 0)
 
 
-def _requirement_lines(text: str) -> list[str]:
-    """Items under requirement-like headings; else the lines with a years / degree / certification statement."""
+def _requirement_lines(text: str) -> tuple[list[str], str]:
+    """Items under requirement-like headings ("sections"); else the sentences with a years / degree /
+    certification statement ("sentences")."""
     lines, out, inside = text.splitlines(), [], False
     for line in lines:
         if _HEADING.match(line):
@@ -105,9 +113,10 @@ def _requirement_lines(text: str) -> list[str]:
             m = _ITEM.match(line)
             out.append((m.group(1) if m else line).strip())
     if out:
-        return out
+        return out, "sections"
     return [s.strip() for s in re.split(r"(?<=[.;])\s+|\n", text)
-            if s.strip() and (_YEARS.search(s) or _WORDYEARS.search(s) or degree_level(s) or _CERT.search(s))]
+            if s.strip() and (_YEARS.search(s) or _WORDYEARS.search(s) or degree_level(s) or _CERT.search(s))], \
+        "sentences"
 
 
 def _skill_name(item: str) -> str:
@@ -121,7 +130,7 @@ def _role_of(stmt: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
-def from_statements(lines: list[str]) -> JDRequirements:
+def from_statements(lines: list[str], source: str = "sections") -> JDRequirements:
     """Requirements from requirement statements (one per item)."""
     skills, role_years, certs, years, degree = [], [], [], 0.0, 0
     for s in lines:
@@ -139,7 +148,7 @@ def from_statements(lines: list[str]) -> JDRequirements:
         else:
             skills.append(_skill_name(s))
     kt = tuple(terms(" ".join(lines)))[:40]
-    return JDRequirements(tuple(skills), years, tuple(role_years), degree, tuple(certs), kt)
+    return JDRequirements(tuple(skills), years, tuple(role_years), degree, tuple(certs), kt, source)
 
 
 def jd_requirements(jd: dict | str, anchor: dict | None = None) -> JDRequirements:
@@ -147,11 +156,11 @@ def jd_requirements(jd: dict | str, anchor: dict | None = None) -> JDRequirement
     if anchor and anchor.get("must"):
         stmts = [f"{c['value']}" if c.get("field") in ("skill", "other", None) else f"{c['field']}: {c['value']}"
                  for c in anchor["must"] if c.get("field") not in ("location", "work_mode", "language")]
-        return from_statements([s.replace("years_experience: ", "") for s in stmts])
+        return from_statements([s.replace("years_experience: ", "") for s in stmts], "anchor")
     if isinstance(jd, dict) and (jd.get("must") or jd.get("preferred")):
-        return from_statements([str(x) for x in (jd.get("must") or [])])
+        return from_statements([str(x) for x in (jd.get("must") or [])], "fields")
     text = jd if isinstance(jd, str) else jd.get("text", "")
-    return from_statements(_requirement_lines(text))
+    return from_statements(*_requirement_lines(text))
 
 
 def _month(name: str | None, num: str | None) -> int:
@@ -274,7 +283,7 @@ def choose_features(sources: list, mode: str = "auto") -> tuple[bool, str]:
     if mode != "auto":
         return mode == "requirements", f"--features {mode}"
     uniq = {(s["id"] if isinstance(s, dict) else str(s)): s for s in sources}
-    share = sum(not jd_requirements(s).empty for s in uniq.values()) / max(1, len(uniq))
+    share = sum(jd_requirements(s).structured for s in uniq.values()) / max(1, len(uniq))
     on = share >= 0.5
     return on, (f"{share:.0%} of the {len(uniq)} training JDs yield requirements: "
                 f"{'requirement-aware head' if on else 'the paper head (too few requirements)'}")
