@@ -37,3 +37,28 @@ def peak_rss_mb() -> float:
 def bench_line(name: str, **values) -> str:
     parts = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
     return f"BENCH {name} {parts}"
+
+
+def classify_stage():
+    """The benchmarks' structured call: a DSPy module with one two-field Signature (sync and async forward)."""
+    import dspy
+
+    class Classify(dspy.Signature):
+        """Classify the job posting's family and seniority."""
+
+        jd: str = dspy.InputField()
+        family: str = dspy.OutputField()
+        seniority: str = dspy.OutputField()
+
+    class Stage(dspy.Module):
+        def __init__(self):
+            super().__init__()
+            self.predict = dspy.Predict(Classify)
+
+        def forward(self, jd):
+            return self.predict(jd=jd)
+
+        async def aforward(self, jd):
+            return await self.predict.acall(jd=jd)
+
+    return Classify, Stage

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import bench_line
+from _common import bench_line, classify_stage
 from runner_bench import start_server
 
 
@@ -27,7 +27,6 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="1,000 calls")
     args = ap.parse_args()
     n = 1000 if args.quick else args.n
-    import dspy
     from rich.console import Console
     from rich.table import Table
 
@@ -35,20 +34,7 @@ def main() -> None:
     from synth.runner import Runner, RunnerConfig, Task
     from synth.runner.ray_exec import RayExecutor
 
-    class Classify(dspy.Signature):
-        """Classify the job posting's family and seniority."""
-
-        jd: str = dspy.InputField()
-        family: str = dspy.OutputField()
-        seniority: str = dspy.OutputField()
-
-    class Stage(dspy.Module):
-        def __init__(self):
-            super().__init__()
-            self.predict = dspy.Predict(Classify)
-
-        async def aforward(self, jd):
-            return await self.predict.acall(jd=jd)
+    _, Stage = classify_stage()
 
     console = Console()
     servers = [start_server(0.2), start_server(0.2)]

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import ROOT, bench_line
+from _common import ROOT, bench_line, classify_stage
 
 SERVER = ROOT / "tests" / "llm_server.py"
 LIMIT_RPS = 64 / 0.2
@@ -42,23 +42,7 @@ def child(mode: str, url: str, n: int, home: str, run_id: str, timeout: float) -
 
     import dspy
 
-    class Classify(dspy.Signature):
-        """Classify the job posting's family and seniority."""
-
-        jd: str = dspy.InputField()
-        family: str = dspy.OutputField()
-        seniority: str = dspy.OutputField()
-
-    class Stage(dspy.Module):
-        def __init__(self):
-            super().__init__()
-            self.predict = dspy.Predict(Classify)
-
-        def forward(self, jd):
-            return self.predict(jd=jd)
-
-        async def aforward(self, jd):
-            return await self.predict.acall(jd=jd)
+    Classify, Stage = classify_stage()
 
     tag = run_id.split("-")[-1]  # throughput runs differ per client; the warm re-run repeats the fill's prompts
     items = [f"Posting {i}: senior data engineer, Spark and Airflow ({tag})" for i in range(n)]

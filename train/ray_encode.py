@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synth.errors import InputError
+from synth.ray_connect import connect
 
 RAY_MISSING = ('--ray needs Ray, an optional extra: pip install -e ".[ray]"; without --ray the corpus is encoded in '
                "this process.")
@@ -34,15 +34,7 @@ class RayEncoder:
     """Encodes lists of texts in shards over `workers` actors; results in input order."""
 
     def __init__(self, address: str | None = "local", workers: int = 2, shard: int = 256):
-        try:
-            import ray
-        except ImportError:
-            raise InputError(RAY_MISSING) from None
-        if workers < 1:
-            raise InputError(f"--workers {workers}: give at least 1.")
-        if not ray.is_initialized():
-            ray.init(address=None if address in (None, "", "local") else address, include_dashboard=False,
-                     log_to_driver=False, ignore_reinit_error=True, configure_logging=False)
+        connect(address, workers, RAY_MISSING)
         self.workers, self.shard = workers, shard
         self._actors: dict[tuple, list] = {}
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import InputError
+from ..ray_connect import connect
 from ..lm import transport as tr
 from ..lm.config import LMConfig
 from ..lm.engine import SCOPE, CallScope
@@ -85,16 +85,7 @@ class RayExecutor:
     """Makes the runner's calls on `workers` Ray actors (round robin), each with `concurrency` calls in flight."""
 
     def __init__(self, lm: LMConfig, address: str | None = "local", workers: int = 2, concurrency: int = 16):
-        try:
-            import ray
-        except ImportError:
-            raise InputError(RAY_MISSING) from None
-        if workers < 1:
-            raise InputError(f"--workers {workers}: give at least 1.")
-        if not ray.is_initialized():
-            where = None if address in (None, "", "local") else address
-            ray.init(address=where, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True,
-                     configure_logging=False)
+        ray = connect(address, workers, RAY_MISSING)
         actor = ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=max(1, concurrency))(LLMWorker)
         self.actors = [actor.remote(lm, lm.api_key()) for _ in range(workers)]
         self.workers, self.concurrency = workers, concurrency
