@@ -93,6 +93,20 @@ def test_cached_items_are_never_dispatched(cluster, llm_server, lm_config, home)
     assert llm_server.calls == 25 and res.stats["calls"] == 15 and all(o.ok for o in res.outcomes)
 
 
+def test_workers_send_the_key_the_driver_was_given(cluster, llm_server, lm_config, home, monkeypatch):
+    """The key is read on the driver and handed to each worker in memory: the cluster's processes were started
+    before the variable existed, so they can only have it from the driver."""
+    from synth.runner.ray_exec import RayExecutor
+
+    monkeypatch.setenv("MIRA_TEST_RAY_KEY", "sk-ray-sentinel")
+    cfg = lm_config.with_(api_key_env="MIRA_TEST_RAY_KEY")
+    llm_server.add("", fields=GOOD)
+    ex = RayExecutor(cfg, "local", workers=2, concurrency=2)
+    res = Runner(cfg, home, RunnerConfig(progress=False), executor=ex).run(TitleModule(), tasks(4))
+    assert all(o.ok for o in res.outcomes)
+    assert {h.get("Authorization") for h in llm_server.state.headers} == {"Bearer sk-ray-sentinel"}
+
+
 def test_ray_missing_says_how_to_install(monkeypatch, lm_config):
     import sys
 

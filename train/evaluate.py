@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +92,11 @@ class Scorer:
 
     def boundary(self, q: np.ndarray, cands: np.ndarray, jd: dict | str | None = None,
                  texts: list[str] | None = None) -> np.ndarray:
+        """sigmoid(head) per candidate; 0 for every candidate of a JD whose requirements are not structured (no
+        record fields, no requirements section) when the head reads requirements: it abstains there."""
+        if self.head.extra and jd is not None and not self._requirements(jd).structured:
+            self.abstained += 1
+            return np.zeros(len(cands))
         return self.head.boundary(np.repeat(q[None], len(cands), 0), cands, self.pair_features(jd, texts))
 
     def rerank(self, q: np.ndarray, cands: np.ndarray, jd: dict | str | None = None,
@@ -100,9 +105,6 @@ class Scorer:
         text) and the candidates' texts."""
         cos = cands @ q
         if self.head is None or self.lam == 0:
-            return cos
-        if self.head.extra and jd is not None and not self._requirements(jd).structured:
-            self.abstained += 1  # no requirements to read (no sections, fields or anchor): the cosine alone
             return cos
         return cos - self.lam * self.boundary(q, cands, jd, texts)
 
@@ -213,19 +215,13 @@ def search_lambda_on_pool(store: DatasetStore, pool_ref: str, scorer: Scorer, he
                           cache: EmbeddingCache, select: str = "recall@1") -> tuple[float, dict]:
     """Grid-search the head's lambda on a validation pool (each JD's candidates) for `select`, then MRR."""
     pool, jds, cvs = _pool(store, pool_ref)
+    probe = replace(scorer, head=head, _reqs={})  # scores exactly as the saved MODEL+HEAD will, abstentions included
     cos, bnd, pos = [], [], []
     for e in pool.iter_records():
         qv = scorer.embed_queries([jds[e["jd_id"]]["text"]], cache)[0]
         cv = scorer.embed([cvs[x]["text"] for x in e["candidate_ids"]], cache)
         cos.append(cv @ qv)
-        if head.extra:  # as in Scorer.rerank: no structured requirements, no head
-            from .requirements import jd_requirements, pair_features
-
-            req = jd_requirements(jds[e["jd_id"]])
-            x = pair_features([req] * len(cv), [cvs[i]["text"] for i in e["candidate_ids"]])
-            bnd.append(head.boundary(np.repeat(qv[None], len(cv), 0), cv, x) if req.structured else np.zeros(len(cv)))
-        else:
-            bnd.append(head.boundary(np.repeat(qv[None], len(cv), 0), cv))
+        bnd.append(probe.boundary(qv, cv, jds[e["jd_id"]], [cvs[i]["text"] for i in e["candidate_ids"]]))
         pos.append(np.array([i in e["positive_ids"] for i in e["candidate_ids"]]))
     # the paper searches 0..0.5; a requirement-aware head separates near misses the cosine cannot, and may need more
     if head.extra:

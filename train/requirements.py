@@ -2,9 +2,10 @@
 the CV's text, so a near-miss (a must skill missing, experience short of what is asked, a degree below the one
 required) is visible to the head even where the embeddings barely move.
 
-Requirements come, in order, from a stage-1 anchor's must list, the JD record's `must` / `preferred` fields, or the
-JD text itself: the lines under requirement-like headings ("Required Skills", "Requirements", "Qualifications",
-"What you need", ...), else every line with a years / degree / certification statement. The CV side reads its dated
+Requirements come, in order, from the JD record's `must` field (e.g. Google's minimum qualifications), or the JD text
+itself: the lines under requirement-like headings ("Required Skills", "Requirements", "Qualifications", "What you
+need", ...), else every sentence with a years / degree / certification statement (too thin to rerank by: a
+requirement-aware head abstains on such JDs). The CV side reads its dated
 roles ("2019 - 2023", "08/2012 to Current", "Aug 2014 - Present", "March 2012 to May 2014"), merges overlapping
 ones, and counts years; "present" / "current" / "now" is `today`.
 
@@ -74,7 +75,7 @@ class JDRequirements:
     degree: int = 0
     certs: tuple[str, ...] = ()
     key_terms: tuple[str, ...] = ()
-    source: str = "none"  # anchor | fields | sections | sentences | none
+    source: str = "none"  # fields | sections | sentences | none
 
     @property
     def empty(self) -> bool:
@@ -82,9 +83,9 @@ class JDRequirements:
 
     @property
     def structured(self) -> bool:
-        """Read from an anchor, the record's must fields or requirement sections: what the head learns from. Free
-        text scanned for year / degree sentences ("sentences") is too thin to rerank by, so the head abstains."""
-        return self.source in ("anchor", "fields", "sections") and not self.empty
+        """Read from the record's must field or requirement sections: what the head learns from. Free text
+        scanned for year / degree sentences ("sentences") is too thin to rerank by, so the head abstains."""
+        return self.source in ("fields", "sections") and not self.empty
 
 
 def _years_in(text: str) -> float:
@@ -151,14 +152,10 @@ def from_statements(lines: list[str], source: str = "sections") -> JDRequirement
     return JDRequirements(tuple(skills), years, tuple(role_years), degree, tuple(certs), kt, source)
 
 
-def jd_requirements(jd: dict | str, anchor: dict | None = None) -> JDRequirements:
-    """A JD's requirements: the anchor's must list, else the record's must / preferred, else its text's."""
-    if anchor and anchor.get("must"):
-        stmts = [f"{c['value']}" if c.get("field") in ("skill", "other", None) else f"{c['field']}: {c['value']}"
-                 for c in anchor["must"] if c.get("field") not in ("location", "work_mode", "language")]
-        return from_statements([s.replace("years_experience: ", "") for s in stmts], "anchor")
-    if isinstance(jd, dict) and (jd.get("must") or jd.get("preferred")):
-        return from_statements([str(x) for x in (jd.get("must") or [])], "fields")
+def jd_requirements(jd: dict | str) -> JDRequirements:
+    """A JD's requirements: the record's `must` field, else its text's requirement sections, else its sentences."""
+    if isinstance(jd, dict) and jd.get("must"):
+        return from_statements([str(x) for x in jd["must"]], "fields")
     text = jd if isinstance(jd, str) else jd.get("text", "")
     return from_statements(*_requirement_lines(text))
 

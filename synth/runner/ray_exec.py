@@ -41,8 +41,8 @@ class LLMWorker:
         from ..lm.engine import make_dspy_lm
         from .adapter import CachedChatAdapter
 
-        if key and lm.api_key_env:
-            os.environ[lm.api_key_env] = key  # this actor's own process only
+        if key:  # this actor's own process only: the variable the driver's config reads its key from
+            os.environ[lm.api_key_env or "MIRA_API_KEY"] = key
         self.transport = tr.make_transport(lm)
         self.lm = make_dspy_lm(lm, self.transport)
         self.adapter = CachedChatAdapter(use_json_adapter_fallback=False)
