@@ -229,9 +229,27 @@ def search_lambda_on_pool(store: DatasetStore, pool_ref: str, scorer: Scorer, he
     return search_lambda(cos, bnd, pos, select=select)
 
 
+def _ann_index(corpus: np.ndarray, k1: int):
+    """A usearch HNSW index that reproduces: vectors stored as float32 (usearch otherwise picks bf16 or f16 where the
+    CPU accelerates them, so rankings would differ between machines), built on one thread (a multi-threaded build
+    gives a different graph each run) and searched with a beam of at least 2*K1. None without usearch."""
+    try:
+        from usearch.index import Index
+    except ImportError:
+        return None  # exact search: slower, never wrong
+    index = Index(ndim=corpus.shape[1], metric="cos", dtype="f32", connectivity=16, expansion_add=128,
+                  expansion_search=max(128, 2 * k1))
+    index.add(np.arange(len(corpus)), np.ascontiguousarray(corpus, dtype=np.float32), threads=1)
+    return index
+
+
 def _top_k(corpus: np.ndarray, q: np.ndarray, k: int, index=None) -> np.ndarray:
+    """The top k rows of `corpus` by cosine with `q`, best first, ties by row. With an ANN index the candidates come
+    from the index and are ordered by their exact float32 score, so both paths rank the same way."""
     if index is not None:
-        return np.asarray(index.search(q, k).keys, dtype=np.int64)
+        idx = np.asarray(index.search(q, min(k, len(corpus))).keys, dtype=np.int64)
+        scores = corpus[idx] @ q
+        return idx[np.lexsort((idx, -scores))]
     scores = corpus @ q
     k = min(k, len(scores))
     idx = np.argpartition(-scores, k - 1)[:k]
@@ -256,15 +274,7 @@ def global_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int
         raise InputError(f"{pool.ref} has no candidate texts to search.")
     corpus = scorer.embed([texts[i] for i in ids], cache)
     jv = scorer.embed_queries([jds[e["jd_id"]]["text"] for e in entries], cache)
-    index = None
-    if len(ids) > ann_threshold:
-        try:
-            from usearch.index import Index
-
-            index = Index(ndim=corpus.shape[1], metric="cos")
-            index.add(np.arange(len(ids)), corpus)
-        except ImportError:
-            index = None  # exact search: slower, never wrong
+    index = _ann_index(corpus, k1) if len(ids) > ann_threshold else None
     queries = []
     for e, q in zip(entries, jv):
         top = _top_k(corpus, q, k1, index)
@@ -275,6 +285,8 @@ def global_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int
         write_trec_run(queries, run_file, scorer.name)
     return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "global", "k1": k1,
             "corpus_size": len(ids), "corpus": corpus_ref, "ann": index is not None,
+            "ann_params": ({"dtype": "f32", "connectivity": index.connectivity, "expansion_search": index.expansion_search}
+                           if index is not None else None),
             "lambda": scorer.lam if scorer.head else None, "max_length": scorer.max_length,
             "head_abstained": scorer.abstained}
 
