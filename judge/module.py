@@ -5,7 +5,7 @@ label. No number is invented and nothing the LLM says about itself is taken on i
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import dspy
 from pydantic import BaseModel, Field
@@ -85,10 +85,24 @@ def make_task(jd: dict, cv: dict, reqs: list[Requirement], redact_pii: bool, rol
                 rollout=rollout, grounding=verdict_grounding(len(reqs)))
 
 
+EVIDENCE_CHARS = 240  # a CV quote, not a paragraph
+
+
 def verdict_grounding(n: int) -> dict:
-    """Grounded decoding: one verdict per requirement, each naming a number of the given list (the check still
-    rejects duplicates and gaps)."""
-    return {"verdicts": {"minItems": n, "maxItems": n}, "verdicts[].requirement": list(range(1, n + 1))}
+    """Grounded decoding: one verdict per requirement, in order, the k-th naming number k (a free enum let SmolLM2
+    name requirement 1 twice; the check still rejects duplicates and gaps from a server that ignores the schema),
+    and every dimension's score an integer 0-100 (JSON-schema decoders ignore
+    minimum / maximum, so it is an enum)."""
+    def item(k: int) -> dict:
+        return {"type": "object", "additionalProperties": False, "required": ["requirement", "verdict", "evidence"],
+                "properties": {"requirement": {"type": "integer", "enum": [k]},
+                               "verdict": {"type": "string", "enum": list(get_args(Verdict.model_fields["verdict"]
+                                                                                   .annotation))},
+                               "evidence": {"type": "string", "maxLength": EVIDENCE_CHARS}}}
+
+    return {"verdicts": {"minItems": n, "maxItems": n, "prefixItems": [item(k) for k in range(1, n + 1)],
+                         "items": False},
+            "scores.*.score": list(range(101))}  # a decoder cannot write 36487 (SmolLM2 did, unconstrained)
 
 
 def check(rubric: Rubric):

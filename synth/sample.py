@@ -21,6 +21,23 @@ _SENIORITY = [("intern", r"\bintern(ship)?\b"), ("junior", r"\b(junior|jr\.?|ent
               ("lead", r"\b(lead|manager|supervisor)\b"), ("senior", r"\b(senior|sr\.?)\b")]
 
 
+_STATED = [("intern", r"\bintern(ship)?\b"), ("junior", r"\b(junior|jr\.?|entry[- ]level|graduate|trainee)\b"),
+           ("mid", r"\b(mid[- ]level|intermediate)\b"), ("senior", r"\b(senior|sr\.?)\b"),
+           ("lead", r"\b(lead|manager|supervisor)\b"),
+           ("principal", r"\b(principal|staff\s+(engineer|scientist|developer|architect))\b"),
+           ("executive", r"\b(director|vp|vice president|head of|chief|c[eft]o)\b")]
+
+
+def seniority_levels(title: str, text: str = "") -> list[str]:
+    """The seniority levels a JD states: those its title names, 'mid' where the text says mid-level or
+    intermediate, and always 'unspecified' (a conservative anchor claims no level the JD does not state)."""
+    t = title.lower()
+    levels = [name for name, pat in _STATED if re.search(pat, t)]
+    if re.search(_STATED[2][1], text.lower()):
+        levels.append("mid")
+    return [*dict.fromkeys(levels), "unspecified"]
+
+
 def seniority_of(title: str | None) -> str:
     t = (title or "").lower()
     return next((name for name, pat in _SENIORITY if re.search(pat, t)), "mid/unspecified")

@@ -174,4 +174,14 @@ def prose_problem(text: str, given: list[str]) -> str | None:
         return "the text has almost nothing besides the title and requirements: write the job description in full"
     if not looks_english(rest, at_least=3):
         return "the text does not read as English prose: write the job description in plain English sentences"
+    if _META.search(rest):
+        return ("the text talks about the writing task instead of the job: write the job description itself, "
+                "not a note about rewriting it")
     return None
+
+
+# a model describing its own task ("This is a job description that I will rewrite ...", "Here is the rewritten
+# ...") instead of writing the posting: English prose that is no job description
+_META = re.compile(r"\b(I will (re)?write|I'll (re)?write|I (have )?(re)?written|here is (the|a|my) (re)?writ\w*|"
+                   r"rewritten (job description|version|text)|the original (job description|text|anchor)|"
+                   r"this is a job description (that|which)|as an AI)\b", re.I)

@@ -55,6 +55,66 @@ def test_stage1_spans_are_the_jds_own_text():
     assert not [q for q in quotes if "free parking" in q]  # not requirement-like
     assert {"ADP", "Excel", "state tax filings"} <= set(skills)
     assert all(quote_in(q, source) for q in quotes) and all(phrase_in(s, source) for s in skills)
+    # a sentence that calls itself preferred is evidence for `preferred` only; the JD's requirements force one must
+    assert task.grounding["preferred[].evidence"] == ["Bachelor's degree in Accounting preferred."]
+    assert task.grounding["must"] == {"minItems": 1}
+    assert task.grounding["seniority"] == ["unspecified"] and "accounting" in task.grounding["job_family"]
+    assert task.grounding["scope_level"] == []  # no scope cue in the text: the decoder's choice
+    lead = extract.make_task({**JD, "text": JD["text"] + "\nYou will lead a team of four payroll clerks."})
+    assert lead.grounding["scope_level"] == ["leads"]
+    schema = ground_schema(output_schema(extract.ExtractAnchor), task.grounding)
+    assert schema["properties"]["seniority"]["enum"] == ["unspecified"]
+    assert schema["properties"]["must"]["minItems"] == 1
+
+
+def test_every_must_the_decoder_can_write_passes_the_evidence_check():
+    """Seen on the demo: the value and the quote were separate enums, and SmolLM2 paired '4532a notices' with a
+    quote that does not hold it. Per-quote options make every decodable must a value inside its own quote."""
+    task = extract.make_task(JD)
+    schema = ground_schema(output_schema(extract.ExtractAnchor), task.grounding)
+    options = schema["properties"]["must"]["items"]["anyOf"]
+    assert [o["properties"]["evidence"]["enum"] for o in options] == [["3+ years of payroll experience required."],
+                                                                     ["Strong knowledge of ADP, Excel and state tax "
+                                                                      "filings."]]
+    assert options[0]["properties"]["value"]["enum"] == ["3+ years"]
+    assert options[0]["properties"]["field"]["enum"] == ["years_experience"]  # not "certification: 2 years"
+    assert "years_experience" not in options[1]["properties"]["field"]["enum"]
+    assert extract._field_kinds(["Bachelor's degree", "CDL", "Excel"]) == {
+        ("degree",): ["Bachelor's degree"], ("certification", "license"): ["CDL"],
+        tuple(f for f in options[1]["properties"]["field"]["enum"]): ["Excel"]}
+    assert "Successful candidates must" not in extract._chunks("Successful candidates must: Be Team Oriented")
+    source = "\n".join([JD["title"], JD["text"]])
+    for o in options:
+        (ev,) = o["properties"]["evidence"]["enum"]
+        for v in o["properties"]["value"]["enum"]:
+            assert extract.constraint_problem({"field": "skill", "evidence": ev, "value": v}, source) is None, v
+    assert "Skills" not in extract.skill_spans({"id": "jd-3", "text": "Skills/Qualifications: Legal Writing Skills"})
+
+
+def test_a_jd_without_preferred_sentences_offers_no_preferred_and_its_title_level():
+    jd = {"id": "jd-8", "title": "Senior Payroll Specialist", "text": JD["text"].replace(" preferred", " required")}
+    task = extract.make_task(jd)
+    assert task.grounding["preferred"] == {"maxItems": 0} and "preferred[].evidence" not in task.grounding
+    assert task.grounding["seniority"] == ["senior", "unspecified"]
+
+
+def test_an_anchor_keeps_no_seniority_the_jd_does_not_state():
+    """An LLM that calls a per-diem LPN posting 'principal' (seen from SmolLM2 on the demo JDs) gets 'unspecified',
+    and the dropped claim is recorded; a stated level is kept."""
+    jd = {"id": "jd-7", "title": "Per Diem Hospice LPN", "text": "Per Diem Hospice LPN\n" + JD["text"]}
+    out = {"title": "Per Diem Hospice LPN", "job_family": "nursing", "seniority": "principal",
+           "scope_level": "contributes", "skills": [], "must": [], "preferred": [], "responsibilities": []}
+    anchor, why, dropped = extract.build_anchor(jd, out, "h", "m")
+    assert why is None and anchor["seniority"] == "unspecified" and dropped["seniority"] == ["principal"]
+    assert "Seniority: principal" not in anchor["card"]
+    twice = {"field": "years_experience", "value": "3+ years", "evidence": "3+ years of payroll experience required."}
+    anchor, _, dropped = extract.build_anchor(jd, {**out, "must": [twice, {**twice, "field": "certification"}]},
+                                              "h", "m")
+    assert anchor["must"] == [twice]  # a second copy could never be flipped away (stage 5)
+    assert dropped["must"][0]["why"].startswith("duplicate")
+    senior = {**jd, "title": "Senior Hospice LPN", "text": "Senior Hospice LPN\n" + JD["text"]}
+    anchor, _, _ = extract.build_anchor(senior, {**out, "title": "Senior Hospice LPN", "seniority": "senior"}, "h", "m")
+    assert anchor["seniority"] == "senior"
 
 
 def test_stage_2_to_5_texts_open_with_the_title_and_must_values():
@@ -90,7 +150,33 @@ def test_a_code_chosen_replacement_is_checked_in_the_text():
 def test_judge_verdicts_name_only_given_numbers():
     g = ground_schema(output_schema(JudgePair, bounded=False), verdict_grounding(4))
     v = g["properties"]["verdicts"]
-    assert (v["minItems"], v["maxItems"]) == (4, 4) and v["items"]["properties"]["requirement"]["enum"] == [1, 2, 3, 4]
+    assert (v["minItems"], v["maxItems"]) == (4, 4) and v["items"] is False
+    assert [x["properties"]["requirement"]["enum"] for x in v["prefixItems"]] == [[1], [2], [3], [4]]
+    outlines_core = pytest.importorskip("outlines_core.json_schema")
+    regex = re.compile(outlines_core.build_regex_from_schema(json.dumps(v)))
+    one = '{{"requirement": {}, "verdict": "met", "evidence": ""}}'
+    assert regex.fullmatch("[" + ", ".join(one.format(k) for k in (1, 2, 3, 4)) + "]")
+    assert not regex.fullmatch("[" + ", ".join(one.format(k) for k in (1, 1, 3, 4)) + "]")  # seen from SmolLM2
+
+
+def test_every_rubric_score_is_decoded_inside_0_to_100():
+    """SmolLM2 wrote education=36487 and innovation=-1 under `minimum` / `maximum`, which JSON-schema decoders
+    ignore: the `*` path gives every dimension's score an enum, and the shared model stays free elsewhere."""
+    from judge.module import Judge
+    from judge.rubric import load_rubric
+
+    judge = Judge(load_rubric())
+    g = ground_schema(output_schema(judge.predict.signature), verdict_grounding(2))
+    dims = g["properties"]["scores"]["properties"]
+    assert set(dims) == set(judge.rubric.dimensions)
+    assert all(d["properties"]["score"]["enum"] == list(range(101)) for d in dims.values())
+    outlines_core = pytest.importorskip("outlines_core.json_schema")
+    regex = re.compile(outlines_core.build_regex_from_schema(json.dumps(dims["career"])))
+    assert regex.fullmatch('{"score": 100, "rationale": "ok"}')
+    assert not regex.fullmatch('{"score": 36487, "rationale": "ok"}')
+    assert not regex.fullmatch('{"score": -1, "rationale": "ok"}')
+    assert ground_schema({"type": "object", "properties": {}}, {"scores.*.score": [1]}) == {"type": "object",
+                                                                                          "properties": {}}
 
 
 def _title_liar(msgs):
@@ -149,6 +235,16 @@ def test_gibberish_around_a_grounded_opening_is_rejected(text):
         assert "English prose" in check(task, out), task.key
 
 
+def test_a_note_about_the_task_is_no_job_description():
+    """English that describes the rewrite (SmolLM2's answer once its drift into other languages stopped)."""
+    from synth.textcheck import prose_problem
+
+    meta = ("Per Diem Hospice LPN. This is a job description that I will rewrite to include the same information as "
+            "the original job description, but with different sentences and a different style.")
+    assert "talks about the writing task" in prose_problem(meta, ["Per Diem Hospice LPN"])
+    assert prose_problem(REAL, ["Legal Secretary/ Legal Assitant"]) is None
+
+
 def test_real_english_prose_passes_the_prose_check():
     from synth.textcheck import prose_problem
 
@@ -168,8 +264,13 @@ def test_local_model_compiles_each_schema_once(monkeypatch):
     class FakeGenerator:
         def __init__(self, model, output_type):
             built.append(output_type)
+            self.logits_processor = self
 
-        def __call__(self, prompt, **kw):
+        def reset(self):
+            pass
+
+    class FakeModel:
+        def generate(self, prompt, processor, **kw):
             return '{"title": "Nurse"}'
 
     class FakeTok:
@@ -181,10 +282,59 @@ def test_local_model_compiles_each_schema_once(monkeypatch):
 
     monkeypatch.setattr(outlines, "Generator", FakeGenerator)
     t = LocalTransport(LMConfig())
-    t._model, t._tok, t._outlines = object(), FakeTok(), object()
+    t._model, t._tok, t._outlines = object(), FakeTok(), FakeModel()
     a = {"type": "object", "properties": {"title": {"enum": ["Nurse", "RN"]}}, "required": ["title"]}
     b = {"type": "object", "properties": {"title": {"enum": ["Nurse"]}}, "required": ["title"]}
     msgs = [{"role": "user", "content": "a job"}]
     for schema in (a, dict(reversed(list(a.items()))), b, a):
         assert "Nurse" in t.generate(msgs, schema, 50).text
     assert len(built) == 2 and t.compiles == 2 and t.compile_hits == 2
+
+
+def test_the_local_repetition_penalty_counts_only_the_answer():
+    """transformers' penalty also hits every prompt token, which pushed SmolLM2 off English; ours counts the
+    answer's tokens only (sign-aware, as in CTRL), then applies the schema's mask."""
+    torch = pytest.importorskip("torch")
+    from synth.lm.local import AnswerPenalty
+
+    masked = []
+
+    def mask(ids, scores):
+        masked.append(ids.shape[1])
+        return scores.masked_fill(torch.arange(scores.shape[1]) == 4, float("-inf"))
+
+    p = AnswerPenalty(2.0, mask)
+    prompt = torch.tensor([[0, 1]])
+    s0 = torch.tensor([[2.0, -2.0, 2.0, -2.0, 1.0]])
+    assert torch.equal(p(prompt, s0.clone())[0, :4], s0[0, :4])  # the prompt's tokens 0 and 1 are not penalised
+    out = p(torch.tensor([[0, 1, 2, 3]]), s0.clone())  # the answer so far: tokens 2 and 3
+    assert out.tolist()[0][:4] == [2.0, -2.0, 1.0, -4.0] and out[0, 4] == float("-inf")
+    assert masked == [2, 4]
+    assert AnswerPenalty(1.0)(torch.tensor([[0, 1, 2]]), s0.clone()).tolist() == s0.tolist()
+
+
+def test_how_the_local_model_decodes_is_part_of_the_cache_key(monkeypatch):
+    from synth.lm import local
+    from synth.lm.config import LMConfig
+
+    before = LMConfig().public()
+    assert before["decoding"]["penalty_over"] == "answer"
+    monkeypatch.setitem(local.DECODING, "repetition_penalty", 1.0)
+    assert LMConfig().public() != before
+    assert "decoding" not in LMConfig(model="openai/x", api_base="http://127.0.0.1:1/v1").public()
+
+
+def test_only_a_plain_posting_forbids_not_a_job_description():
+    """SmolLM2 called every demo JD 'not a job description'; a text with four kinds of posting language may not be
+    called that under grounded decoding, while a CV (first person, no applicants, no terms) stays the LLM's call."""
+    posting = {"id": "jd-5", "title": "Payroll Specialist",
+               "text": JD["text"] + "\nWe are looking for a payroll specialist to join our team. You will run "
+                                    "payroll. Apply today: competitive salary and benefits."}
+    assert extract.posting_cues(posting["text"]) >= 4
+    assert extract.make_task(posting).grounding["is_job_description"] == [True]
+    cv = {"id": "jd-6", "title": "", "text": "Payroll Specialist\nProfessional Summary\nPayroll specialist with 6 "
+                                            "years of ADP and Excel experience. Processed payroll for 2,000 staff; "
+                                            "filed state taxes.\nEducation: BSc Accounting, 2012.\nSkills: ADP, "
+                                            "Excel, reconciliations, state tax filings, audits."}
+    assert extract.posting_cues(cv["text"]) < 4
+    assert "is_job_description" not in extract.make_task(cv).grounding

@@ -36,9 +36,8 @@ def test_one_jd_through_stage_1_gives_a_valid_anchor_or_a_counted_reject(store):
 
 def test_mira_demo_makes_checked_data_offline(home, store, monkeypatch):
     """The demo with the embedded model (#16): at least 2 of 3 JDs keep an anchor; every generated pair is kept or
-    rejected with its reason (the 135M model's free text is not English prose, and the checks say so); the judge's
-    requirements are the anchors' constraints, or the pair is unscored with the reason; R2 is measured on JDs it did
-    not train on; a re-run is answered from the cache."""
+    rejected with its reason; the judge's requirements are the anchors' constraints, or the pair is unscored with
+    the reason; R2 is measured on JDs it did not train on; a re-run is answered from the cache."""
     r = CliRunner().invoke(app, ["demo"])
     assert r.exit_code == 0, r.output
     anchors = store.resolve("demo-jd-anchors").records()
@@ -50,13 +49,19 @@ def test_mira_demo_makes_checked_data_offline(home, store, monkeypatch):
         assert c["in"] == c["kept"] + sum(c["rejected"].values()) + c["duplicates"], stage
         assert sum(p["type"] == stage for p in pairs.iter_records()) == c["kept"]
     assert stages["card"]["kept"] >= 1
+    # measured here: 3 anchors and 2 / 3 / 2 / 1 kept paraphrase / card / boundary / constraint pairs; greedy decoding
+    # may differ on another CPU, so the test asks for less than that, but more than one type can give
+    assert sum(stages[s]["kept"] for s in ("paraphrase", "card", "boundary", "constraint")) >= 3
+    assert all(a["must"] for a in anchors)  # grounded: every demo JD states a requirement, so every anchor keeps one
     assert all(x["reason"] for x in pairs.iter_rejects())
     from judge.requirements import from_anchor
 
     by_jd = {a["jd_id"]: a for a in anchors}
     jv = store.resolve("demo-judgments")
-    judged, unscored = jv.records(), [x for x in jv.iter_rejects() if x["reason"].startswith("unscored")]
-    assert len(judged) + len(unscored) == 2 * len(anchors)  # each anchored JD against two real CVs
+    judged, rejected = jv.records(), list(jv.iter_rejects())
+    unscored = [x for x in rejected if x["reason"].startswith("unscored")]
+    assert len(judged) + len(rejected) == 2 * len(anchors)  # each anchored JD against two real CVs
+    assert not [x for x in rejected if "outside 0-100" in x["reason"]]  # scores are decoded inside the range
     for j in judged:  # the anchor's constraints, in order: never the judging call's own list
         assert [q["requirement"] for q in j["requirements"]] == [x.text for x in from_anchor(by_jd[j["jd_id"]])]
     for x in unscored:

@@ -15,6 +15,9 @@ REAL = [
     ("On-going management of facility fiscal performance (Profit and Loss), yearly budget preparation.", "owns"),
     ("Accountable for defining the core activities of the program area and developing a strategic plan to "
      "develop/expand capabilities.", "owns"),
+    # SmolLM2's "boundary" text at a level below 'leads' that still leads (kept before "lead others" was a cue)
+    ("This role contributes to the team and leads a great many tasks, but must also be able to lead others.",
+     "leads"),
     # not cues: a noun, a personal habit, personal accountability
     ("As a Junior Sales Manager, you will learn valuable business skills from capable mentors who were once in your "
      "shoes.", None),

@@ -143,8 +143,12 @@ def test_constraint_check_reads_the_text():
     assert constraint.check(task, {"must": flipped, "text": ""}).startswith("empty text")
     # a field with no code-chosen replacement: the answer's list names it, and must name exactly one
     cert = dict(ANCHOR, must=[{"field": "certification", "value": "AWS certification", "evidence": "AWS"}] + MUST)
-    free = constraint.make_tasks(cert, 1)[0]
-    assert free.meta["to"] is None and "text" not in free.grounding
+    first, second, free = constraint.make_tasks(cert, 3)  # the code-chosen flips (years, degree) come first
+    assert (first.meta["flip"]["field"], second.meta["flip"]["field"]) == ("years_experience", "degree")
+    assert free.meta["flip"]["field"] == "certification"
+    # the LLM picks the new value: the text opens with the title and the other must values, not the flipped one
+    assert free.meta["to"] is None and free.grounding["text"]["pattern"].startswith("^Senior Data Engineer\\. ")
+    assert "5\\+ years" in free.grounding["text"]["pattern"] and "AWS" not in free.grounding["text"]["pattern"]
     assert free.grounding["must[].field"] == ["certification", "years_experience", "degree", "location"]
     text = FLIP_TEXT.replace("1 year", "5+ years") + " GCP certification."
     assert constraint.check(free, {"must": cert["must"], "text": text}).startswith("give exactly one new value")

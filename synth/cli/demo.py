@@ -38,6 +38,23 @@ def _step(console: Console, n: int, text: str) -> None:
     console.rule(f"[bold]{n}. {text}")
 
 
+def demo_jds(store: DatasetStore, n: int) -> tuple[str, ...]:
+    """The first `n` sample JDs (in file order) that plainly read as postings and state a requirement with years:
+    each stage then has something to work from (a constraint to flip, requirements to judge against). The others
+    are left to `mira synth jd`, which takes every JD."""
+    from ..stages.extract import jd_input, make_task, posting_cues
+
+    picked = []
+    for jd in store.resolve("sample-jd", "jd").iter_records():
+        options = make_task(jd).grounding.get("must[]", {}).get("anyOf", [])
+        years = any("year" in v.lower() for o in options for v in o["properties"]["value"]["enum"])
+        if posting_cues(jd_input(jd)) >= 4 and years:
+            picked.append(jd["id"])
+        if len(picked) == n:
+            break
+    return tuple(picked)
+
+
 def run_demo(store: DatasetStore, console: Console, lm: str | None = None, api_base: str | None = None,
              n_jds: int = 1, train: bool = True) -> dict:
     from ..lm.config import resolve_lm_config
@@ -67,10 +84,12 @@ def run_demo(store: DatasetStore, console: Console, lm: str | None = None, api_b
     from ..stages.pipeline import JDPipelineConfig, run_jd_pipeline
     from .data import stage_table
 
-    _step(console, 2, f"The five JD stages on {n_jds} real JD(s): anchor, paraphrase, card, boundary, constraint")
+    picked = demo_jds(store, n_jds)
+    _step(console, 2, f"The five JD stages on {len(picked)} real JD(s) that state their requirements: anchor, "
+                      "paraphrase, card, boundary, constraint")
     t1 = time.time()
     res = run_jd_pipeline(store, runner(), "sample-jd", "demo-jd",
-                          JDPipelineConfig(n_boundary=1, n_constraint=1, limit=n_jds))
+                          JDPipelineConfig(n_boundary=1, n_constraint=1, limit=n_jds, only=picked))
     last = res.pairs or res.anchors
     if (st := stage_table(last)) is not None:
         st.title = "Table 1: per stage generated / kept / rejected / duplicates"

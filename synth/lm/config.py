@@ -104,6 +104,10 @@ class LMConfig:
         d.pop("timeout")
         d.pop("api_key_env")  # which variable holds the key changes nothing about the answers
         d.pop("more_bases")  # endpoints given together serve one model: which one answered changes nothing
+        if self.model == LOCAL:  # how the embedded model decodes changes its answers: a new setting, new answers
+            from .local import DECODING
+
+            d["decoding"] = dict(DECODING)
         return d
 
     def with_(self, **kw) -> "LMConfig":

@@ -8,6 +8,7 @@ path to either a list of allowed values (an enum) or a dict of schema keywords t
      "skills[]": ["Python", "SQL"],                            # every item of a list
      "must[].evidence": ["5+ years of Python", "BSc in CS"],   # a field of every object in a list
      "verdicts": {"minItems": 3, "maxItems": 3},               # schema keywords on the node
+     "scores.*.score": list(range(101)),                       # `*`: every property of that object
      "text": {"pattern": "^Senior Data Engineer\\. ..."}}
 
 The embedded model decodes under the grounded schema always; an OpenAI-compatible server gets it as
@@ -75,12 +76,35 @@ def _deref(node: dict, root: dict) -> dict:
     return node
 
 
+def _expand(root: dict, path: str) -> list[str]:
+    """A path with `*` steps (every property of that object, e.g. `scores.*.score`) as the concrete paths."""
+    if "*" not in path.split("."):
+        return [path]
+    done, node, steps = [], root, path.split(".")
+    for i, step in enumerate(steps):
+        if step == "*":
+            props = node.get("properties") if isinstance(node, dict) else None
+            rest = ".".join(steps[i + 1:])
+            return [p for name in (props or {})
+                    for p in _expand(root, ".".join([*done, name] + ([rest] if rest else [])))]
+        m = _STEP.fullmatch(step)
+        props = node.get("properties") if isinstance(node, dict) else None
+        if not m or not isinstance(props, dict) or m.group(1) not in props:
+            return []
+        node = _deref(props[m.group(1)], root)
+        if m.group(2):
+            node = _deref(node.get("items") or {}, root)
+        done.append(step)
+    return [path]
+
+
 def ground_schema(schema: dict, grounding: dict | None) -> dict:
     """A copy of the schema with each grounded path narrowed (shared `$defs` are inlined where they are narrowed, so
     the same model elsewhere stays free). Paths that the schema does not have, and empty value lists, are ignored."""
     if not grounding:
         return schema
     out = copy.deepcopy(schema)
+    grounding = {concrete: rule for path, rule in grounding.items() for concrete in _expand(out, path)}
     for path, rule in grounding.items():
         node, ok = out, True
         steps = path.split(".")

@@ -52,10 +52,10 @@ def replacement(c: dict) -> str | None:
 
 
 def make_tasks(anchor: dict, n: int) -> list[Task]:
-    """One task per flippable constraint (up to n). Grounded decoding: the `must` list has the anchor's fields, one
-    entry each; the text opens with the title and the must values after the flip when the replacement is
-    code-chosen."""
-    cands = flippable(anchor)
+    """One task per flippable constraint (up to n; those with a code-chosen replacement first). Grounded decoding: the `must` list has the anchor's fields, one
+    entry each; the text opens with the title and the must values after the flip (the LLM's own
+    replacement, when code did not choose one, is left to the free text and named in `must`)."""
+    cands = sorted(flippable(anchor), key=lambda c: replacement(c) is None)  # code-chosen flips first
     tasks = []
     for v, c in enumerate(cands[:n]):
         to = replacement(c)
@@ -63,10 +63,12 @@ def make_tasks(anchor: dict, n: int) -> list[Task]:
         flip = f"{c['field']}: {c['value']}" + (f" -> {to}" if to else "")
         # the list after the flip has the anchor's fields, one entry each (the LLM may not invent a constraint)
         fields = [x["field"] for x in anchor["must"]]
+        # the text opens with the title and the must values after the flip (the new one only when code chose it)
+        opening = after if to else [x for x in anchor["must"] if x is not c]
         grounding = {"must": {"minItems": len(fields), "maxItems": len(fields)}, "must[].field": fields}
         tasks.append(Task(f"constraint:{anchor['id']}:{v}", {"anchor": fence(anchor["card"], "ANCHOR"), "flip": flip},
                           meta={"anchor": anchor, "variant": v, "flip": c, "to": to}, rollout=v,
-                          grounding={**grounding, **(text_grounding(anchor["title"], after) if to else {})}))
+                          grounding={**grounding, **text_grounding(anchor["title"], opening)}))
     return tasks
 
 

@@ -7,6 +7,7 @@ import re
 import dspy
 
 from ..runner import FinalReject, Task
+from ..sample import seniority_levels
 from ..textcheck import looks_english, phrase_in, present, quote_in
 from .common import DATA_DESC, Constraint, PromptedModule, ScopeLevel, Seniority, fence, grounded, render_card
 
@@ -94,35 +95,148 @@ def requirement_spans(jd: dict, max_spans: int = 40, max_chars: int = 160,
     return list(dict.fromkeys(out))[:max_spans]
 
 
-def skill_spans(jd: dict, max_spans: int = 120) -> list[str]:
-    """Short spans (1-4 words) of the JD's requirement-like sentences, split at list separators, with a leading
-    'experience with' / 'knowledge of' removed: the only skills grounded decoding allows."""
+_GENERIC = {"skills", "skill", "qualifications", "requirements", "experience", "knowledge", "ability", "duties",
+            "responsibilities", "the following", "required", "preferred"}
+
+
+# a chunk with these words is the posting talking ("Successful candidates must"), not a requirement's value
+_FILLER = re.compile(r"\b(must|should|will|shall|can|candidates?|applicants?|we|you|our|your|us|i)\b", re.I)
+
+
+def _chunks(sent: str) -> list[str]:
+    """Short spans (1-4 words) of one sentence, split at list separators, a leading 'experience with' / 'knowledge
+    of' removed, headings' generic words ('Skills', 'Qualifications') left out."""
     out = []
-    for sent in requirement_spans(jd, max_spans=80, max_chars=400):
-        for chunk in re.split(r"[,;:/()]|\band\b|\bor\b|\be\.g\.", sent):
-            chunk = _SKILL_LEAD.sub("", chunk.strip(" .-•*\t")).strip(" .")
-            if chunk and 1 <= len(chunk.split()) <= 4 and re.search(r"[A-Za-z]", chunk):
-                out.append(chunk)
+    for chunk in re.split(r"[,;:/()]|\band\b|\bor\b|\be\.g\.", sent):
+        chunk = _SKILL_LEAD.sub("", chunk.strip(" .-•*\t")).strip(" .")
+        if (chunk and 1 <= len(chunk.split()) <= 4 and re.search(r"[A-Za-z]", chunk)
+                and chunk.lower() not in _GENERIC and not _FILLER.search(chunk)):
+            out.append(chunk)
+    return out
+
+
+_YEARS = re.compile(r"\b\d+\s*\+?\s*(?:-\s*\d+\s*)?(?:years?|yrs)\b", re.I)
+
+
+def skill_spans(jd: dict, max_spans: int = 120) -> list[str]:
+    """The short spans (`_chunks`) of the JD's requirement-like sentences: the only skills grounded decoding
+    allows."""
+    out = [c for sent in requirement_spans(jd, max_spans=80, max_chars=400) for c in _chunks(sent)]
     return list(dict.fromkeys(out))[:max_spans]
 
 
 def value_spans(jd: dict, max_spans: int = 150) -> list[str]:
     """Constraint values grounded decoding allows: the short spans of `skill_spans` and the JD's own years
     phrases ('3+ years', '5 years')."""
-    years = re.findall(r"\b\d+\s*\+?\s*(?:-\s*\d+\s*)?(?:years?|yrs)\b", jd_input(jd), re.I)
+    years = _YEARS.findall(jd_input(jd))
     return list(dict.fromkeys(years + skill_spans(jd, max_spans)))[:max_spans]
 
 
+_DEGREE = re.compile(r"\b(bachelor|master|degree|diploma|ph\.?d|mba|doctorate|associate'?s|ged|b\.?sc?|m\.?sc?)\b", re.I)
+_CERT = re.compile(r"\b(certifi\w*|licen[cs]\w*|cdl|cpa|rn|lpn|cna|pmp|cissp)\b", re.I)
+
+
+def _field_kinds(values: list[str]) -> dict[tuple[str, ...], list[str]]:
+    """Values grouped by the constraint fields they may be: a years phrase is years_experience, a degree a degree,
+    a certificate or licence one of those; any other span any other field."""
+    from typing import get_args
+
+    from .common import ConstraintField
+
+    rest = tuple(f for f in get_args(ConstraintField) if f not in ("years_experience", "degree"))
+    out: dict[tuple[str, ...], list[str]] = {}
+    for v in values:
+        kind = (("years_experience",) if _YEARS.fullmatch(v.strip()) else ("degree",) if _DEGREE.search(v)
+                else ("certification", "license") if _CERT.search(v) else rest)
+        out.setdefault(kind, []).append(v)
+    return out
+
+
+def quoted_constraints(quotes: list[str], max_values: int = 12) -> dict | None:
+    """Schema options per evidence quote, its value one of that quote's own spans (years first) and its field one
+    the value can be (`_field_kinds`): a decoder picks the sentence, then a value inside it, so "value not supported
+    by its evidence quote" cannot happen, nor "certification: 2 years" (both seen from SmolLM2 with free fields).
+    None when no quote has a span."""
+    options = []
+    for q in quotes:
+        values = list(dict.fromkeys(_YEARS.findall(q) + _chunks(q)))[:max_values]
+        for fields, vals in _field_kinds(values).items():
+            options.append({"type": "object", "additionalProperties": False,
+                            "required": ["field", "evidence", "value"],
+                            "properties": {"field": {"type": "string", "enum": list(fields)},
+                                           "evidence": {"type": "string", "enum": [q]},
+                                           "value": {"type": "string", "enum": vals}}})
+    if not options:
+        return None
+    return {"anyOf": options, **{k: None for k in ("type", "properties", "required", "additionalProperties",
+                                                   "title", "description")}}
+
+
+JOB_FAMILIES = ("software engineering", "data and analytics", "IT and support", "security", "engineering",
+                "science and research", "nursing", "healthcare", "pharmacy", "social care", "education", "legal",
+                "finance", "accounting", "insurance", "banking", "sales", "marketing", "customer service",
+                "administration", "human resources", "management", "operations", "logistics and transport",
+                "manufacturing", "construction and trades", "retail", "hospitality and food", "design and media",
+                "government and public sector", "other")
+_PREFERRED = re.compile(r"\b(prefer\w*|desir\w*|a plus|is a plus|nice to have|bonus|ideal\w*|advantage\w*|"
+                        r"would be great)\b", re.I)
+
+
+_POSTING = [re.compile(p, re.I) for p in (
+    r"\b(we are|we're|we offer|our (team|company|client|clients|firm|practice|organization|office)|join (us|our))\b",
+    r"\b(you will|you'll|you have|you are|your)\b",
+    r"\b(applicants?|candidates?|apply|the ideal|to be considered)\b",
+    r"\b(seeks?|seeking|looking for|hiring)\b",
+    r"\b(benefits|salary|compensation|pay rate|per hour|equal opportunity|eoe)\b",
+    r"\b(requirements|qualifications|must have|required)\b",
+    r"\bjob (description|summary|title|type)\b|\bvacancy\b|\bopening\b")]
+
+
+def posting_cues(text: str) -> int:
+    """How many kinds of job-posting language the text has (who is sought, the job, its requirements, its duties,
+    applicants, terms): a posting has several, a CV or an article rarely more than one or two."""
+    return sum(bool(p.search(text)) for p in _POSTING)
+
+
+def stated_levels(jd: dict) -> list[str]:
+    """Seniority levels the JD states: its title (the import's column, else its first title span), or the text's
+    'mid-level'; 'unspecified' always."""
+    titles = title_candidates(jd)
+    return seniority_levels(titles[0] if titles else "", jd["text"])
+
+
 def make_task(jd: dict) -> Task:
-    """Grounded decoding: the title is one of the JD's own title spans, every responsibility one of its sentences,
-    every skill and constraint value a short span of its requirement sentences, every evidence quote one of those
-    sentences (the evidence is decoded before the value; the check still wants the value inside its own quote)."""
+    """Grounded decoding: the title is one of the JD's own title spans, the seniority a level the JD states (or
+    unspecified), the family one of `JOB_FAMILIES`, every responsibility one of its sentences, every skill and
+    constraint value a short span of its requirement sentences, every evidence quote one of those sentences: the ones
+    that call themselves preferred / a plus for `preferred`, the others for `must` (the evidence is decoded before
+    the value; the check still wants the value inside its own quote). A JD with requirement sentences gets at least
+    one must: the decoder may not skip them all. A text with at least four kinds of posting language
+    (`posting_cues`) may not be called "not a job description" (SmolLM2 said so of every demo JD). The scope
+    level is the one the JD's own words read at (stage 4's cue lexicon) when they have a cue."""
     quotes, values = requirement_spans(jd), value_spans(jd)
+    must_q = [q for q in quotes if not _PREFERRED.search(q)]
+    pref_q = [q for q in quotes if _PREFERRED.search(q)]
+    from .scope import load_cues
+
+    text_level = load_cues().level(jd_input(jd))
+    grounding = {"title": title_candidates(jd), "seniority": stated_levels(jd),
+                 "scope_level": [text_level] if text_level else [],
+                 "job_family": list(JOB_FAMILIES), "skills[]": skill_spans(jd),
+                 "responsibilities[]": requirement_spans(jd, max_chars=120, requirement_like=False),
+                 "must[].evidence": must_q, "must[].value": values, "preferred[].value": values}
+    per_quote = quoted_constraints(must_q)
+    if per_quote is not None:
+        grounding["must"] = {"minItems": 1}
+        grounding["must[]"] = per_quote
+    if posting_cues(jd_input(jd)) >= 4:  # plainly a posting: the decoder may not call it something else
+        grounding["is_job_description"] = [True]
+    if pref_q:
+        grounding["preferred[].evidence"] = pref_q
+    else:
+        grounding["preferred"] = {"maxItems": 0}
     return Task(f"extract:{jd['id']}", {"jd_text": fence(jd_input(jd))}, meta={"jd_id": jd["id"]},
-                grounding={"title": title_candidates(jd), "skills[]": skill_spans(jd),
-                           "responsibilities[]": requirement_spans(jd, max_chars=120, requirement_like=False),
-                           "must[].evidence": quotes, "preferred[].evidence": quotes,
-                           "must[].value": values, "preferred[].value": values})
+                grounding=grounding)
 
 
 def check(task: Task, out: dict) -> str | None:
@@ -162,13 +276,26 @@ def build_anchor(jd: dict, out: dict, prompt_hash: str, model: str) -> tuple[dic
     cons = {}
     for level in ("must", "preferred"):
         items = [c if isinstance(c, dict) else dict(c) for c in out.get(level) or []]
-        ok = [c for c in items if constraint_problem(c, source) is None]
-        dropped[level] = [{**c, "why": constraint_problem(c, source)} for c in items if c not in ok]
+        ok, seen = [], set()
+        for c in items:
+            why = constraint_problem(c, source)
+            key = " ".join((c.get("value") or "").lower().split())
+            if why is None and key in seen:
+                why = "duplicate of an earlier constraint"  # flipping one copy would leave the other in the text
+            if why is None:
+                seen.add(key)
+                ok.append(c)
+            else:
+                dropped.setdefault(level, []).append({**c, "why": why})
         cons[level] = [{"field": c["field"], "value": c["value"].strip(), "evidence": c.get("evidence") or None}
                        for c in ok if c["value"].strip()]
     responsibilities = [r.strip() for r in out.get("responsibilities") or [] if r.strip()][:8]
+    seniority = out.get("seniority")
+    if seniority and seniority not in stated_levels(jd):
+        dropped["seniority"] = [seniority]  # a level the JD does not state is not conservative
+        seniority = "unspecified"
     fields = dict(title=title, job_family=(out.get("job_family") or "").strip() or None,
-                  seniority=out.get("seniority"), scope_level=out["scope_level"],
+                  seniority=seniority, scope_level=out["scope_level"],
                   responsibilities=responsibilities, skills=kept_skills, must=cons["must"],
                   preferred=cons["preferred"], summary=(out.get("summary") or "").strip())
     anchor = {"id": f"jd_anchor-{jd['id'].split('-', 1)[1]}", "kind": "jd_anchor", "jd_id": jd["id"], **fields,

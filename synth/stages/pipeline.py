@@ -42,6 +42,7 @@ class JDPipelineConfig:
     n_boundary: int = 3
     n_constraint: int = 2
     limit: int | None = None
+    only: tuple[str, ...] = ()  # these JD ids only (in the version's order), before `limit`
     dedup: MinHashParams = field(default_factory=MinHashParams)
     near_copy: float = paraphrase.NEAR_COPY
 
@@ -89,10 +90,14 @@ def run_jd_pipeline(store: DatasetStore, runner: Runner, jds_ref: str | None, na
     if jds_ref:
         jd_v = store.resolve(jds_ref, "jd")
         parents.append(jd_v.ref)
-        for i, rec in enumerate(jd_v.iter_records()):
-            if cfg.limit is not None and i >= cfg.limit:
+        for rec in jd_v.iter_records():
+            if cfg.limit is not None and len(jds) >= cfg.limit:
                 break
-            jds[rec["id"]] = rec
+            if not cfg.only or rec["id"] in cfg.only:
+                jds[rec["id"]] = rec
+        missing = set(cfg.only) - set(jds)
+        if missing and (cfg.limit is None or len(jds) < cfg.limit):
+            raise InputError(f"{jd_v.ref} has no JD {', '.join(sorted(missing))}.")
     base_manifest = {"lm": runner.lm_public, "params": {**asdict(cfg), "dedup": cfg.dedup.manifest()},
                      "dedup": cfg.dedup.manifest()}
 
