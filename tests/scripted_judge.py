@@ -23,8 +23,8 @@ def extract_answer(messages):
     items = re.findall(r"^\s*(?:[-*•]|\d+\.)?\s*([A-Za-z][^\n]{3,120})$", block[1], re.M)[:5] if len(block) > 1 else []
     if not items:  # no heading: the JD's own requirement-like sentences
         items = [x.strip() for x in re.split(r"(?<=[.;])\s+|\n", text)
-                 if re.search(r"\b(experience|degree|knowledge|skills?|required|must)\b", x, re.I)
-                 and 15 < len(x.strip()) <= 160][:4]
+                 if re.search(r"\b(experience|degree|knowledge|skills?|required?|must|years?)\b", x, re.I)
+                 and 15 < len(x.strip()) <= 200][:4]
     out["must"] = [{"field": "skill", "value": i.strip(), "evidence": i.strip()} for i in items
                    if not i.startswith("#")]
     out["title"] = scripted_llm.title_of(text)
