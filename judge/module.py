@@ -5,7 +5,7 @@ label. No number is invented and nothing the LLM says about itself is taken on i
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal
 
 import dspy
 from pydantic import BaseModel, Field
@@ -91,14 +91,13 @@ EVIDENCE_CHARS = 240  # a CV quote, not a paragraph
 def verdict_grounding(n: int) -> dict:
     """Grounded decoding: one verdict per requirement, in order, the k-th naming number k (a free enum let SmolLM2
     name requirement 1 twice; the check still rejects duplicates and gaps from a server that ignores the schema),
-    and every dimension's score an integer 0-100 (JSON-schema decoders ignore
-    minimum / maximum, so it is an enum)."""
+    and every dimension's score an integer 0-100 (JSON-schema decoders ignore minimum / maximum, so an enum)."""
+    base = Verdict.model_json_schema()
+
     def item(k: int) -> dict:
-        return {"type": "object", "additionalProperties": False, "required": ["requirement", "verdict", "evidence"],
-                "properties": {"requirement": {"type": "integer", "enum": [k]},
-                               "verdict": {"type": "string", "enum": list(get_args(Verdict.model_fields["verdict"]
-                                                                                   .annotation))},
-                               "evidence": {"type": "string", "maxLength": EVIDENCE_CHARS}}}
+        props = {**base["properties"], "requirement": {"type": "integer", "enum": [k]},
+                 "evidence": {**base["properties"]["evidence"], "maxLength": EVIDENCE_CHARS}}
+        return {"type": "object", "additionalProperties": False, "required": list(props), "properties": props}
 
     return {"verdicts": {"minItems": n, "maxItems": n, "prefixItems": [item(k) for k in range(1, n + 1)],
                          "items": False},

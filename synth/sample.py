@@ -15,32 +15,28 @@ from .store import pool_members
 from .store import DatasetStore, Version
 
 FIELDS = ("jd_family", "seniority", "length")
-_SENIORITY = [("intern", r"\bintern(ship)?\b"), ("junior", r"\b(junior|jr\.?|entry[- ]level|associate|trainee)\b"),
-              ("principal", r"\b(principal|staff|distinguished)\b"), ("executive", r"\b(director|vp|vice president|"
-                                                                            r"head of|chief|c[eft]o)\b"),
-              ("lead", r"\b(lead|manager|supervisor)\b"), ("senior", r"\b(senior|sr\.?)\b")]
-
-
-_STATED = [("intern", r"\bintern(ship)?\b"), ("junior", r"\b(junior|jr\.?|entry[- ]level|graduate|trainee)\b"),
-           ("mid", r"\b(mid[- ]level|intermediate)\b"), ("senior", r"\b(senior|sr\.?)\b"),
-           ("lead", r"\b(lead|manager|supervisor)\b"),
-           ("principal", r"\b(principal|staff\s+(engineer|scientist|developer|architect))\b"),
-           ("executive", r"\b(director|vp|vice president|head of|chief|c[eft]o)\b")]
+# one table of seniority cues: the stratifier (`seniority_of`) and stage 1's stated levels (`seniority_levels`)
+_SENIORITY = {"intern": r"\bintern(ship)?\b", "junior": r"\b(junior|jr\.?|entry[- ]level|associate|graduate|trainee)\b",
+              "mid": r"\b(mid[- ]level|intermediate)\b", "senior": r"\b(senior|sr\.?)\b",
+              "lead": r"\b(lead|manager|supervisor)\b",
+              "principal": r"\b(principal|distinguished|staff\s+(engineer|scientist|developer|architect))\b",
+              "executive": r"\b(director|vp|vice president|head of|chief|c[eft]o)\b"}
+_PRIORITY = ("intern", "junior", "principal", "executive", "lead", "senior")  # a title naming two: the first wins
 
 
 def seniority_levels(title: str, text: str = "") -> list[str]:
     """The seniority levels a JD states: those its title names, 'mid' where the text says mid-level or
     intermediate, and always 'unspecified' (a conservative anchor claims no level the JD does not state)."""
     t = title.lower()
-    levels = [name for name, pat in _STATED if re.search(pat, t)]
-    if re.search(_STATED[2][1], text.lower()):
+    levels = [name for name, pat in _SENIORITY.items() if re.search(pat, t)]
+    if re.search(_SENIORITY["mid"], text.lower()):
         levels.append("mid")
     return [*dict.fromkeys(levels), "unspecified"]
 
 
 def seniority_of(title: str | None) -> str:
-    t = (title or "").lower()
-    return next((name for name, pat in _SENIORITY if re.search(pat, t)), "mid/unspecified")
+    stated = seniority_levels(title or "")
+    return next((name for name in _PRIORITY if name in stated), "mid/unspecified")
 
 
 def strata_keys(jds: list[dict], fields: list[str], anchors: dict[str, dict], bins: int = 3) -> list[tuple]:

@@ -42,12 +42,11 @@ def demo_jds(store: DatasetStore, n: int) -> tuple[str, ...]:
     """The first `n` sample JDs (in file order) that plainly read as postings and state a requirement with years:
     each stage then has something to work from (a constraint to flip, requirements to judge against). The others
     are left to `mira synth jd`, which takes every JD."""
-    from ..stages.extract import jd_input, make_task, posting_cues
+    from ..stages.extract import YEARS, jd_input, posting_cues, requirement_sentences
 
     picked = []
     for jd in store.resolve("sample-jd", "jd").iter_records():
-        options = make_task(jd).grounding.get("must[]", {}).get("anyOf", [])
-        years = any("year" in v.lower() for o in options for v in o["properties"]["value"]["enum"])
+        years = any(YEARS.search(q) for q in requirement_sentences(jd)[0])
         if posting_cues(jd_input(jd)) >= 4 and years:
             picked.append(jd["id"])
         if len(picked) == n:

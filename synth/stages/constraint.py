@@ -52,9 +52,10 @@ def replacement(c: dict) -> str | None:
 
 
 def make_tasks(anchor: dict, n: int) -> list[Task]:
-    """One task per flippable constraint (up to n; those with a code-chosen replacement first). Grounded decoding: the `must` list has the anchor's fields, one
-    entry each; the text opens with the title and the must values after the flip (the LLM's own
-    replacement, when code did not choose one, is left to the free text and named in `must`)."""
+    """One task per flippable constraint (up to n; those with a code-chosen replacement first). Grounded decoding:
+    the `must` list has the anchor's fields, one entry each; the text opens with the title and the must values after
+    the flip (the LLM's own replacement, when code did not choose one, is left to the free text and named in
+    `must`)."""
     cands = sorted(flippable(anchor), key=lambda c: replacement(c) is None)  # code-chosen flips first
     tasks = []
     for v, c in enumerate(cands[:n]):

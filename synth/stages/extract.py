@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import get_args
 
 import dspy
 
 from ..runner import FinalReject, Task
 from ..sample import seniority_levels
 from ..textcheck import looks_english, phrase_in, present, quote_in
-from .common import DATA_DESC, Constraint, PromptedModule, ScopeLevel, Seniority, fence, grounded, render_card
+from .common import (DATA_DESC, Constraint, ConstraintField, PromptedModule, ScopeLevel, Seniority, fence, grounded,
+                     render_card)
 
 MIN_WORDS = 25
 MAX_CHARS = 12_000
@@ -115,7 +117,7 @@ def _chunks(sent: str) -> list[str]:
     return out
 
 
-_YEARS = re.compile(r"\b\d+\s*\+?\s*(?:-\s*\d+\s*)?(?:years?|yrs)\b", re.I)
+YEARS = re.compile(r"\b\d+\s*\+?\s*(?:-\s*\d+\s*)?(?:years?|yrs)\b", re.I)
 
 
 def skill_spans(jd: dict, max_spans: int = 120) -> list[str]:
@@ -128,25 +130,22 @@ def skill_spans(jd: dict, max_spans: int = 120) -> list[str]:
 def value_spans(jd: dict, max_spans: int = 150) -> list[str]:
     """Constraint values grounded decoding allows: the short spans of `skill_spans` and the JD's own years
     phrases ('3+ years', '5 years')."""
-    years = _YEARS.findall(jd_input(jd))
+    years = YEARS.findall(jd_input(jd))
     return list(dict.fromkeys(years + skill_spans(jd, max_spans)))[:max_spans]
 
 
-_DEGREE = re.compile(r"\b(bachelor|master|degree|diploma|ph\.?d|mba|doctorate|associate'?s|ged|b\.?sc?|m\.?sc?)\b", re.I)
+_DEGREE = re.compile(r"\b(bachelor|master|degree|diploma|ph\.?d|mba|doctorate|associate'?s|ged|b\.?sc?|m\.?sc?)\b",
+                     re.I)
 _CERT = re.compile(r"\b(certifi\w*|licen[cs]\w*|cdl|cpa|rn|lpn|cna|pmp|cissp)\b", re.I)
 
 
 def _field_kinds(values: list[str]) -> dict[tuple[str, ...], list[str]]:
     """Values grouped by the constraint fields they may be: a years phrase is years_experience, a degree a degree,
     a certificate or licence one of those; any other span any other field."""
-    from typing import get_args
-
-    from .common import ConstraintField
-
     rest = tuple(f for f in get_args(ConstraintField) if f not in ("years_experience", "degree"))
     out: dict[tuple[str, ...], list[str]] = {}
     for v in values:
-        kind = (("years_experience",) if _YEARS.fullmatch(v.strip()) else ("degree",) if _DEGREE.search(v)
+        kind = (("years_experience",) if YEARS.fullmatch(v.strip()) else ("degree",) if _DEGREE.search(v)
                 else ("certification", "license") if _CERT.search(v) else rest)
         out.setdefault(kind, []).append(v)
     return out
@@ -159,7 +158,7 @@ def quoted_constraints(quotes: list[str], max_values: int = 12) -> dict | None:
     None when no quote has a span."""
     options = []
     for q in quotes:
-        values = list(dict.fromkeys(_YEARS.findall(q) + _chunks(q)))[:max_values]
+        values = list(dict.fromkeys(YEARS.findall(q) + _chunks(q)))[:max_values]
         for fields, vals in _field_kinds(values).items():
             options.append({"type": "object", "additionalProperties": False,
                             "required": ["field", "evidence", "value"],
@@ -198,6 +197,13 @@ def posting_cues(text: str) -> int:
     return sum(bool(p.search(text)) for p in _POSTING)
 
 
+def requirement_sentences(jd: dict) -> tuple[list[str], list[str]]:
+    """(must, preferred): the JD's requirement-like sentences, split by whether they call themselves preferred / a
+    plus."""
+    quotes = requirement_spans(jd)
+    return [q for q in quotes if not _PREFERRED.search(q)], [q for q in quotes if _PREFERRED.search(q)]
+
+
 def stated_levels(jd: dict) -> list[str]:
     """Seniority levels the JD states: its title (the import's column, else its first title span), or the text's
     'mid-level'; 'unspecified' always."""
@@ -214,10 +220,10 @@ def make_task(jd: dict) -> Task:
     one must: the decoder may not skip them all. A text with at least four kinds of posting language
     (`posting_cues`) may not be called "not a job description" (SmolLM2 said so of every demo JD). The scope
     level is the one the JD's own words read at (stage 4's cue lexicon) when they have a cue."""
-    quotes, values = requirement_spans(jd), value_spans(jd)
-    must_q = [q for q in quotes if not _PREFERRED.search(q)]
-    pref_q = [q for q in quotes if _PREFERRED.search(q)]
     from .scope import load_cues
+
+    values = value_spans(jd)
+    must_q, pref_q = requirement_sentences(jd)
 
     text_level = load_cues().level(jd_input(jd))
     grounding = {"title": title_candidates(jd), "seniority": stated_levels(jd),
