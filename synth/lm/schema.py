@@ -58,10 +58,30 @@ def output_schema(signature, bounded: bool = True) -> dict:
         sch = TypeAdapter(ann).json_schema(ref_template="#/$defs/{model}")
         defs.update(sch.pop("$defs", {}))
         props[name] = sch
-    out = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+    out = {"type": "object", "properties": props, "required": list(props)}
     if defs:
         out["$defs"] = defs
+    out = close_objects(out)
     return bound_schema(out) if bounded else out
+
+
+def close_objects(node):
+    """Every object with properties refuses other keys (JSON Schema leaves objects open by default: a decoder that
+    follows the standard let SmolLM2 add "description" keys to the judge's scores until the token limit; OpenAI's
+    strict mode wants them closed too)."""
+    if isinstance(node, list):
+        return [close_objects(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for k, v in node.items():
+        if k in ("properties", "$defs", "patternProperties") and isinstance(v, dict):  # name -> schema maps
+            out[k] = {name: close_objects(sub) for name, sub in v.items()}
+        else:
+            out[k] = v if k in ("enum", "const", "required", "default", "examples") else close_objects(v)
+    if isinstance(node.get("properties"), dict):
+        out.setdefault("additionalProperties", False)
+    return out
 
 
 _STEP = re.compile(r"(\w+)(\[\])?")

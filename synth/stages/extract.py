@@ -177,6 +177,9 @@ JOB_FAMILIES = ("software engineering", "data and analytics", "IT and support", 
                 "administration", "human resources", "management", "operations", "logistics and transport",
                 "manufacturing", "construction and trades", "retail", "hospitality and food", "design and media",
                 "government and public sector", "other")
+# ISO 639-1 codes the language field may take (a free string let SmolLM2 write "[KAG West]")
+LANGUAGES = ("en", "es", "fr", "de", "it", "pt", "nl", "sv", "da", "no", "fi", "pl", "cs", "ro", "hu", "el", "tr",
+             "ru", "uk", "ar", "he", "hi", "zh", "ja", "ko", "vi", "th", "id", "ms", "tl")
 _PREFERRED = re.compile(r"\b(prefer\w*|desir\w*|a plus|is a plus|nice to have|bonus|ideal\w*|advantage\w*|"
                         r"would be great)\b", re.I)
 
@@ -213,13 +216,13 @@ def stated_levels(jd: dict) -> list[str]:
 
 def make_task(jd: dict) -> Task:
     """Grounded decoding: the title is one of the JD's own title spans, the seniority a level the JD states (or
-    unspecified), the family one of `JOB_FAMILIES`, every responsibility one of its sentences, every skill and
-    constraint value a short span of its requirement sentences, every evidence quote one of those sentences: the ones
-    that call themselves preferred / a plus for `preferred`, the others for `must` (the evidence is decoded before
-    the value; the check still wants the value inside its own quote). A JD with requirement sentences gets at least
-    one must: the decoder may not skip them all. A text with at least four kinds of posting language
-    (`posting_cues`) may not be called "not a job description" (SmolLM2 said so of every demo JD). The scope
-    level is the one the JD's own words read at (stage 4's cue lexicon) when they have a cue."""
+    unspecified), the family one of `JOB_FAMILIES`, the language one of `LANGUAGES`, every responsibility one of
+    its sentences, every skill and constraint value a short span of its requirement sentences, every evidence quote
+    one of those sentences: the ones that call themselves preferred / a plus for `preferred`, the others for `must`
+    (the evidence is decoded before the value; the check still wants the value inside its own quote). A JD with
+    requirement sentences gets at least one must: the decoder may not skip them all. A text with at least four
+    kinds of posting language (`posting_cues`) may not be called "not a job description" (SmolLM2 said so of every
+    demo JD). The scope level is the one the JD's own words read at (stage 4's cue lexicon) when they have a cue."""
     from .scope import load_cues
 
     values = value_spans(jd)
@@ -228,7 +231,7 @@ def make_task(jd: dict) -> Task:
     text_level = load_cues().level(jd_input(jd))
     grounding = {"title": title_candidates(jd), "seniority": stated_levels(jd),
                  "scope_level": [text_level] if text_level else [],
-                 "job_family": list(JOB_FAMILIES), "skills[]": skill_spans(jd),
+                 "job_family": list(JOB_FAMILIES), "language": list(LANGUAGES), "skills[]": skill_spans(jd),
                  "responsibilities[]": requirement_spans(jd, max_chars=120, requirement_like=False),
                  "must[].evidence": must_q, "must[].value": values, "preferred[].value": values}
     per_quote = quoted_constraints(must_q)
