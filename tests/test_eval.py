@@ -131,3 +131,26 @@ def test_embeddings_are_cached(sample, tmp_path):
     assert cache.misses == 2 and np.allclose(a[0], a[2])
     b = s.embed(["two text", "one text"], cache)
     assert cache.misses == 2 and cache.hits == 2 and np.allclose(b[1], a[0])
+
+
+def test_metrics_agree_with_ranx_on_random_pools():
+    """Mira computes the per-JD formulas itself (ranx's numba kernels compile for ~10 s per process); they must
+    equal ranx's on the same rankings, unretrieved positives and K beyond the list included."""
+    ranx = pytest.importorskip("ranx")
+    rng = np.random.default_rng(3)
+    queries = []
+    for i in range(40):
+        n = int(rng.integers(1, 12))
+        ids = [f"c{j}" for j in range(n)]
+        pos = {c for c in ids if rng.random() < 0.3} | ({f"missed{i}"} if rng.random() < 0.3 else set())
+        queries.append(Query(f"q{i}", ids, np.round(rng.random(n), 1), pos))
+    ks = [1, 3, 5, 20]
+    mine = rank_metrics(queries, ks)
+    used = [q for q in queries if q.positives]
+    qrels = ranx.Qrels({q.qid: {c: 1 for c in q.positives} for q in used})
+    run = ranx.Run({q.qid: {c: float(len(ranking(q)) - r) for r, c in enumerate(ranking(q))} for q in used})
+    names = [f"{m}@{k}" for k in ks for m in ("recall", "precision", "ndcg")] + ["mrr"]
+    ref = ranx.evaluate(qrels, run, names, make_comparable=True)
+    assert mine["n_queries"] == len(used) < len(queries)
+    for name in names:
+        assert mine[name] == pytest.approx(ref[name], abs=1e-12), name

@@ -1,4 +1,4 @@
-"""Recall-first ranking metrics (PAPER.md "Task") over the right denominators, computed with ranx.
+"""Recall-first ranking metrics (PAPER.md "Task") over the right denominators.
 
 Definitions (every JD that has at least one positive counts; JDs without positives are excluded and counted):
 - Recall@K = |top-K ∩ P| / |P| with P *all* positives of the JD, retrieved or not: a JD whose positives the first
@@ -12,8 +12,10 @@ Definitions (every JD that has at least one positive counts; JDs without positiv
   only those negatives; and `pos_below_failing_neg`, over every positive of a JD with such a negative (each of which
   fails a must requirement the positive meets): the share ranked below at least one of them (an unretrieved positive
   is below a retrieved negative; both unretrieved is not "below").
-The ranking itself is Mira's (descending score, ties broken by candidate id), handed to ranx as ranks, so results
-never depend on input order or on ranx's own tie handling.
+The ranking itself is Mira's (descending score, ties broken by candidate id), so results never depend on input
+order. The per-JD formulas are ranx's (the library TREC-style shared tasks score with; nDCG with gain rel / log2(rank
++ 1)), computed here in plain Python: ranx's numba kernels compile for ~10 s in every process, which was most of a
+cached `mira demo` re-run. tests/test_eval.py checks both agree on random pools.
 """
 
 from __future__ import annotations
@@ -46,18 +48,9 @@ def rank_metrics(queries: list[Query], ks: list[int]) -> dict:
     out: dict = {"n_queries": len(used), "excluded_no_positive": len(queries) - len(used)}
     if not used:
         return out
-    from ranx import Qrels, Run, evaluate
-
-    qrels = Qrels({q.qid: {c: 1 for c in sorted(q.positives)} for q in used})
-    runs = {}
-    for q in used:
-        order = ranking(q)
-        runs[q.qid] = {c: float(len(order) - i) for i, c in enumerate(order)}  # strictly decreasing: our order
-    run = Run(runs)
-    metrics = [f"{m}@{k}" for k in ks for m in ("recall", "precision", "ndcg")] + ["mrr"]
-    per_q = evaluate(qrels, run, metrics, make_comparable=True, return_mean=False)
-    for m in metrics:
-        out[m] = float(np.mean(per_q[m]))
+    per_q = [query_metrics(ranking(q), q.positives, ks) for q in used]
+    for m in per_q[0]:
+        out[m] = float(np.mean([x[m] for x in per_q]))
     above, with_hn = 0, 0
     for q in used:
         if not q.hard_negatives:
@@ -71,6 +64,24 @@ def rank_metrics(queries: list[Query], ks: list[int]) -> dict:
         out["pos_above_hardneg"] = above / with_hn
         out["n_with_hardneg"] = with_hn
     out.update(error_causes(used))
+    return out
+
+
+def query_metrics(order: list[str], positives: set[str], ks: list[int]) -> dict[str, float]:
+    """One JD's Recall@K, Precision@K, nDCG@K (binary gain, ideal ranking over all positives) and MRR, for a
+    ranked candidate list and the JD's positives (retrieved or not)."""
+    hits = [c in positives for c in order]
+    n_pos = len(positives)
+    out: dict[str, float] = {}
+    for k in ks:
+        top = sum(hits[:k])
+        dcg = sum(1 / math.log2(i + 2) for i, h in enumerate(hits[:k]) if h)
+        idcg = sum(1 / math.log2(i + 2) for i in range(min(n_pos, k)))
+        out[f"recall@{k}"] = top / n_pos
+        out[f"precision@{k}"] = top / k
+        out[f"ndcg@{k}"] = dcg / idcg
+    first = next((i for i, h in enumerate(hits) if h), None)
+    out["mrr"] = 0.0 if first is None else 1 / (first + 1)
     return out
 
 
