@@ -51,6 +51,8 @@ def classify_stage():
         seniority: str = dspy.OutputField()
 
     class Stage(dspy.Module):
+        direct = True  # as Mira's stages: forward only delegates (the runner may make the call itself)
+
         def __init__(self):
             super().__init__()
             self.predict = dspy.Predict(Classify)

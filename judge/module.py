@@ -57,6 +57,8 @@ class JudgePair(dspy.Signature):
 class Judge(dspy.Module):
     """Instructions from the rubric files; forward only delegates."""
 
+    direct = True  # forward is exactly `self.predict(**inputs)`: the runner may make that call itself
+
     def __init__(self, rubric: Rubric):
         super().__init__()
         self.rubric = rubric

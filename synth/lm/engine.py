@@ -4,7 +4,7 @@ Why our own engine rather than DSPy's default client or `engine="litellm"`: meas
 cost 6-15 ms of CPU per call (PERF_NOTES.md), which caps one process near 100 req/s; with this engine a
 `Predict.acall` costs ~1 ms of DSPy CPU plus ~0.5 ms for aiohttp. litellm is still used, lazily, for providers that
 are not OpenAI-compatible and for its offline cost map. DSPy's own cache and retries are switched off: the runner
-owns caching (content-addressed, per re-ask), retries (tenacity, Retry-After) and the resume journal.
+owns caching (content-addressed, per re-ask), retries (backoff with jitter, Retry-After) and the resume journal.
 
 The runner talks to the engine through a context variable (`CallScope`): the re-ask feedback to append, and the raw
 answer, finish reason and token usage of the call.
@@ -78,15 +78,26 @@ class MiraAsyncEngine:
         from dspy.lm15 import Message, Response, TextPart, Usage
 
         validate_request(request)
-        messages = request_to_messages(request)
+        overrides = {}
+        if request.config.max_tokens:
+            overrides["max_tokens"] = request.config.max_tokens
+        if request.config.temperature is not None:
+            overrides["temperature"] = request.config.temperature
+        result = await self.chat(request_to_messages(request), overrides)
+        finish = result.finish_reason if result.finish_reason in ("stop", "length", "content_filter") else "stop"
+        u = result.usage
+        return Response(id=None, model=self.cfg.model, message=Message.assistant([TextPart(result.text)]),
+                        finish_reason=finish, usage=Usage(input_tokens=u.get("prompt_tokens"),
+                                                          output_tokens=u.get("completion_tokens")))
+
+    async def chat(self, messages: list[dict], overrides: dict | None = None):
+        """One call under the current CallScope: its re-ask turns appended, the item's schema sent as
+        `response_format` (servers with --grounded; the local model reads it from the scope), the answer (a JSON
+        one re-rendered as ChatAdapter fields), finish reason and usage recorded in the scope."""
         scope = SCOPE.get()
         if scope is not None and scope.feedback:
-            messages.extend(scope.feedback)
-        params = self.cfg.params()
-        if request.config.max_tokens:
-            params["max_tokens"] = request.config.max_tokens
-        if request.config.temperature is not None:
-            params["temperature"] = request.config.temperature
+            messages = [*messages, *scope.feedback]
+        params = {**self.cfg.params(), **(overrides or {})}
         schema = scope.output_schema if scope is not None and self.cfg.transport != "local" else None
         if schema is not None:
             params["response_format"] = response_format(schema)
@@ -98,11 +109,7 @@ class MiraAsyncEngine:
             scope.usage = {k: (scope.usage.get(k) or 0) + (result.usage.get(k) or 0)
                            for k in ("prompt_tokens", "completion_tokens")}
             scope.calls += 1
-        finish = result.finish_reason if result.finish_reason in ("stop", "length", "content_filter") else "stop"
-        u = result.usage
-        return Response(id=None, model=self.cfg.model, message=Message.assistant([TextPart(result.text)]),
-                        finish_reason=finish, usage=Usage(input_tokens=u.get("prompt_tokens"),
-                                                          output_tokens=u.get("completion_tokens")))
+        return result
 
     def stream(self, request):
         raise NotImplementedError("Mira's engine does not stream")
@@ -133,11 +140,11 @@ class MiraSyncEngine:
         pass
 
 
-def make_dspy_lm(cfg: LMConfig, transport=None):
+def make_dspy_lm(cfg: LMConfig, transport=None, engine: MiraAsyncEngine | None = None):
     """A `dspy.LM` whose calls go through Mira's transport, with DSPy's own cache and retries off."""
     import dspy
 
-    eng = MiraAsyncEngine(cfg, transport)
+    eng = engine or MiraAsyncEngine(cfg, transport)
     return dspy.LM(cfg.model if cfg.model != "local" else "local/smollm2", engine=MiraSyncEngine(eng),
                    async_engine=eng, cache=False, num_retries=0, temperature=cfg.temperature,
                    max_tokens=cfg.max_tokens)

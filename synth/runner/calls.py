@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
+from dataclasses import dataclass
 
 from ..errors import MiraError
 from ..lm.transport import ClientError, ConnectionFailed, LMCallError
@@ -11,6 +13,12 @@ from ..lm.transport import ClientError, ConnectionFailed, LMCallError
 
 class EndpointUnavailable(MiraError):
     """The endpoint cannot serve at all (nothing listens, unknown host, 401 / 403 / 404 before any answer)."""
+
+
+def backoff(tries: int, cap: float, multiplier: float = 0.5) -> float:
+    """Seconds to wait after the `tries`-th failed try: exponential backoff with full jitter, uniform in
+    [0, min(cap, multiplier * 2 ** (tries - 1))] (tenacity's `wait_random_exponential`, which the runner used)."""
+    return random.uniform(0, min(cap, multiplier * 2 ** (tries - 1)))
 
 
 def endpoint_problem(err: LMCallError, base: str | None, model: str) -> str | None:
@@ -58,11 +66,84 @@ async def _acall(module, inputs: dict):
     return await asyncio.to_thread(module, **inputs)
 
 
-async def answer(module, inputs: dict) -> tuple[dict | None, str | None]:
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain_type(ann) -> bool:
+    """str / numbers / bool, Literals, lists / dicts / unions of those, and pydantic models (not DSPy's special
+    types: images, tools, history, reasoning, which DSPy's adapter handles around the call)."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    origin = typing.get_origin(ann)
+    if origin is typing.Literal:
+        return True
+    if origin is typing.Annotated:
+        return _plain_type(typing.get_args(ann)[0])
+    if origin is not None:
+        return origin in (list, dict, tuple, typing.Union, types.UnionType) and all(
+            _plain_type(a) for a in typing.get_args(ann) if a is not Ellipsis)
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        from dspy.adapters.types.base_type import Type
+
+        return not issubclass(ann, Type)
+    return ann in _PLAIN
+
+
+@dataclass(frozen=True)
+class Direct:
+    """A module the runner may call itself: its one Predict, and the names of its input and output fields."""
+
+    predict: object
+    inputs: frozenset
+    outputs: tuple
+
+
+def direct_predictor(module) -> Direct | None:
+    """When the runner may make the module's call itself: the module says its forward is exactly its one
+    `dspy.Predict`'s call (`direct = True`, as Mira's stages and judge do), the Predict has no config or LM of its
+    own and every output field is a plain type. Else None (the module runs through DSPy). Depends only on the
+    module: callers keep it per module."""
+    import dspy
+
+    if not getattr(type(module), "direct", False):
+        return None
+    preds = module.predictors()
+    if len(preds) != 1 or type(preds[0]) is not dspy.Predict or preds[0].config or preds[0].lm is not None:
+        return None
+    sig = preds[0].signature
+    if not all(_plain_type(f.annotation) for f in sig.output_fields.values()):
+        return None
+    return Direct(preds[0], frozenset(sig.input_fields), tuple(sig.output_fields))
+
+
+async def answer(module, inputs: dict, engine=None, adapter=None,
+                 direct: Direct | None = None) -> tuple[dict | None, str | None]:
     """One call of the module under the current CallScope: (plain output fields, None), or (None, the parse
-    error); a failed call raises its LMCallError."""
+    error); a failed call raises its LMCallError.
+
+    Given Mira's engine and adapter and the module's `direct_predictor`, and when the inputs are exactly its string
+    input fields, the call is made without DSPy's module / LM machinery around it (callbacks, history, two worker-thread hops per call: ~60% of
+    the runner's client CPU): the same adapter formats the same messages, the same engine sends them, and the same
+    adapter parses the answer, so requests, fields and parse errors are DSPy's own (tests/test_runner_direct.py)."""
     from dspy.utils.exceptions import AdapterParseError
 
+    if (direct is not None and engine is not None and inputs.keys() == direct.inputs
+            and all(isinstance(v, str) for v in inputs.values())):
+        from dspy.adapters.utils import apply_output_field_defaults
+
+        sig = direct.predict.signature
+        result = await engine.chat(adapter.format(sig, direct.predict.demos, inputs))
+        try:
+            if not result.text:  # as DSPy's adapter says it
+                raise AdapterParseError(adapter_name=type(adapter).__name__, signature=sig, lm_response=result.text,
+                                        message="The LM returned an empty or null response.")
+            fields = apply_output_field_defaults(sig, adapter.parse(sig, result.text))
+        except AdapterParseError as e:
+            return None, f"the answer could not be parsed: {_parse_error(e)}"
+        return {k: _plain(fields.get(k)) for k in direct.outputs}, None
     try:
         pred = await _acall(module, inputs)
     except AdapterParseError as e:

@@ -1,7 +1,7 @@
 """The runner: a DSPy module over a stream of inputs -> validated outputs or rejects, never a silent drop.
 
-Per item: look up the answer cache; on a miss call the module (bounded async concurrency, RPM/TPM limits, tenacity
-retries with exponential backoff and jitter on 429 / 5xx / timeouts / connection errors, honouring Retry-After);
+Per item: look up the answer cache; on a miss call the module (bounded async concurrency, RPM/TPM limits,
+retries with exponential backoff and full jitter on 429 / 5xx / timeouts / connection errors, honouring Retry-After);
 validate (the Signature's typed parse, then the stage's own check); on failure re-ask with the validation error in the
 prompt, at most `max_reasks` times; a final failure becomes a reject with the reason and the raw answer. Each finished
 item is appended to the run's journal, so an interrupted run resumes without repeating a paid call.
@@ -17,17 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from ..errors import InputError, MiraError
 from ..lm.config import LMConfig, strip_credentials
-from ..lm.engine import SCOPE, CallScope, make_dspy_lm
+from ..lm.engine import SCOPE, CallScope, MiraAsyncEngine, make_dspy_lm
 from ..lm.transport import LMCallError, make_transport
 from ..records import canonical_json
 from ..store import mira_home
 from .budget import Budget, BudgetReached
 from .calls import (EndpointUnavailable, _acall, _lm_error, _parse_error, _plain,  # noqa: F401 - re-exported
-                    answer, endpoint_problem, reason_key)
+                    answer, backoff, direct_predictor, endpoint_problem, reason_key)
 from .cache import AnswerCache, call_key, signature_fingerprint
 from .cost import dollars, estimate_tokens, known_prices
 from .journal import Journal
@@ -132,15 +131,15 @@ class Runner:
         # elsewhere (synth/runner/ray_exec.py); cache, journal, checks, re-asks, limits and budget stay here
         self.executor = executor
         self.transport = transport or make_transport(lm)
-        self.lm = make_dspy_lm(lm, self.transport)
+        self.engine = MiraAsyncEngine(lm, self.transport)
+        self.lm = make_dspy_lm(lm, self.transport, self.engine)
         self.adapter = CachedChatAdapter(use_json_adapter_fallback=False)
         self.lm_public = lm.public()
         self.priced = known_prices(lm.model)
         self.budget = Budget(self.rc.max_cost)
         self.totals: Counter = Counter()  # over every run of this runner (the command's summary table)
         self._served = False  # an answer came back from the endpoint at least once
-        self._schemas: dict[int, dict] = {}
-        self._fixed_tokens: dict[int, int] = {}
+        self._module_cache: dict[tuple[str, int], tuple] = {}  # (what, id(module)) -> (module, value)
         if self.rc.max_cost is not None and not self.priced:
             raise InputError(f"--max-cost needs dollar prices, and litellm's cost map does not know '{lm.model}'. "
                              "Drop --max-cost, or use a model string the cost map knows.")
@@ -316,26 +315,34 @@ class Runner:
         local = self.lm_config.transport == "local"
         if not (local or self.lm_config.grounded):
             return None
-        key = id(module)
-        if key not in self._schemas:
-            from ..lm.schema import output_schema
+        from ..lm.schema import ground_schema, output_schema
 
-            self._schemas[key] = output_schema(module.predictors()[0].signature, bounded=local)
-        if task is None or not task.grounding:
-            return self._schemas[key]
-        from ..lm.schema import ground_schema
+        schema = self._per_module("schema", module,
+                                  lambda: output_schema(module.predictors()[0].signature, bounded=local))
+        return schema if task is None or not task.grounding else ground_schema(schema, task.grounding)
 
-        return ground_schema(self._schemas[key], task.grounding)
+    def _per_module(self, what: str, module, make):
+        """A value derived from a module alone, made once per module (the module is held with it, so a freed
+        module's id is never reused for another's value)."""
+        entry = self._module_cache.get((what, id(module)))
+        if entry is None or entry[0] is not module:
+            entry = self._module_cache[(what, id(module))] = (module, make())
+        return entry[1]
+
+    def _direct(self, module):
+        """`direct_predictor(module)`, kept per module (it reads the Signature's fields, which DSPy rebuilds on
+        every access)."""
+        return self._per_module("direct", module, lambda: direct_predictor(module))
 
     def _prompt_tokens(self, module, task: Task, feedback: list[dict]) -> int:
         """Input tokens of the request: the Signature's fixed prompt (formatted once per module), the inputs and
         any re-ask turns."""
-        mid = id(module)
-        if mid not in self._fixed_tokens:
+        def fixed() -> int:
             pred = module.predictors()[0]
             msgs = self.adapter.format(pred.signature, pred.demos, {k: "" for k in task.inputs})
-            self._fixed_tokens[mid] = sum(estimate_tokens(m["content"]) for m in msgs)
-        return (self._fixed_tokens[mid] + sum(estimate_tokens(str(v)) for v in task.inputs.values())
+            return sum(estimate_tokens(m["content"]) for m in msgs)
+
+        return (self._per_module("fixed_tokens", module, fixed) + sum(estimate_tokens(str(v)) for v in task.inputs.values())
                 + sum(estimate_tokens(m["content"]) for m in feedback))
 
     def _dead_endpoint(self, err: BaseException) -> str | None:
@@ -346,28 +353,18 @@ class Runner:
     async def _call(self, module, task: Task, feedback: list[dict], limits: RateLimits, stats: Counter,
                     journal: Journal) -> dict:
         """One answer (with transport retries): parsed fields, or the parse / truncation error, and the raw text."""
-        def wait(rs):
-            exc = rs.outcome.exception() if rs.outcome else None
-            ra = getattr(exc, "retry_after", None)
-            return ra if ra is not None else wait_random_exponential(multiplier=0.5, max=self.rc.backoff_max)(rs)
-
-        def before_sleep(rs):
-            exc = rs.outcome.exception()
-            stats["retries"] += 1
-            stats[f"fault:{getattr(exc, 'kind', 'error')}"] += 1
-
-        def retryable(e: BaseException) -> bool:
-            return isinstance(e, LMCallError) and e.transient and self._dead_endpoint(e) is None
+        def retryable(e: LMCallError) -> bool:
+            return e.transient and self._dead_endpoint(e) is None
 
         tokens_in = self._prompt_tokens(module, task, feedback)
         est = tokens_in + self.lm_config.max_tokens
         scope = CallScope(feedback=list(feedback), output_schema=self._schema(module, task))
         token = SCOPE.set(scope)
+        tries = 0
         try:
-            async for attempt in AsyncRetrying(
-                    stop=stop_after_attempt(self.rc.max_retries + 1), wait=wait, reraise=True,
-                    retry=retry_if_exception(retryable), before_sleep=before_sleep):
-                with attempt:
+            while True:  # transport retries: the first try costs no retry machinery (#17: client CPU per call)
+                tries += 1
+                try:
                     held = self.budget.reserve(dollars(self.lm_config.model, tokens_in, self.lm_config.max_tokens)
                                                if self.budget.max_cost is not None else None)
                     paid = None
@@ -378,7 +375,8 @@ class Runner:
                             if self.executor is not None:  # another process makes the call (Ray workers)
                                 fields, error = await self.executor.call(module, task.inputs, scope)
                             else:
-                                fields, error = await answer(module, task.inputs)
+                                fields, error = await answer(module, task.inputs, self.engine, self.adapter,
+                                                             self._direct(module))
                         except LMCallError as lm_err:
                             why = self._dead_endpoint(lm_err)
                             if why:
@@ -396,6 +394,14 @@ class Runner:
                         stats["cost_micro"] += int(round(paid * 1e6))
                     stats["tokens_in"] += scope.usage.get("prompt_tokens") or 0
                     stats["tokens_out"] += scope.usage.get("completion_tokens") or 0
+                    break
+                except LMCallError as e:
+                    if tries > self.rc.max_retries or not retryable(e):
+                        raise
+                    stats["retries"] += 1
+                    stats[f"fault:{e.kind}"] += 1
+                    await asyncio.sleep(e.retry_after if e.retry_after is not None
+                                        else backoff(tries, self.rc.backoff_max))
         finally:
             SCOPE.reset(token)
         if scope.finish_reason == "length":

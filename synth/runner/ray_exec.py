@@ -38,13 +38,14 @@ class LLMWorker:
     """One Ray actor: Mira's transport and DSPy LM, making calls for the driver."""
 
     def __init__(self, lm: LMConfig, key: str | None):
-        from ..lm.engine import make_dspy_lm
+        from ..lm.engine import MiraAsyncEngine, make_dspy_lm
         from .adapter import CachedChatAdapter
 
         if key:  # this actor's own process only: the variable the driver's config reads its key from
             os.environ[lm.api_key_env or "MIRA_API_KEY"] = key
         self.transport = tr.make_transport(lm)
-        self.lm = make_dspy_lm(lm, self.transport)
+        self.engine = MiraAsyncEngine(lm, self.transport)
+        self.lm = make_dspy_lm(lm, self.transport, self.engine)
         self.adapter = CachedChatAdapter(use_json_adapter_fallback=False)
         self.modules: dict[str, object] = {}
 
@@ -55,15 +56,17 @@ class LLMWorker:
         import dspy
         import ray
 
-        from .calls import answer
+        from .calls import answer, direct_predictor
 
         if module_id not in self.modules:
-            self.modules[module_id] = ray.get(module_ref[0])
+            module = ray.get(module_ref[0])
+            self.modules[module_id] = (module, direct_predictor(module))
         scope = CallScope(feedback=feedback, output_schema=schema)
         token = SCOPE.set(scope)
         try:
             with dspy.context(lm=self.lm, adapter=self.adapter):
-                fields, error = await answer(self.modules[module_id], inputs)
+                module, direct = self.modules[module_id]
+                fields, error = await answer(module, inputs, self.engine, self.adapter, direct)
         except tr.LMCallError as e:
             return {"lm_error": [type(e).__name__, str(e), e.status, e.retry_after, getattr(e, "unreachable", False)]}
         finally:

@@ -32,6 +32,7 @@ class Constraint(BaseModel):
 class PromptedModule(dspy.Module):
     """A stage: a Signature whose instructions come from a prompt file; forward only delegates."""
 
+    direct = True  # forward is exactly `self.predict(**inputs)`: the runner may make that call itself
     signature: type[dspy.Signature]
     prompt_name: str
 
