@@ -108,7 +108,7 @@ def run_protocol(store: DatasetStore, runner: Runner, jds_ref: str, corpus_ref: 
                  encoder=None) -> ProtocolResult:
     """`on_estimate(estimate)` is called with the token / cost estimate before any judge call is made; `encoder`
     (a train.ray_encode.RayEncoder) encodes the corpus on Ray workers."""
-    from train.embed_cache import EmbeddingCache
+    from train.embed_cache import open_cache
     from train.evaluate import make_scorer
 
     rubric = rubric or load_rubric()
@@ -116,7 +116,7 @@ def run_protocol(store: DatasetStore, runner: Runner, jds_ref: str, corpus_ref: 
     jds, jd_v, corpus, corpus_v = _inputs(store, jds_ref, corpus_ref)
     for spec in models:  # every model must load before anything is paid for
         make_scorer(spec)
-    cache = EmbeddingCache(store.home / ".mira" / "embeddings.sqlite")
+    cache = open_cache(store.home, sharded=encoder is not None)
     result = ProtocolResult([])
     rankings = {}
     for spec in models:

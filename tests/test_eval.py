@@ -133,6 +133,36 @@ def test_embeddings_are_cached(sample, tmp_path):
     assert cache.misses == 2 and cache.hits == 2 and np.allclose(b[1], a[0])
 
 
+def test_parquet_shards_cache_keep_finished_chunks_and_reopen(tmp_path):
+    """The sharded cache (`--ray`): stored vectors come back exactly, from a new instance too; an encoding that
+    fails midway keeps the chunks it finished (and no half-written file); each model key has its own folder."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    from train.embed_cache import ShardedEmbeddingCache
+
+    calls = []
+
+    def enc(texts):
+        calls.append(list(texts))
+        if len(calls) == 3:
+            raise RuntimeError("worker lost")
+        return np.array([[len(t), hash(t) % 97, 1.5] for t in texts], dtype=np.float32)
+
+    cache = ShardedEmbeddingCache(tmp_path / "emb")
+    cache.chunk = 2
+    texts = ["a", "bb", "ccc", "dddd", "eeeee", "a"]
+    with pytest.raises(RuntimeError):
+        cache.encode("model:len128", texts, enc)
+    shards = sorted((tmp_path / "emb").rglob("*.parquet"))
+    assert len(shards) == 2 and not list((tmp_path / "emb").rglob("*.tmp"))  # chunks 1 and 2 kept
+    assert sum(pq.read_table(s).num_rows for s in shards) == 4
+    again = ShardedEmbeddingCache(tmp_path / "emb")
+    out = again.encode("model:len128", texts, enc)
+    assert calls[-1] == ["eeeee"] and again.hits == 4 and again.misses == 1  # only the unfinished text
+    assert np.array_equal(out, np.array([[len(t), hash(t) % 97, 1.5] for t in texts], dtype=np.float32))
+    other = ShardedEmbeddingCache(tmp_path / "emb").encode("other-model", ["a"], enc)
+    assert other.shape == (1, 3) and len({s.parent for s in (tmp_path / "emb").rglob("*.parquet")}) == 2
+
+
 def test_metrics_agree_with_ranx_on_random_pools():
     """Mira computes the per-JD formulas itself (ranx's numba kernels compile for ~10 s per process); they must
     equal ranx's on the same rankings, unretrieved positives and K beyond the list included."""

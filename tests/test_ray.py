@@ -179,3 +179,9 @@ def test_corpus_encoded_on_ray_workers_matches_this_process(cluster, store, tmp_
         out[mode] = json.loads((tmp_path / f"{mode}.json").read_text())
     assert {k: out["ray"][k] for k in ("recall@1", "recall@5", "mrr", "corpus_size")} == \
         {k: out["one"][k] for k in ("recall@1", "recall@5", "mrr", "corpus_size")}
+    # with --ray the embeddings are parquet shards: every corpus CV and pool JD is in them
+    import pyarrow.parquet as pq
+
+    shards = list((tmp_path / "ray" / ".mira" / "embeddings").rglob("part-*.parquet"))
+    assert shards and not (tmp_path / "ray" / ".mira" / "embeddings.sqlite").exists()
+    assert sum(pq.read_table(s).num_rows for s in shards) >= out["ray"]["corpus_size"]

@@ -1,5 +1,7 @@
-"""Embeddings cached by model and text hash (SQLite under `<home>/.mira/embeddings.sqlite`): repeated evaluations
-of the same model on the same texts encode nothing."""
+"""Embeddings cached by model and text hash: repeated evaluations of the same model on the same texts encode nothing.
+
+`EmbeddingCache` keeps them in SQLite (`<home>/.mira/embeddings.sqlite`); `ShardedEmbeddingCache` in parquet shards
+(`<home>/.mira/embeddings/`), which `mira eval ... --ray` uses for corpora encoded on a cluster."""
 
 from __future__ import annotations
 
@@ -63,3 +65,92 @@ class EmbeddingCache:
 
     def close(self) -> None:
         self.db.close()
+
+
+class ShardedEmbeddingCache:
+    """The same cache as parquet shards, for corpora encoded on Ray (`--ray`): one folder per model key under
+    `<home>/.mira/embeddings/`, one shard (`h`: the text's sha256, `v`: its float32 vector) per encoded chunk,
+    written to a temporary name and renamed, so an interrupted encoding keeps every finished chunk and a reader
+    never sees half a shard. Shards are columnar files any engine reads (Ray Data, pandas, DuckDB) without Mira.
+
+    Only the hash column is read to know what is stored; vectors are read from the shards that hold wanted texts."""
+
+    def __init__(self, folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self.hits = self.misses = 0
+        self.chunk = 4096
+        self._index: dict[str, dict[str, tuple[Path, int]]] = {}
+
+    def _dir(self, model_key: str) -> Path:
+        return self.folder / "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in model_key)
+
+    def _load_index(self, model_key: str) -> dict[str, tuple[Path, int]]:
+        if model_key not in self._index:
+            import pyarrow.parquet as pq
+
+            index: dict[str, tuple[Path, int]] = {}
+            d = self._dir(model_key)
+            for shard in sorted(d.glob("part-*.parquet")) if d.exists() else []:
+                for row, h in enumerate(pq.read_table(shard, columns=["h"]).column("h").to_pylist()):
+                    index.setdefault(h, (shard, row))
+            self._index[model_key] = index
+        return self._index[model_key]
+
+    def _write(self, model_key: str, hashes: list[str], vecs: np.ndarray) -> Path:
+        import os
+        import uuid
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        d = self._dir(model_key)
+        d.mkdir(parents=True, exist_ok=True)
+        flat = pa.array(np.ascontiguousarray(vecs, dtype=np.float32).reshape(-1))
+        table = pa.table({"h": pa.array(hashes, pa.string()),
+                          "v": pa.FixedSizeListArray.from_arrays(flat, vecs.shape[1])})
+        final = d / f"part-{len(list(d.glob('part-*.parquet'))):06d}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = final.with_suffix(".tmp")
+        pq.write_table(table, tmp)
+        os.replace(tmp, final)
+        return final
+
+    def encode(self, model_key: str, texts: list[str], encode_fn) -> np.ndarray:
+        """(n, d) float32 embeddings; only the texts this model has not embedded before are encoded."""
+        import pyarrow.parquet as pq
+
+        hashes = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+        index = self._load_index(model_key)
+        uniq = list(dict.fromkeys(hashes))
+        found: dict[str, np.ndarray] = {}
+        by_shard: dict[Path, list[tuple[str, int]]] = {}
+        for h in uniq:
+            if h in index:
+                shard, row = index[h]
+                by_shard.setdefault(shard, []).append((h, row))
+        for shard, wanted in by_shard.items():
+            col = pq.read_table(shard, columns=["v"]).column("v").combine_chunks()
+            mat = col.flatten().to_numpy().reshape(len(col), -1)
+            for h, row in wanted:
+                found[h] = mat[row]
+        todo = [h for h in uniq if h not in found]
+        self.hits += len(uniq) - len(todo)
+        self.misses += len(todo)
+        first = {h: t for h, t in zip(hashes, texts)}
+        for s in range(0, len(todo), self.chunk):
+            part = todo[s: s + self.chunk]
+            vecs = np.asarray(encode_fn([first[h] for h in part]), dtype=np.float32)
+            shard = self._write(model_key, part, vecs)
+            for row, (h, v) in enumerate(zip(part, vecs)):
+                found[h] = v
+                index[h] = (shard, row)
+        return np.stack([found[h] for h in hashes]) if hashes else np.zeros((0, 0), dtype=np.float32)
+
+    def close(self) -> None:
+        self._index.clear()
+
+
+def open_cache(home: Path, sharded: bool = False):
+    """The home's embedding cache: parquet shards when the corpus is encoded on Ray (`--ray`), else SQLite."""
+    mira = Path(home) / ".mira"
+    return ShardedEmbeddingCache(mira / "embeddings") if sharded else EmbeddingCache(mira / "embeddings.sqlite")

@@ -73,10 +73,11 @@ def _remote(ray: str | None, workers: int):
     return RayEncoder(ray, workers)
 
 
-def _cache(home):
-    from train.embed_cache import EmbeddingCache
+def _cache(home, ray: str | None = None):
+    """The embedding cache: parquet shards when the corpus is encoded on Ray, else SQLite."""
+    from train.embed_cache import open_cache
 
-    return EmbeddingCache(store_for(home).home / ".mira" / "embeddings.sqlite")
+    return open_cache(store_for(home).home, sharded=bool(ray))
 
 
 def _print(m: dict, ks: list[int], out: Path | None) -> None:
@@ -147,7 +148,7 @@ def global_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: Lambda
     sc.remote = _remote(ray, workers)
     guard_leakage(store, pool, [sc], strict)
     try:
-        m = global_eval(store, pool, sc, ks, _cache(home), k1, corpus, ann_threshold, run_file)
+        m = global_eval(store, pool, sc, ks, _cache(home, ray), k1, corpus, ann_threshold, run_file)
     finally:
         if sc.remote is not None:
             sc.remote.close()
@@ -173,7 +174,7 @@ def compare_cmd(pool: PoolOpt,
     if mode not in ("local", "global"):
         raise InputError("--mode is local or global.")
     ks = _ks(k or ("10,20,30,40,50,60,70" if mode == "local" else "1,5,10,50,100,200"))
-    store, cache = store_for(home), _cache(home)
+    store, cache = store_for(home), _cache(home, ray)
     scorers = [_scorer(spec, None, None, None, trust_remote_code) for spec in [m.strip() for m in models.split(",") if m.strip()]]
     length = common_max_length(scorers, max_length)
     remote = _remote(ray, workers)
