@@ -140,6 +140,31 @@ def test_stage_2_to_5_texts_open_with_the_title_and_must_values():
     assert json_pattern_literal('say "hi"') is None  # such an item decodes without a pattern
 
 
+def test_a_free_flip_is_read_from_the_texts_own_opening():
+    """Without a code-chosen value, the grounded text states the new requirement right after the others, and the
+    check reads it there: SmolLM2 named '#1' or '## must ##' in `must` while its text said something else."""
+    anchor = {**ANCHOR, "must": [{"field": "skill", "value": "Spark", "evidence": "Spark"},
+                                 {"field": "location", "value": "Chicago", "evidence": "Chicago"}]}
+    t = constraint.make_tasks(anchor, 1)[0]
+    assert t.meta["to"] is None and t.inputs["flip"] == "skill: Spark"
+    pat = re.compile(t.grounding["text"]["pattern"])
+    body = " You will build data pipelines with the team and support the analysts in our office every day."
+    text = "Senior Data Engineer. Requires Chicago; Kubernetes." + body
+    assert pat.match(text) and not pat.match("Senior Data Engineer. Requires Chicago; #1." + body)
+    assert not pat.match("Senior Data Engineer. Requires Chicago." + body)  # the slot cannot be skipped
+    liar = {"text": text, "must": [{"field": "skill", "value": "#1"}, {"field": "location", "value": "Chicago"}]}
+    assert constraint.check(t, liar) is None
+    rec = constraint.build(t, liar, "h", "m")
+    assert rec["structured"]["to"] == "Kubernetes"
+    assert [c["value"] for c in rec["structured"]["must"]] == ["Kubernetes", "Chicago"]
+    kept_old = {**liar, "text": "Senior Data Engineer. Requires Chicago; Spark and Kubernetes." + body}
+    assert "still in the text" in constraint.check(t, kept_old)
+    # an ungrounded answer that does not open that way: its `must` list names the new value, the text must hold it
+    free = {"text": "Senior Data Engineer in Chicago. We need Kubernetes." + body,
+            "must": [{"field": "skill", "value": "Hadoop"}, {"field": "location", "value": "Chicago"}]}
+    assert "'hadoop' is not in the text" in constraint.check(t, free)
+
+
 def test_a_code_chosen_replacement_is_checked_in_the_text():
     t = constraint.make_tasks(ANCHOR, 1)[0]
     ok = ("Senior Data Engineer. Requires 1 year; Bachelor's in CS; Chicago. You will build data pipelines with the "

@@ -135,18 +135,35 @@ FREE_CHAR = r'[^"\\\x00-\x1f]'  # any character a JSON string holds unescaped
 CUE = {"assists": "assists", "contributes": "contributes to", "leads": "leads"}  # prompts/jd/scope_cues.yaml cues
 
 
-def text_grounding(title: str, must: list[dict], lead: str = "", free: tuple[int, int] = (60, 320)) -> dict:
+def opening(title: str, must: list[dict], slot: bool = False) -> str:
+    """The grounded opening of a stage's text before any lead: `Title. Requires v1; v2. `; with `slot`, the text up
+    to where one more requirement of the writer's own is stated (`Title. Requires v1; v2; `)."""
+    values = [c["value"] for c in must if c.get("value")]
+    if slot:
+        return f"{title}. Requires " + "".join(f"{v}; " for v in values)
+    return f"{title}. " + (f"Requires {'; '.join(values)}. " if values else "")
+
+
+# a requirement the writer states: one to six words, no sentence end (SmolLM2 ran a 60-character slot to its end,
+# mid-phrase: "an MBA to be")
+SLOT = r"[A-Za-z][A-Za-z0-9'+/&-]{0,19}( [A-Za-z0-9'+/&-]{1,20}){0,5}"
+
+
+def text_grounding(title: str, must: list[dict], lead: str = "", free: tuple[int, int] = (60, 320),
+                   slot: bool = False) -> dict:
     """Grounded decoding of a stage's `text`: it opens with the anchor's title and its must values, verbatim
-    (`Title. Requires v1; v2. <lead>`), then free text. A decoder cannot leave them out, and the checks still read
-    them in the text. Empty when a value holds a character a JSON string must escape (decoded without a pattern)."""
+    (`Title. Requires v1; v2. <lead>`), then free text. With `slot`, one more requirement in the writer's own words
+    follows the values (`Title. Requires v1; v2; <new value>. `): stage 5's free flip, which the check then reads
+    from the text. A decoder cannot leave them out, and the checks still read them in the text. Empty when a value
+    holds a character a JSON string must escape (decoded without a pattern)."""
     from ..lm.schema import json_pattern_literal
 
-    values = [c["value"] for c in must if c.get("value")]
-    head = f"{title}. " + (f"Requires {'; '.join(values)}. " if values else "") + lead
-    lit = json_pattern_literal(head)
-    if lit is None:
+    lit = json_pattern_literal(opening(title, must, slot))
+    tail = json_pattern_literal(lead)
+    if lit is None or tail is None:
         return {}
-    return {"text": {"pattern": f"^{lit}{FREE_CHAR}{{{free[0]},{free[1]}}}$", "maxLength": None}}
+    body = f"{lit}({SLOT})\\. {tail}" if slot else lit + tail
+    return {"text": {"pattern": f"^{body}{FREE_CHAR}{{{free[0]},{free[1]}}}$", "maxLength": None}}
 
 
 def pair_record(kind: str, anchor: dict, anchor_text: str, text: str, label: str, structured: dict,

@@ -9,7 +9,7 @@ import dspy
 
 from ..runner import Task
 from ..textcheck import present, prose_problem, title_in
-from .common import DATA_DESC, Constraint, PromptedModule, fence, pair_record, text_grounding
+from .common import DATA_DESC, Constraint, PromptedModule, fence, opening, pair_record, text_grounding
 
 
 class ConstraintConflict(dspy.Signature):
@@ -54,8 +54,9 @@ def replacement(c: dict) -> str | None:
 def make_tasks(anchor: dict, n: int) -> list[Task]:
     """One task per flippable constraint (up to n; those with a code-chosen replacement first). Grounded decoding:
     the `must` list has the anchor's fields, one entry each; the text opens with the title and the must values after
-    the flip (the LLM's own replacement, when code did not choose one, is left to the free text and named in
-    `must`)."""
+    the flip. When code did not choose the replacement, the opening lists the other values and then the writer's
+    own new one (`Title. Requires v1; <new>. `): the check reads it there (SmolLM2 named values in `must` such as
+    '#1' or '## must ##' that its text never stated)."""
     cands = sorted(flippable(anchor), key=lambda c: replacement(c) is None)  # code-chosen flips first
     tasks = []
     for v, c in enumerate(cands[:n]):
@@ -64,12 +65,15 @@ def make_tasks(anchor: dict, n: int) -> list[Task]:
         flip = f"{c['field']}: {c['value']}" + (f" -> {to}" if to else "")
         # the list after the flip has the anchor's fields, one entry each (the LLM may not invent a constraint)
         fields = [x["field"] for x in anchor["must"]]
-        # the text opens with the title and the must values after the flip (the new one only when code chose it)
-        opening = after if to else [x for x in anchor["must"] if x is not c]
+        # the text opens with the title and the must values after the flip (the new one in a slot when code did not
+        # choose it)
+        listed = after if to else [x for x in anchor["must"] if x is not c]
         grounding = {"must": {"minItems": len(fields), "maxItems": len(fields)}, "must[].field": fields}
+        meta = {"anchor": anchor, "variant": v, "flip": c, "to": to,
+                "slot": None if to else opening(anchor["title"], listed, slot=True)}
         tasks.append(Task(f"constraint:{anchor['id']}:{v}", {"anchor": fence(anchor["card"], "ANCHOR"), "flip": flip},
-                          meta={"anchor": anchor, "variant": v, "flip": c, "to": to}, rollout=v,
-                          grounding={**grounding, **text_grounding(anchor["title"], opening)}))
+                          meta=meta, rollout=v,
+                          grounding={**grounding, **text_grounding(anchor["title"], listed, slot=to is None)}))
     return tasks
 
 
@@ -80,11 +84,23 @@ def diff(before: list[dict], after: list[dict]) -> tuple[Counter, Counter]:
     return b - a, a - b
 
 
+def slot_value(task: Task, text: str) -> str | None:
+    """The replacement the text states in its grounded opening (`Title. Requires v1; <new>. `), else None."""
+    head = task.meta.get("slot")
+    if not head or not text.startswith(head):
+        return None
+    value, sep, _ = text[len(head):].partition(". ")
+    return value.strip() if sep and value.strip() and ";" not in value else None
+
+
 def new_values(task: Task, out: dict) -> list[str]:
-    """The replacement: code-chosen (`-> value` in the task's flip), else the flipped field's new entries in the
-    answer's `must` list."""
+    """The replacement: code-chosen (`-> value` in the task's flip), else the one the text states in its grounded
+    opening, else the flipped field's new entries in the answer's `must` list."""
     if task.meta.get("to"):
         return [task.meta["to"]]
+    stated = slot_value(task, (out.get("text") or "").strip())
+    if stated:
+        return [stated]
     after = [c if isinstance(c, dict) else dict(c) for c in out.get("must") or []]
     _, added = diff(task.meta["anchor"]["must"], after)
     return [v for f, v in added if f == task.meta["flip"]["field"]]
@@ -92,8 +108,9 @@ def new_values(task: Task, out: dict) -> list[str]:
 
 def check(task: Task, out: dict) -> str | None:
     """Reads the text: the flipped value is gone from it and its replacement is in it, every other must value
-    (location included) is still in it, and so is the title. The replacement is the code-chosen one, or else the one
-    the answer's `must` list names; the list's other entries only word the re-ask."""
+    (location included) is still in it, and so is the title. The replacement is the code-chosen one, else the one
+    the text states in its grounded opening, else the one the answer's `must` list names; the list's other entries
+    only word the re-ask."""
     anchor, flip = task.meta["anchor"], task.meta["flip"]
     text = (out.get("text") or "").strip()
     if not text:
@@ -118,7 +135,8 @@ def check(task: Task, out: dict) -> str | None:
 def build(task: Task, out: dict, prompt_hash: str, model: str) -> dict:
     a, flip = task.meta["anchor"], task.meta["flip"]
     new_value = new_values(task, out)[0]
-    after = ([{**c, "value": new_value} if c is flip or c == flip else c for c in a["must"]] if task.meta.get("to")
+    read = task.meta.get("to") or slot_value(task, (out.get("text") or "").strip())
+    after = ([{**c, "value": new_value} if c is flip or c == flip else c for c in a["must"]] if read
              else [c if isinstance(c, dict) else dict(c) for c in out.get("must") or []])
     return pair_record("constraint", a, a["card"], out["text"], "negative",
                        {"field": flip["field"], "from": flip["value"], "to": new_value, "must": after},
