@@ -293,17 +293,25 @@ def test_how_the_local_model_decodes_is_part_of_the_cache_key(monkeypatch):
     assert "decoding" not in LMConfig(model="openai/x", api_base="http://127.0.0.1:1/v1").public()
 
 
-def test_only_a_plain_posting_forbids_not_a_job_description():
-    """SmolLM2 called every demo JD 'not a job description'; a text with four kinds of posting language may not be
-    called that under grounded decoding, while a CV (first person, no applicants, no terms) stays the LLM's call."""
+def test_only_a_plain_posting_forbids_not_a_job_description(home):
+    """SmolLM2 called every demo JD 'not a job description'; a text with `PLAIN_POSTING` kinds of posting language
+    may not be called that under grounded decoding, while a CV (first person, no applicants, no terms) stays the
+    LLM's call."""
     posting = {"id": "jd-5", "title": "Payroll Specialist",
                "text": JD["text"] + "\nWe are looking for a payroll specialist to join our team. You will run "
                                     "payroll. Apply today: competitive salary and benefits."}
-    assert extract.posting_cues(posting["text"]) >= 4
+    assert extract.posting_cues(posting["text"]) >= extract.PLAIN_POSTING
     assert extract.make_task(posting).grounding["is_job_description"] == [True]
     cv = {"id": "jd-6", "title": "", "text": "Payroll Specialist\nProfessional Summary\nPayroll specialist with 6 "
                                             "years of ADP and Excel experience. Processed payroll for 2,000 staff; "
                                             "filed state taxes.\nEducation: BSc Accounting, 2012.\nSkills: ADP, "
                                             "Excel, reconciliations, state tax filings, audits."}
-    assert extract.posting_cues(cv["text"]) < 4
+    assert extract.posting_cues(cv["text"]) < extract.PLAIN_POSTING
     assert "is_job_description" not in extract.make_task(cv).grounding
+    # on the committed samples: most real postings are forced, almost no real CV
+    store = DatasetStore()
+    import_samples(store)
+    forced = lambda ref, text: sum(extract.posting_cues(text(r)) >= extract.PLAIN_POSTING  # noqa: E731
+                                   for r in store.resolve(ref).iter_records())
+    assert forced("sample-jd", extract.jd_input) >= 30 and forced("sample-rjdb-jd", extract.jd_input) >= 40
+    assert forced("sample-cv", lambda r: r["text"]) + forced("sample-rjdb-cv", lambda r: r["text"]) <= 2

@@ -42,12 +42,12 @@ def demo_jds(store: DatasetStore, n: int) -> tuple[str, ...]:
     """The first `n` sample JDs (in file order) that plainly read as postings and state a requirement with years:
     each stage then has something to work from (a constraint to flip, requirements to judge against). The others
     are left to `mira synth jd`, which takes every JD."""
-    from ..stages.extract import YEARS, jd_input, posting_cues, requirement_sentences
+    from ..stages.extract import PLAIN_POSTING, YEARS, jd_input, posting_cues, requirement_sentences
 
     picked = []
     for jd in store.resolve("sample-jd", "jd").iter_records():
         years = any(YEARS.search(q) for q in requirement_sentences(jd)[0])
-        if posting_cues(jd_input(jd)) >= 4 and years:
+        if posting_cues(jd_input(jd)) >= PLAIN_POSTING + 1 and years:  # the plainest postings
             picked.append(jd["id"])
         if len(picked) == n:
             break
