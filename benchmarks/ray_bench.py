@@ -8,6 +8,10 @@ Signature and items in both rows: Mira's runner in one process (128 in flight), 
 --workers 2` (64 in flight per worker; the driver keeps cache, journal, checks and limits). Each row runs in a fresh
 home. Printed: req/s, driver CPU per call, the ratio Ray / one process, and the cluster start time apart.
 On a 2-core machine the two workers and the two servers share the same cores: read the ratio with that in mind.
+
+Then corpus encoding (#17 item 2): `--cvs` real livecareer CVs (the shared data) encoded by the zero-shot MiniLM at
+256 tokens, in this process and on 2 Ray encode workers (shards of 64), each into a fresh cache: CVs per second and
+the ratio.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from runner_bench import start_server
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=4000)
-    ap.add_argument("--quick", action="store_true", help="1,000 calls")
+    ap.add_argument("--quick", action="store_true", help="1,000 calls, 100 CVs")
+    ap.add_argument("--cvs", type=int, default=400)
     args = ap.parse_args()
-    n = 1000 if args.quick else args.n
+    n, n_cvs = (1000, 100) if args.quick else (args.n, args.cvs)
     from rich.console import Console
     from rich.table import Table
 
@@ -58,6 +63,11 @@ def main() -> None:
                 secs, cpu = time.perf_counter() - t0, time.process_time() - cpu0
                 rows[mode] = {"n": n, "ok": len(res.kept), "rps": n / secs, "cpu_ms": 1000 * cpu / n,
                               "start": start}
+                if ex is not None:  # its actors leave the cores to the encoding below
+                    import ray
+
+                    for a in ex.actors:
+                        ray.kill(a)
                 console.print(f"{mode}: {n / secs:.1f} req/s")
     finally:
         for proc, _ in servers:
@@ -69,10 +79,46 @@ def main() -> None:
         t.add_row(name, f"{m['ok']}/{m['n']}", f"{m['rps']:.1f}", f"{m['cpu_ms']:.2f}",
                   f"{m['start']:.1f}" if m["start"] else "")
     console.print(t)
+    enc = encode_rates(n_cvs)
+    console.print(f"corpus encoding, {n_cvs} livecareer CVs at 256 tokens: one process {enc['one']:.1f} CVs/s, "
+                  f"2 Ray workers {enc['ray']:.1f} CVs/s ({enc['ray'] / enc['one']:.2f}x)")
     one, ray_ = rows["one process"], rows["ray, 2 workers"]
     print(bench_line("ray", calls=n, one_rps=one["rps"], ray_rps=ray_["rps"], ratio=ray_["rps"] / one["rps"],
                      one_cpu_ms_per_call=one["cpu_ms"], driver_cpu_ms_per_call=ray_["cpu_ms"],
-                     cluster_start_s=ray_["start"]))
+                     cluster_start_s=ray_["start"], cvs=n_cvs, one_cvs_per_s=enc["one"], ray_cvs_per_s=enc["ray"],
+                     encode_ratio=enc["ray"] / enc["one"]))
+
+
+def encode_rates(n: int) -> dict:
+    """CVs per second: the scorer's own encoding here, then on 2 Ray workers (model load and cluster start apart)."""
+    import csv
+    import sys
+
+    from train.embed_cache import EmbeddingCache, ShardedEmbeddingCache
+    from train.evaluate import make_scorer
+    from train.ray_encode import RayEncoder
+
+    from _common import data_dir
+
+    csv.field_size_limit(sys.maxsize)
+    src = data_dir() / "cvs/livecareer_resumes/livecareer_resumes_from_pdf.csv"
+    with open(src, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    texts = [r["Resume_text"] for r in rows if (r.get("Resume_text") or "").strip()][:n]
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        sc = make_scorer("zero-shot", max_length=256)
+        sc.encoder()  # loaded before the clock starts, as the Ray workers are
+        t0 = time.perf_counter()
+        sc.embed(texts, EmbeddingCache(Path(tmp) / "one.sqlite"))
+        out["one"] = len(texts) / (time.perf_counter() - t0)
+        sc.remote = RayEncoder("local", workers=2, shard=64)
+        sc.remote.encode(sc.model_path, sc.max_length, False, ["warm up"])  # workers loaded
+        t0 = time.perf_counter()
+        sc.embed(texts, ShardedEmbeddingCache(Path(tmp) / "ray"))
+        out["ray"] = len(texts) / (time.perf_counter() - t0)
+        sc.remote.close()
+    return out
 
 
 if __name__ == "__main__":
