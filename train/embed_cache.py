@@ -29,45 +29,64 @@ def model_fingerprint(path: str | Path) -> str:
     return h.hexdigest()[:20]
 
 
-class EmbeddingCache:
+class _Cache:
+    """The encode-through logic both stores share: look the texts up by hash, encode only the missing ones, chunk by
+    chunk, and store each chunk as soon as it is encoded (an interrupted encoding keeps its work). A store provides
+    `_get(model_key, hashes) -> {hash: vector}` and `_put(model_key, hashes, vectors)`."""
+
+    chunk = 4096
+
+    def __init__(self):
+        self.hits = self.misses = 0
+
+    def encode(self, model_key: str, texts: list[str], encode_fn) -> np.ndarray:
+        """(n, d) float32 embeddings; only the texts this model has not embedded before are encoded."""
+        hashes = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+        uniq = list(dict.fromkeys(hashes))
+        found = self._get(model_key, uniq)
+        todo = [h for h in uniq if h not in found]
+        self.hits += len(uniq) - len(todo)
+        self.misses += len(todo)
+        first = {h: t for h, t in zip(hashes, texts)}
+        for s in range(0, len(todo), self.chunk):
+            part = todo[s: s + self.chunk]
+            vecs = np.asarray(encode_fn([first[h] for h in part]), dtype=np.float32)
+            self._put(model_key, part, vecs)
+            found.update(zip(part, vecs))
+        return np.stack([found[h] for h in hashes]) if hashes else np.zeros((0, 0), dtype=np.float32)
+
+
+class EmbeddingCache(_Cache):
+    """SQLite under `<home>/.mira/embeddings.sqlite`."""
+
     def __init__(self, path: Path):
+        super().__init__()
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("CREATE TABLE IF NOT EXISTS vecs (model TEXT, h TEXT, dim INTEGER, v BLOB, "
                         "PRIMARY KEY (model, h))")
-        self.hits = self.misses = 0
-        self.chunk = 4096
 
-    def encode(self, model_key: str, texts: list[str], encode_fn) -> np.ndarray:
-        """(n, d) float32 embeddings; only the texts this model has not embedded before are encoded."""
-        hashes = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
-        found: dict[str, np.ndarray] = {}
-        uniq = list(dict.fromkeys(hashes))
-        for s in range(0, len(uniq), 500):
-            chunk = uniq[s: s + 500]
+    def _get(self, model_key: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        found = {}
+        for s in range(0, len(hashes), 500):
+            chunk = hashes[s: s + 500]
             q = f"SELECT h, v FROM vecs WHERE model = ? AND h IN ({','.join('?' * len(chunk))})"
             for h, v in self.db.execute(q, [model_key, *chunk]):
                 found[h] = np.frombuffer(v, dtype=np.float32)
-        todo = [h for h in uniq if h not in found]
-        self.hits += len(uniq) - len(todo)
-        self.misses += len(todo)
-        first = {h: t for h, t in zip(hashes, texts)}
-        for s in range(0, len(todo), self.chunk):  # stored chunk by chunk: an interrupted encoding keeps its work
-            part = todo[s: s + self.chunk]
-            vecs = np.asarray(encode_fn([first[h] for h in part]), dtype=np.float32)
-            self.db.execute("BEGIN")
-            for h, v in zip(part, vecs):
-                self.db.execute("INSERT OR REPLACE INTO vecs VALUES (?, ?, ?, ?)", (model_key, h, len(v), v.tobytes()))
-                found[h] = v
-            self.db.execute("COMMIT")
-        return np.stack([found[h] for h in hashes]) if hashes else np.zeros((0, 0), dtype=np.float32)
+        return found
+
+    def _put(self, model_key: str, hashes: list[str], vecs: np.ndarray) -> None:
+        self.db.execute("BEGIN")
+        for h, v in zip(hashes, vecs):
+            self.db.execute("INSERT OR REPLACE INTO vecs VALUES (?, ?, ?, ?)", (model_key, h, len(v), v.tobytes()))
+        self.db.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()
 
 
-class ShardedEmbeddingCache:
+class ShardedEmbeddingCache(_Cache):
     """The same cache as parquet shards, for corpora encoded on Ray (`--ray`): one folder per model key under
     `<home>/.mira/embeddings/`, one shard (`h`: the text's sha256, `v`: its float32 vector) per encoded chunk,
     written to a temporary name and renamed, so an interrupted encoding keeps every finished chunk and a reader
@@ -76,10 +95,9 @@ class ShardedEmbeddingCache:
     Only the hash column is read to know what is stored; vectors are read from the shards that hold wanted texts."""
 
     def __init__(self, folder: Path):
+        super().__init__()
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
-        self.hits = self.misses = 0
-        self.chunk = 4096
         self._index: dict[str, dict[str, tuple[Path, int]]] = {}
 
     def _dir(self, model_key: str) -> Path:
@@ -97,7 +115,23 @@ class ShardedEmbeddingCache:
             self._index[model_key] = index
         return self._index[model_key]
 
-    def _write(self, model_key: str, hashes: list[str], vecs: np.ndarray) -> Path:
+    def _get(self, model_key: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        import pyarrow.parquet as pq
+
+        index = self._load_index(model_key)
+        by_shard: dict[Path, list[tuple[str, int]]] = {}
+        for h in hashes:
+            if h in index:
+                shard, row = index[h]
+                by_shard.setdefault(shard, []).append((h, row))
+        found = {}
+        for shard, wanted in by_shard.items():
+            col = pq.read_table(shard, columns=["v"]).column("v").combine_chunks()
+            mat = col.flatten().to_numpy().reshape(len(col), -1)
+            found.update((h, mat[row]) for h, row in wanted)
+        return found
+
+    def _put(self, model_key: str, hashes: list[str], vecs: np.ndarray) -> None:
         import os
         import uuid
 
@@ -113,38 +147,9 @@ class ShardedEmbeddingCache:
         tmp = final.with_suffix(".tmp")
         pq.write_table(table, tmp)
         os.replace(tmp, final)
-        return final
-
-    def encode(self, model_key: str, texts: list[str], encode_fn) -> np.ndarray:
-        """(n, d) float32 embeddings; only the texts this model has not embedded before are encoded."""
-        import pyarrow.parquet as pq
-
-        hashes = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
         index = self._load_index(model_key)
-        uniq = list(dict.fromkeys(hashes))
-        found: dict[str, np.ndarray] = {}
-        by_shard: dict[Path, list[tuple[str, int]]] = {}
-        for h in uniq:
-            if h in index:
-                shard, row = index[h]
-                by_shard.setdefault(shard, []).append((h, row))
-        for shard, wanted in by_shard.items():
-            col = pq.read_table(shard, columns=["v"]).column("v").combine_chunks()
-            mat = col.flatten().to_numpy().reshape(len(col), -1)
-            for h, row in wanted:
-                found[h] = mat[row]
-        todo = [h for h in uniq if h not in found]
-        self.hits += len(uniq) - len(todo)
-        self.misses += len(todo)
-        first = {h: t for h, t in zip(hashes, texts)}
-        for s in range(0, len(todo), self.chunk):
-            part = todo[s: s + self.chunk]
-            vecs = np.asarray(encode_fn([first[h] for h in part]), dtype=np.float32)
-            shard = self._write(model_key, part, vecs)
-            for row, (h, v) in enumerate(zip(part, vecs)):
-                found[h] = v
-                index[h] = (shard, row)
-        return np.stack([found[h] for h in hashes]) if hashes else np.zeros((0, 0), dtype=np.float32)
+        for row, h in enumerate(hashes):
+            index[h] = (final, row)
 
     def close(self) -> None:
         self._index.clear()

@@ -125,9 +125,10 @@ async def answer(module, inputs: dict, engine=None, adapter=None,
     error); a failed call raises its LMCallError.
 
     Given Mira's engine and adapter and the module's `direct_predictor`, and when the inputs are exactly its string
-    input fields, the call is made without DSPy's module / LM machinery around it (callbacks, history, two worker-thread hops per call: ~60% of
-    the runner's client CPU): the same adapter formats the same messages, the same engine sends them, and the same
-    adapter parses the answer, so requests, fields and parse errors are DSPy's own (tests/test_runner_direct.py)."""
+    input fields, the call is made without DSPy's module / LM machinery around it (callbacks, history, two
+    worker-thread hops per call: ~60% of the runner's client CPU): the same adapter formats the same messages, the
+    same engine sends them, and the same adapter parses the answer, so requests, fields and parse errors are DSPy's
+    own (tests/test_runner_direct.py)."""
     from dspy.utils.exceptions import AdapterParseError
 
     if (direct is not None and engine is not None and inputs.keys() == direct.inputs

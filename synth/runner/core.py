@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-
 from ..errors import InputError, MiraError
 from ..lm.config import LMConfig, strip_credentials
 from ..lm.engine import SCOPE, CallScope, MiraAsyncEngine, make_dspy_lm
@@ -342,7 +341,8 @@ class Runner:
             msgs = self.adapter.format(pred.signature, pred.demos, {k: "" for k in task.inputs})
             return sum(estimate_tokens(m["content"]) for m in msgs)
 
-        return (self._per_module("fixed_tokens", module, fixed) + sum(estimate_tokens(str(v)) for v in task.inputs.values())
+        return (self._per_module("fixed_tokens", module, fixed)
+                + sum(estimate_tokens(str(v)) for v in task.inputs.values())
                 + sum(estimate_tokens(m["content"]) for m in feedback))
 
     def _dead_endpoint(self, err: BaseException) -> str | None:
