@@ -19,3 +19,13 @@ def connect(address: str | None, workers: int, missing: str):
         ray.init(address=None if address in (None, "", "local") else address, include_dashboard=False,
                  log_to_driver=False, ignore_reinit_error=True, configure_logging=False)
     return ray
+
+
+def quiet_data_context():
+    """Ray Data's own progress bars and start-up banner off: Mira's progress and tables are the driver's."""
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = False
+    ctx.print_on_execution_start = False
+    return ctx

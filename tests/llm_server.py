@@ -133,6 +133,7 @@ class ServerState:
     rules: list[Rule] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
     headers: list[dict] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each request
     counts: Counter = field(default_factory=Counter)
     keep_bodies: bool = True
 
@@ -161,6 +162,7 @@ class LLMServer:
         self.state.rules.clear()
         self.state.requests.clear()
         self.state.headers.clear()
+        self.state.arrivals.clear()
         self.state.counts.clear()
 
     @property
@@ -182,6 +184,7 @@ class LLMServer:
         messages = body.get("messages") or []
         prompt = "\n".join(str(m.get("content", "")) for m in messages)
         st.counts["requests"] += 1
+        st.arrivals.append(time.monotonic())
         if st.keep_bodies:
             st.requests.append(body)
             st.headers.append(dict(request.headers))

@@ -39,8 +39,10 @@ class _Cache:
     def __init__(self):
         self.hits = self.misses = 0
 
-    def encode(self, model_key: str, texts: list[str], encode_fn) -> np.ndarray:
-        """(n, d) float32 embeddings; only the texts this model has not embedded before are encoded."""
+    def encode(self, model_key: str, texts: list[str], encode_fn=None, stream=None) -> np.ndarray:
+        """(n, d) float32 embeddings; only the texts this model has not embedded before are encoded: by
+        `encode_fn(texts) -> vectors` here, chunk by chunk, or by `stream(texts)`, which yields `(positions, vectors)`
+        in any order as workers finish them (train/ray_encode.py); either way each chunk is stored as it arrives."""
         hashes = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
         uniq = list(dict.fromkeys(hashes))
         found = self._get(model_key, uniq)
@@ -48,12 +50,27 @@ class _Cache:
         self.hits += len(uniq) - len(todo)
         self.misses += len(todo)
         first = {h: t for h, t in zip(hashes, texts)}
-        for s in range(0, len(todo), self.chunk):
-            part = todo[s: s + self.chunk]
-            vecs = np.asarray(encode_fn([first[h] for h in part]), dtype=np.float32)
-            self._put(model_key, part, vecs)
-            found.update(zip(part, vecs))
+        if stream is None:
+            def stream(batch: list[str]):
+                for s in range(0, len(batch), self.chunk):
+                    yield range(s, min(s + self.chunk, len(batch))), encode_fn(batch[s: s + self.chunk])
+        held_h: list[str] = []
+        held_v: list[np.ndarray] = []
+        for positions, vecs in stream([first[h] for h in todo]) if todo else ():
+            vecs = np.asarray(vecs, dtype=np.float32)
+            held_h += [todo[i] for i in positions]
+            held_v.append(vecs)
+            if len(held_h) >= self.chunk:
+                self._store(model_key, held_h, held_v, found)
+                held_h, held_v = [], []
+        if held_h:
+            self._store(model_key, held_h, held_v, found)
         return np.stack([found[h] for h in hashes]) if hashes else np.zeros((0, 0), dtype=np.float32)
+
+    def _store(self, model_key: str, hashes: list[str], parts: list[np.ndarray], found: dict) -> None:
+        vecs = np.concatenate(parts)
+        self._put(model_key, hashes, vecs)
+        found.update(zip(hashes, vecs))
 
 
 class EmbeddingCache(_Cache):

@@ -36,8 +36,8 @@ class Scorer:
     trust_remote_code: bool = False
     _model: object = field(default=None, repr=False)
     _reqs: dict = field(default_factory=dict, repr=False)
-    remote: object = field(default=None, repr=False)
-    abstained: int = 0  # JDs a requirement-aware head left to the cosine (no structured requirements)  # a RayEncoder: texts are encoded on Ray workers
+    remote: object = field(default=None, repr=False)  # a RayEncoder: texts are encoded on Ray Data workers
+    abstained: int = 0  # JDs a requirement-aware head left to the cosine (no structured requirements)
 
     def encoder(self):
         if self._model is None:
@@ -64,9 +64,11 @@ class Scorer:
         return f"{self.fingerprint}:len{self.max_length}" if self.max_length else self.fingerprint
 
     def embed(self, texts: list[str], cache: EmbeddingCache) -> np.ndarray:
+        if self.remote is not None:  # Ray Data: shards on a pool of workers (train/ray_encode.py)
+            return cache.encode(self.cache_key, texts, stream=lambda todo: self.remote.stream(
+                self.model_path, self.max_length, self.trust_remote_code, todo))
+
         def encode(batch):
-            if self.remote is not None:  # Ray workers (train/ray_encode.py)
-                return self.remote.encode(self.model_path, self.max_length, self.trust_remote_code, batch)
             return self.encoder().encode(batch, batch_size=32, normalize_embeddings=True, convert_to_numpy=True,
                                          show_progress_bar=False)
         return cache.encode(self.cache_key, texts, encode)

@@ -147,11 +147,7 @@ def global_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: Lambda
     sc = _scorer(model, head, lam, max_length, trust_remote_code)
     sc.remote = _remote(ray, workers)
     guard_leakage(store, pool, [sc], strict)
-    try:
-        m = global_eval(store, pool, sc, ks, _cache(home, ray), k1, corpus, ann_threshold, run_file)
-    finally:
-        if sc.remote is not None:
-            sc.remote.close()
+    m = global_eval(store, pool, sc, ks, _cache(home, ray), k1, corpus, ann_threshold, run_file)
     _print(m, ks, out)
 
 
@@ -175,21 +171,18 @@ def compare_cmd(pool: PoolOpt,
         raise InputError("--mode is local or global.")
     ks = _ks(k or ("10,20,30,40,50,60,70" if mode == "local" else "1,5,10,50,100,200"))
     store, cache = store_for(home), _cache(home, ray)
-    scorers = [_scorer(spec, None, None, None, trust_remote_code) for spec in [m.strip() for m in models.split(",") if m.strip()]]
+    scorers = [_scorer(spec, None, None, None, trust_remote_code)
+               for spec in [m.strip() for m in models.split(",") if m.strip()]]
     length = common_max_length(scorers, max_length)
     remote = _remote(ray, workers)
     for sc in scorers:
         sc.remote = remote
     guard_leakage(store, pool, scorers, strict)
     rows = []
-    try:
-        for i, sc in enumerate(scorers):
-            run = out / "runs" / f"{i + 1}.trec"
-            rows.append(local_eval(store, pool, sc, ks, cache, run) if mode == "local"
-                        else global_eval(store, pool, sc, ks, cache, k1, corpus, run_file=run))
-    finally:
-        if remote is not None:
-            remote.close()
+    for i, sc in enumerate(scorers):
+        run = out / "runs" / f"{i + 1}.trec"
+        rows.append(local_eval(store, pool, sc, ks, cache, run) if mode == "local"
+                    else global_eval(store, pool, sc, ks, cache, k1, corpus, run_file=run))
     t = Table(title=f"{mode} pool {rows[0]['pool']}: Recall@K (%), {rows[0]['n_queries']} JDs, every model at "
                     f"max length {length}")
     t.add_column("model")
@@ -252,14 +245,9 @@ def protocol_cmd(jds: Annotated[str, typer.Option("--jds", help="jd REF, or a po
     specs = [m.strip() for m in models.split(",") if m.strip()]
     runner = make_runner(home, lm, api_base, concurrency, max_cost, timeout=timeout, api_key_env=api_key_env,
                          grounded=grounded, ray=ray, workers=workers)
-    encoder = _remote(ray, workers)
-    try:
-        res = run_protocol(store_for(home), runner, jds, corpus, specs, name, k, k1, _ks(report_k), dry_run=dry_run,
-                           on_estimate=lambda est: print_estimate(est, runner.lm_config.model, dry_run),
-                           encoder=encoder)
-    finally:
-        if encoder is not None:
-            encoder.close()
+    res = run_protocol(store_for(home), runner, jds, corpus, specs, name, k, k1, _ks(report_k), dry_run=dry_run,
+                       on_estimate=lambda est: print_estimate(est, runner.lm_config.model, dry_run),
+                       encoder=_remote(ray, workers))
     if dry_run:
         return
     ks = sorted({x for x in _ks(report_k) if x <= k}) or [k]

@@ -13,9 +13,8 @@ import asyncio
 import hashlib
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from ..errors import InputError, MiraError
 from ..lm.config import LMConfig, strip_credentials
@@ -30,84 +29,14 @@ from .cache import AnswerCache, call_key, signature_fingerprint
 from .cost import dollars, estimate_tokens, known_prices
 from .journal import Journal
 from .limits import RateLimits
+from .outcome import Attempts, Check, FinalReject, Outcome, RunnerConfig, RunResult, Task  # noqa: F401 - re-exported
 
 REASK = ("Your previous answer was rejected: {problem}\n"
          "Answer again with every output field, in the same format, fixing exactly that problem.")
 
-Check = Callable[["Task", dict], "str | None"]
-
-
-class FinalReject(str):
-    """A check result that rejects at once, without a re-ask (e.g. "not a job description")."""
-
 
 class Interrupted(MiraError):
     """Ctrl-C: the journal is flushed; re-running the same command resumes."""
-
-
-@dataclass
-class RunnerConfig:
-    concurrency: int = 16
-    rpm: float | None = None
-    tpm: float | None = None
-    max_retries: int = 6
-    max_reasks: int = 1
-    max_cost: float | None = None
-    use_cache: bool = True
-    progress: bool = True
-    backoff_max: float = 30.0
-
-
-@dataclass
-class Task:
-    key: str
-    inputs: dict
-    meta: dict = field(default_factory=dict)
-    rollout: int | str | None = None
-    grounding: dict | None = None  # field path -> the values it may take (from the inputs) or schema keywords
-    # (synth/lm/schema.py); the embedded model, and a server with --grounded, decode under it; checks still verify
-
-
-@dataclass
-class Outcome:
-    key: str
-    ok: bool
-    output: dict | None = None
-    reason: str | None = None
-    raw: str | None = None
-    attempts: int = 0
-    usage: dict = field(default_factory=dict)
-    cost: float | None = None
-    cached: bool = False
-    retryable: bool = False
-    meta: dict = field(default_factory=dict)
-    req: str | None = None
-
-    def journal_entry(self) -> dict:
-        return {"key": self.key, "req": self.req, "ok": self.ok, "output": self.output, "reason": self.reason,
-                "raw": self.raw, "attempts": self.attempts, "usage": self.usage, "cost": self.cost,
-                "retryable": self.retryable}
-
-
-@dataclass
-class RunResult:
-    outcomes: list[Outcome]
-    stats: Counter
-    total: int
-    stopped_by_budget: bool = False
-    run_dir: Path | None = None
-
-    @property
-    def kept(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.ok]
-
-    @property
-    def rejected(self) -> list[Outcome]:
-        return [o for o in self.outcomes if not o.ok]
-
-    @property
-    def complete(self) -> bool:
-        return len(self.outcomes) == self.total and not self.stopped_by_budget
 
 
 class Runner:
@@ -126,8 +55,8 @@ class Runner:
         self.rc = config or RunnerConfig()
         self.console = console
         self.cache = AnswerCache(self.home / ".mira" / "cache.sqlite")
-        # where calls are made: here (None), or an executor whose `call(module, inputs, scope)` makes them
-        # elsewhere (synth/runner/ray_exec.py); cache, journal, checks, re-asks, limits and budget stay here
+        # where calls are made: here (None), or on Ray Data (synth/runner/ray_exec.py, driven by rounds.py);
+        # cache, journal, checks and re-asks stay here either way
         self.executor = executor
         self.transport = transport or make_transport(lm)
         self.engine = MiraAsyncEngine(lm, self.transport)
@@ -232,6 +161,15 @@ class Runner:
         state = {"stop": False}
         t0 = time.perf_counter()
 
+        def finish(out: Outcome) -> None:
+            out.req = reqs[out.key]
+            results[out.key] = out
+            journal.append(out.journal_entry())
+            stats["kept" if out.ok else "rejected"] += 1
+            if not out.ok:
+                stats[f"rejected: {reason_key(out.reason or '')}"] += 1
+            progress.update(out, stats)
+
         async def worker():
             while not state["stop"]:
                 if self.budget.exhausted:
@@ -245,18 +183,18 @@ class Runner:
                 except BudgetReached:
                     state["stop"] = True
                     break
-                out.req = reqs[task.key]
-                results[task.key] = out
-                journal.append(out.journal_entry())
-                stats["kept" if out.ok else "rejected"] += 1
-                if not out.ok:
-                    stats[f"rejected: {reason_key(out.reason or '')}"] += 1
-                progress.update(out, stats)
+                finish(out)
             stats["stopped_by_budget"] = 1
 
         try:
             with dspy.context(lm=self.lm, adapter=self.adapter), progress:
-                await asyncio.gather(*[worker() for _ in range(max(1, self.rc.concurrency))])
+                if getattr(self.executor, "streams", False):  # Ray Data: rounds of one attempt per item
+                    from .rounds import run_rounds
+
+                    if run_rounds(self, module, list(pending), check, prompt_hash, sig_hash, stats, journal, finish):
+                        stats["stopped_by_budget"] = 1
+                else:
+                    await asyncio.gather(*[worker() for _ in range(max(1, self.rc.concurrency))])
         finally:
             journal.close()
             await self.transport.aclose()
@@ -267,45 +205,49 @@ class Runner:
         return RunResult(ordered, stats, len(tasks), stopped, run_dir)
 
     async def _process(self, module, task, check, prompt_hash, sig_hash, limits, stats, journal) -> Outcome:
-        feedback: list[dict] = []
-        usage = {"prompt_tokens": 0, "completion_tokens": 0}
-        cost = 0.0 if self.priced else None
-        entry: dict = {}
-        all_cached = True
+        acc = Attempts(cost=0.0 if self.priced else None)
         for attempt in range(self.rc.max_reasks + 1):
             key = self._key(prompt_hash, sig_hash, task, attempt)
             entry = self.cache.get(key) if self.rc.use_cache else None
             if entry is None:
-                all_cached = False
+                acc.all_cached = False
                 try:
-                    entry = await self._call(module, task, feedback, limits, stats, journal)
+                    entry = await self._call(module, task, acc.feedback, limits, stats, journal)
                 except LMCallError as e:
-                    stats[f"failed:{e.kind}"] += 1
-                    return Outcome(task.key, False, reason=f"LLM call failed: {e}", attempts=attempt + 1,
-                                   usage=usage, cost=cost, retryable=e.transient, meta=task.meta)
+                    return self.failed(task, e, attempt, acc, stats)
                 self.cache.put(key, entry)
-                for k in usage:
-                    usage[k] += entry["usage"].get(k) or 0
-                if entry.get("cost") is not None:
-                    cost = (cost or 0.0) + entry["cost"]
+                acc.add(entry)
             else:
                 stats["cache_hits"] += 1
-            problem = entry.get("error")
-            if problem is None and check is not None:
-                problem = check(task, entry["fields"])
-            if problem is None:
-                return Outcome(task.key, True, output=entry["fields"], raw=entry.get("raw"), attempts=attempt + 1,
-                               usage=usage, cost=cost, cached=all_cached, meta=task.meta)
-            stats["invalid_answers"] += 1
-            if isinstance(problem, FinalReject):
-                return Outcome(task.key, False, reason=str(problem), raw=entry.get("raw"), attempts=attempt + 1,
-                               usage=usage, cost=cost, cached=all_cached, meta=task.meta)
-            if attempt < self.rc.max_reasks:
-                stats["reasks"] += 1
-                feedback = [{"role": "assistant", "content": entry.get("raw") or ""},
-                            {"role": "user", "content": REASK.format(problem=problem)}]
-        return Outcome(task.key, False, reason=problem, raw=entry.get("raw"), attempts=self.rc.max_reasks + 1,
-                       usage=usage, cost=cost, cached=all_cached, meta=task.meta)
+            out = self.verdict(task, entry, check, attempt, acc, stats)
+            if out is not None:
+                return out
+        raise AssertionError("the last attempt always gives a verdict")
+
+    def failed(self, task: Task, e: LMCallError, attempt: int, acc: "Attempts", stats: Counter) -> Outcome:
+        """The call failed for good (retries spent, or an error that no retry fixes): a retryable reject."""
+        stats[f"failed:{e.kind}"] += 1
+        return Outcome(task.key, False, reason=f"LLM call failed: {e}", attempts=attempt + 1, usage=acc.usage,
+                       cost=acc.cost, retryable=e.transient, meta=task.meta)
+
+    def verdict(self, task: Task, entry: dict, check: Check | None, attempt: int, acc: "Attempts",
+                stats: Counter) -> Outcome | None:
+        """An answer judged: the outcome, or None when it is re-asked (`acc.feedback` then holds the re-ask)."""
+        problem = entry.get("error")
+        if problem is None and check is not None:
+            problem = check(task, entry["fields"])
+        done = dict(raw=entry.get("raw"), attempts=attempt + 1, usage=acc.usage, cost=acc.cost,
+                    cached=acc.all_cached, meta=task.meta)
+        if problem is None:
+            return Outcome(task.key, True, output=entry["fields"], **done)
+        stats["invalid_answers"] += 1
+        if isinstance(problem, FinalReject) or attempt >= self.rc.max_reasks:
+            return Outcome(task.key, False, reason=str(problem) if isinstance(problem, FinalReject) else problem,
+                           **done)
+        stats["reasks"] += 1
+        acc.feedback = [{"role": "assistant", "content": entry.get("raw") or ""},
+                        {"role": "user", "content": REASK.format(problem=problem)}]
+        return None
 
     def _schema(self, module, task: Task | None = None) -> dict | None:
         """The item's output JSON schema with its grounding (a field that must come from the input may only take the
@@ -372,11 +314,8 @@ class Runner:
                         await limits.acquire(est)
                         stats["calls"] += 1
                         try:
-                            if self.executor is not None:  # another process makes the call (Ray workers)
-                                fields, error = await self.executor.call(module, task.inputs, scope)
-                            else:
-                                fields, error = await answer(module, task.inputs, self.engine, self.adapter,
-                                                             self._direct(module))
+                            fields, error = await answer(module, task.inputs, self.engine, self.adapter,
+                                                         self._direct(module))
                         except LMCallError as lm_err:
                             why = self._dead_endpoint(lm_err)
                             if why:
@@ -404,9 +343,12 @@ class Runner:
                                         else backoff(tries, self.rc.backoff_max))
         finally:
             SCOPE.reset(token)
-        if scope.finish_reason == "length":
+        return self.entry(fields, error, scope.raw, scope.usage, scope.finish_reason, paid)
+
+    def entry(self, fields, error, raw, usage, finish_reason, paid) -> dict:
+        """What the answer cache keeps for one call; an answer cut off at max_tokens is a parse error."""
+        if finish_reason == "length":
             error = (f"the answer was cut off at max_tokens={self.lm_config.max_tokens} (finish_reason=length); "
                      "answer more briefly")
-        fields = None if error else fields
-        return {"fields": fields, "error": error, "raw": scope.raw, "usage": scope.usage,
-                "finish_reason": scope.finish_reason, "cost": paid}
+        return {"fields": None if error else fields, "error": error, "raw": raw, "usage": usage,
+                "finish_reason": finish_reason, "cost": paid}

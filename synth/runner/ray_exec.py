@@ -1,81 +1,150 @@
-"""LLM calls on Ray (#17): the same commands and dataset versions as on a laptop, the calls spread over workers.
+"""LLM calls on Ray Data (#17): the same commands and dataset versions as on a laptop, the calls spread over workers.
 
 The driver (the `mira` process) keeps everything that makes a run trustworthy: the dataset store, the answer cache,
-the run journal, the checks and re-asks, RPM / TPM limits and the `--max-cost` budget. It drops items already
-answered (cache or journal) before dispatch, and writes each answer to the cache and the journal the moment it comes
-back, so a kill -9 of the driver or of a worker loses no answered call and a re-run repeats none. Only the call
-itself runs on a worker: formatting the Signature's prompt, the HTTP call to the endpoint(s), parsing the answer:
-the client CPU that limits one process (see benchmarks/runner_bench.py).
+the run journal, the checks and re-asks (synth/runner/rounds.py). It drops items already answered (cache or journal)
+before dispatch and ships the rest, one attempt per item, as a Ray dataset mapped by a pool of N runner actors
+(`map_batches` with an actor pool; each actor keeps `concurrency` calls in flight with its own event loop). Answers
+stream back and are written to the cache and the journal as they arrive, so a kill -9 of the driver or of a worker
+loses no answered call and a re-run repeats none. A worker that dies is replaced by Ray Data, which sends the block
+it held to another worker: only calls whose answers never reached the driver are made again.
 
-Workers are Ray actors, each with its own async concurrency; they need only the installed package: the module (its
-prompt text included) travels with the job through Ray's object store, and the key of `--api-key-env` is handed to
-the actor in memory (never written to the cluster's environment, logs or the runtime env). A worker that dies is
-restarted by Ray; the calls it had in flight fail here as `worker lost` and are sent again (those calls were never
-answered to us, so nothing answered is repeated). Limits hold cluster-wide because every call passes through the
-driver's limiter. Ray is optional: `pip install -e ".[ray]"`.
+On the worker runs only the call: formatting the Signature's prompt, the HTTP call to the endpoint(s) with transport
+retries (backoff with full jitter, Retry-After honoured), parsing the answer. RPM / TPM limits and the `--max-cost`
+ledger hold cluster-wide: every try first asks one limiter actor (`Gate`), whose budget is the driver's at dispatch.
+
+Workers need only the installed package: the module (its prompt text included) travels with the job, and the key of
+`--api-key-env` is handed to the actors in memory (never written to the cluster's environment, logs or runtime env).
+Ray is optional: `pip install -e ".[ray]"`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import pickle
+import time
+from typing import Iterator
 
-from ..ray_connect import connect
 from ..lm import transport as tr
-from ..lm.config import LMConfig
+from ..lm.config import LMConfig, strip_credentials
 from ..lm.engine import SCOPE, CallScope
+from ..ray_connect import connect, quiet_data_context
+from .budget import Budget
+from .calls import backoff, endpoint_problem
+from .cost import dollars
+from .limits import RateLimits
 
-RAY_MISSING = ('--ray needs Ray, an optional extra: pip install -e ".[ray]" (or pip install "ray>=2.9"); '
+RAY_MISSING = ('--ray needs Ray, an optional extra: pip install -e ".[ray]" (or pip install "ray[data]>=2.60"); '
                "without --ray everything runs in this process.")
 
 
-class WorkerLost(tr.LMCallError):
-    """The Ray worker died with the call in flight; the runner sends it again (to another worker)."""
+class Gate:
+    """The cluster's one limiter actor: RPM / TPM buckets and the `--max-cost` reservation ledger for every try."""
 
-    transient, kind = True, "worker_lost"
+    def __init__(self, rpm: float | None, tpm: float | None):
+        self.limits = RateLimits(rpm, tpm)
+        self.budget = Budget(None)
+        self.stopped = False
+
+    def sync(self, max_cost: float | None, spent: float) -> None:
+        """The driver's ledger at dispatch (what earlier stages and resumed runs spent)."""
+        self.budget = Budget(max_cost)
+        self.budget.spent, self.stopped = spent, False
+
+    async def acquire(self, est_tokens: int, est_dollars: float | None) -> float | None:
+        """The reservation held for this try, or None when it does not fit the budget (and nothing later does)."""
+        if self.stopped or not self.budget.fits(est_dollars):
+            self.stopped = True
+            return None
+        held = self.budget.reserve(est_dollars)
+        await self.limits.acquire(est_tokens)
+        return held
+
+    def settle(self, est_tokens: int, used: int | None, held: float, paid: float | None) -> None:
+        self.limits.settle(est_tokens, used)
+        self.budget.settle(held, paid)
 
 
-class LLMWorker:
-    """One Ray actor: Mira's transport and DSPy LM, making calls for the driver."""
+class LLMBatchWorker:
+    """A Ray Data UDF: Mira's transport and DSPy adapter in one actor; a batch of `{key, req}` rows -> `{key, res}`,
+    each `res` the pickled answer of one try sequence (fields or parse error, raw text, usage, cost, faults)."""
 
-    def __init__(self, lm: LMConfig, key: str | None):
+    def __init__(self, lm: LMConfig, key: str | None, module, gate, concurrency: int, max_retries: int,
+                 backoff_max: float):
         from ..lm.engine import MiraAsyncEngine, make_dspy_lm
         from .adapter import CachedChatAdapter
+        from .calls import direct_predictor
 
         if key:  # this actor's own process only: the variable the driver's config reads its key from
             os.environ[lm.api_key_env or "MIRA_API_KEY"] = key
+        self.cfg = lm
         self.transport = tr.make_transport(lm)
         self.engine = MiraAsyncEngine(lm, self.transport)
         self.lm = make_dspy_lm(lm, self.transport, self.engine)
         self.adapter = CachedChatAdapter(use_json_adapter_fallback=False)
-        self.modules: dict[str, object] = {}
+        self.module, self.direct = module, direct_predictor(module)
+        self.gate, self.concurrency = gate, max(1, concurrency)
+        self.max_retries, self.backoff_max = max_retries, backoff_max
+        self.served = False
+        self._sem: asyncio.Semaphore | None = None
 
-    def pid(self) -> int:
-        return os.getpid()
+    async def __call__(self, batch: dict) -> dict:
+        import numpy as np
 
-    async def call(self, module_id: str, module_ref: list, inputs: dict, feedback: list, schema: dict | None) -> dict:
+        if self._sem is None:  # made on the loop that runs the batches
+            self._sem = asyncio.Semaphore(self.concurrency)
+        got = await asyncio.gather(*[self._guarded(pickle.loads(r)) for r in batch["req"]])
+        return {"key": batch["key"], "res": np.array([pickle.dumps(g) for g in got], dtype=object)}
+
+    async def _guarded(self, req: dict) -> dict:
+        async with self._sem:
+            out = await self._tries(req)
+        out["pid"] = os.getpid()
+        return out
+
+    async def _tries(self, req: dict) -> dict:
         import dspy
-        import ray
 
-        from .calls import answer, direct_predictor
+        from .calls import answer
 
-        if module_id not in self.modules:
-            module = ray.get(module_ref[0])
-            self.modules[module_id] = (module, direct_predictor(module))
-        scope = CallScope(feedback=feedback, output_schema=schema)
-        token = SCOPE.set(scope)
-        try:
-            with dspy.context(lm=self.lm, adapter=self.adapter):
-                module, direct = self.modules[module_id]
-                fields, error = await answer(module, inputs, self.engine, self.adapter, direct)
-        except tr.LMCallError as e:
-            return {"lm_error": [type(e).__name__, str(e), e.status, e.retry_after, getattr(e, "unreachable", False)]}
-        finally:
-            SCOPE.reset(token)
-        return {"fields": fields, "error": error, "raw": scope.raw, "usage": scope.usage,
-                "finish_reason": scope.finish_reason}
+        faults: list[str] = []
+        est = req["est_tokens"]
+        while True:
+            held = 0.0
+            if self.gate is not None:
+                held = await self.gate.acquire.remote(est, req["est_dollars"])
+                if held is None:
+                    return {"budget": True, "calls": len(faults), "faults": faults}
+            scope = CallScope(feedback=req["feedback"], output_schema=req["schema"])
+            token = SCOPE.set(scope)
+            try:
+                with dspy.context(lm=self.lm, adapter=self.adapter):
+                    fields, error = await answer(self.module, req["inputs"], self.engine, self.adapter, self.direct)
+            except tr.LMCallError as e:
+                if self.gate is not None:
+                    self.gate.settle.remote(est, None, held, None)
+                dead = not self.served and endpoint_problem(e, strip_credentials(self.cfg.base_url), self.cfg.model)
+                if len(faults) >= self.max_retries or not e.transient or dead:
+                    return {"lm_error": [type(e).__name__, str(e), e.status, e.retry_after,
+                                         getattr(e, "unreachable", False)], "calls": len(faults) + 1, "faults": faults}
+                faults.append(e.kind)
+                await asyncio.sleep(e.retry_after if e.retry_after is not None
+                                    else backoff(len(faults), self.backoff_max))
+                continue
+            finally:
+                SCOPE.reset(token)
+            self.served = True
+            usage = scope.usage or {}
+            paid = dollars(self.cfg.model, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+            if self.gate is not None:
+                used = (usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0)
+                self.gate.settle.remote(est, used, held, paid)
+            return {"fields": fields, "error": error, "raw": scope.raw, "usage": usage, "cost": paid,
+                    "finish_reason": scope.finish_reason, "calls": len(faults) + 1, "faults": faults}
 
 
-def _rebuild(kind: str, message: str, status, retry_after, unreachable) -> tr.LMCallError:
+def rebuild_error(kind: str, message: str, status, retry_after, unreachable) -> tr.LMCallError:
+    """The worker's final LMCallError, as the driver would have raised it."""
     cls = getattr(tr, kind, None)
     if not (isinstance(cls, type) and issubclass(cls, tr.LMCallError)):
         cls = tr.LMCallError
@@ -85,40 +154,51 @@ def _rebuild(kind: str, message: str, status, retry_after, unreachable) -> tr.LM
 
 
 class RayExecutor:
-    """Makes the runner's calls on `workers` Ray actors (round robin), each with `concurrency` calls in flight."""
+    """Sends a round of calls as a Ray dataset to `workers` runner actors, `concurrency` calls in flight each."""
+
+    streams = True  # the runner dispatches in rounds through `stream` (synth/runner/rounds.py)
 
     def __init__(self, lm: LMConfig, address: str | None = "local", workers: int = 2, concurrency: int = 16):
-        ray = connect(address, workers, RAY_MISSING)
-        actor = ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=max(1, concurrency))(LLMWorker)
-        self.actors = [actor.remote(lm, lm.api_key()) for _ in range(workers)]
-        self.workers, self.concurrency = workers, concurrency
-        self._refs: dict[str, list] = {}
-        self._next = 0
+        connect(address, workers, RAY_MISSING)
+        self.lm, self.key = lm, lm.api_key()
+        self.workers, self.concurrency = workers, max(1, concurrency)
+        self.pids: set[int] = set()  # the worker processes that answered (a replaced worker adds one)
+        self.first_answers: list[float] = []  # perf_counter() of each dataset's first answer (its pool is up)
+        self._gates: dict[tuple, object] = {}
 
-    def pids(self) -> list[int]:
+    def _gate(self, rpm: float | None, tpm: float | None, budget: Budget):
+        """The limiter actor for these limits (one per command), synced with the driver's ledger; None when there
+        is nothing to limit."""
+        if not (rpm or tpm or budget.max_cost is not None):
+            return None
         import ray
 
-        return ray.get([a.pid.remote() for a in self.actors])
+        if (rpm, tpm) not in self._gates:
+            self._gates[(rpm, tpm)] = ray.remote(num_cpus=0)(Gate).remote(rpm, tpm)
+        gate = self._gates[(rpm, tpm)]
+        ray.get(gate.sync.remote(budget.max_cost, budget.spent))
+        return gate
 
-    def _module_ref(self, module) -> tuple[str, list]:
+    def stream(self, module, rows: list[tuple[str, dict]], rc, budget: Budget) -> Iterator[tuple[str, dict]]:
+        """`(key, answer)` for each `(key, request)` row, as workers finish them (any order)."""
         import ray
+        from ray.data import ActorPoolStrategy
 
-        mid = f"{id(module)}:{getattr(module, 'prompt_hash', '')}"
-        if mid not in self._refs:
-            self._refs[mid] = [ray.put(module)]
-        return mid, self._refs[mid]
-
-    async def call(self, module, inputs: dict, scope: CallScope) -> tuple[dict | None, str | None]:
-        import ray
-
-        mid, ref = self._module_ref(module)
-        actor = self.actors[self._next % len(self.actors)]
-        self._next += 1
-        try:
-            got = await actor.call.remote(mid, ref, inputs, list(scope.feedback), scope.output_schema)
-        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as e:
-            raise WorkerLost(f"Ray worker lost mid-call ({type(e).__name__})") from None
-        if "lm_error" in got:
-            raise _rebuild(*got["lm_error"])
-        scope.raw, scope.usage, scope.finish_reason = got["raw"], got["usage"] or {}, got["finish_reason"]
-        return got["fields"], got["error"]
+        if not rows:
+            return
+        quiet_data_context()
+        gate = self._gate(rc.rpm, rc.tpm, budget)
+        blocks = -(-len(rows) // self.concurrency)
+        ds = ray.data.from_items([{"key": k, "req": pickle.dumps(r)} for k, r in rows], override_num_blocks=blocks)
+        ds = ds.map_batches(LLMBatchWorker, fn_constructor_kwargs={
+            "lm": self.lm, "key": self.key, "module": module, "gate": gate, "concurrency": self.concurrency,
+            "max_retries": rc.max_retries, "backoff_max": rc.backoff_max},
+            batch_size=self.concurrency, batch_format="numpy", num_cpus=1, zero_copy_batch=True,
+            compute=ActorPoolStrategy(size=min(self.workers, blocks), max_concurrent_calls_per_actor=2))
+        for i, batch in enumerate(ds.iter_batches(batch_size=None, batch_format="numpy")):
+            if i == 0:
+                self.first_answers.append(time.perf_counter())
+            for key, res in zip(batch["key"], batch["res"]):
+                got = pickle.loads(res)
+                self.pids.add(got.pop("pid"))
+                yield str(key), got
