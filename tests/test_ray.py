@@ -46,7 +46,7 @@ def test_synth_jd_on_ray_writes_the_single_process_versions(cluster, llm_server,
         import_samples(DatasetStore(home))
         before = llm_server.calls
         args = ["synth", "jd", "--jds", "sample-jd", "--name", "s", "--limit", "6", "--lm", "openai/gpt-4o-mini",
-                "--api-base", llm_server.url] + (["--ray", "local", "--workers", "2"] if mode == "ray" else [])
+                "--api-base", llm_server.url] + (["--ray", "--workers", "2"] if mode == "ray" else [])  # bare --ray: a local cluster
         r = CliRunner().invoke(app, args)
         assert r.exit_code == 0, r.output
         st = DatasetStore(home)
@@ -186,6 +186,14 @@ def test_ray_missing_says_how_to_install(monkeypatch, lm_config):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(InputError, match=r'pip install -e "\.\[ray\]"'):
         RayExecutor(lm_config)
+
+
+def test_bare_ray_means_a_local_cluster():
+    from synth.cli import bare_ray
+
+    assert bare_ray(["synth", "jd", "--ray", "--workers", "2"]) == ["synth", "jd", "--ray", "local", "--workers", "2"]
+    assert bare_ray(["judge", "pool", "--ray"]) == ["judge", "pool", "--ray", "local"]
+    assert bare_ray(["eval", "global", "--ray", "ray://head:10001"]) == ["eval", "global", "--ray", "ray://head:10001"]
 
 
 def test_several_endpoints_share_the_calls_and_a_failing_one_is_backed_off(llm_server, lm_config, home):

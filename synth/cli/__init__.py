@@ -24,8 +24,21 @@ from .synth_cmd import app as synth_app  # noqa: E402
 from .train_cmd import app as train_app  # noqa: E402
 
 
+def bare_ray(args: list[str]) -> list[str]:
+    """`--ray` given without an address (last, or followed by another option) means `--ray local`."""
+    out = []
+    for i, a in enumerate(args):
+        out.append(a)
+        if a == "--ray" and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append("local")
+    return out
+
+
 class _MiraGroup(TyperGroup):
     """User errors (MiraError) print one clear line and exit 1; usage errors keep click's exit 2."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, bare_ray(list(args)))
 
     def invoke(self, ctx):
         runners: list = []

@@ -51,9 +51,10 @@ ApiKeyEnvOpt = Annotated[Optional[str], typer.Option("--api-key-env", help="envi
                                                      "to --api-base (a custom endpoint gets no key otherwise)",
                                                      show_default=False)]
 
-RayOpt = Annotated[Optional[str], typer.Option("--ray", help="make the LLM calls on Ray workers: 'local' (start a "
-                                              "cluster on this machine), 'auto' (the running cluster) or ray://HOST:"
-                                              "PORT; needs the ray extra", show_default=False)]
+RayOpt = Annotated[Optional[str], typer.Option("--ray", help="run the LLM calls and corpus encoding on Ray Data: "
+                                              "'local' (start a cluster on this machine; also --ray alone), 'auto' "
+                                              "(the running cluster) or ray://HOST:PORT; needs the ray extra",
+                                              show_default=False)]
 WorkersOpt = Annotated[int, typer.Option("--workers", help="Ray workers (with --ray), each with --concurrency "
                                          "calls in flight")]
 
