@@ -153,6 +153,46 @@ def test_rpm_and_max_cost_hold_across_the_cluster(cluster, llm_server, lm_config
     assert r.budget.spent <= 8 * one + one and abs(r.budget.spent - llm_server.calls * one) < one / 2
 
 
+def test_driver_killed_mid_run_resumes_without_repeating(cluster, llm_server, tmp_path):
+    """kill -9 of the driver (a real subprocess on the test's cluster): the re-run writes the one-process version,
+    and only calls in flight at the kill (2 workers x 2 blocks x 4) can be made twice."""
+    import subprocess
+    import sys
+
+    from tests.test_runner_resume import N, SCRIPT, _answer, _run
+
+    llm_server.state.latency = 0.3
+    llm_server.add("job number", fn=_answer)
+    one = tmp_path / "one.py"
+    one.write_text(SCRIPT)
+    ref_version, _ = _run(one, llm_server.url, tmp_path / "reference")
+    llm_server.reset()
+    llm_server.add("job number", fn=_answer)
+    script = tmp_path / "on_ray.py"
+    script.write_text(SCRIPT.replace("res = r.run(", "from synth.runner.ray_exec import RayExecutor\n"
+                                     "r.executor = RayExecutor(r.lm_config, 'auto', workers=2, concurrency=4)\n"
+                                     "res = r.run("))
+    home = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), llm_server.url, str(home)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    deadline, journal = time.time() + 120, None
+    while time.time() < deadline and journal is None:
+        found = list(home.glob(".mira/runs/*/journal.jsonl"))
+        if found and sum(1 for _ in open(found[0])) >= 20:
+            journal = found[0]
+        time.sleep(0.01)
+    assert journal is not None, proc.stderr.read().decode()[-2000:] if proc.poll() is not None else "no progress"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_at_kill = sum(1 for line in open(journal) if '"key"' in line)
+    calls_first = llm_server.calls
+    assert done_at_kill < N
+    version, n = _run(script, llm_server.url, home)
+    assert (version, int(n)) == (ref_version, N)
+    assert llm_server.calls - calls_first <= N - done_at_kill  # nothing journaled or cached is asked again
+    assert llm_server.calls <= N + 16
+
+
 def test_cached_items_are_never_dispatched(cluster, llm_server, lm_config, home):
     from synth.runner.ray_exec import RayExecutor
 
