@@ -189,7 +189,8 @@ def test_driver_killed_mid_run_resumes_without_repeating(cluster, llm_server, tm
     assert done_at_kill < N
     version, n = _run(script, llm_server.url, home)
     assert (version, int(n)) == (ref_version, N)
-    assert llm_server.calls - calls_first <= N - done_at_kill  # nothing journaled or cached is asked again
+    # no journaled item is asked again, nor any answer the cache holds
+    assert llm_server.calls - calls_first <= N - done_at_kill
     assert llm_server.calls <= N + 16
 
 

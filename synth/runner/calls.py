@@ -21,6 +21,22 @@ def backoff(tries: int, cap: float, multiplier: float = 0.5) -> float:
     return random.uniform(0, min(cap, multiplier * 2 ** (tries - 1)))
 
 
+async def with_retries(send, max_retries: int, backoff_max: float, retryable, on_retry):
+    """`await send()`, tried again on an LMCallError that is `retryable` (after `on_retry(error)` and a wait:
+    the server's Retry-After, else `backoff`) at most `max_retries` times; the last error is raised. The runner and
+    the Ray workers both retry this way; the first try costs nothing but this frame (#17: client CPU per call)."""
+    tries = 0
+    while True:
+        tries += 1
+        try:
+            return await send()
+        except LMCallError as e:
+            if tries > max_retries or not retryable(e):
+                raise
+            on_retry(e)
+            await asyncio.sleep(e.retry_after if e.retry_after is not None else backoff(tries, backoff_max))
+
+
 def endpoint_problem(err: LMCallError, base: str | None, model: str) -> str | None:
     """A user-facing explanation when `err` means the endpoint cannot serve this command at all, else None."""
     where = base or model

@@ -24,7 +24,7 @@ from ..records import canonical_json
 from ..store import mira_home
 from .budget import Budget, BudgetReached
 from .calls import (EndpointUnavailable, _acall, _lm_error, _parse_error, _plain,  # noqa: F401 - re-exported
-                    answer, backoff, direct_predictor, endpoint_problem, reason_key)
+                    answer, direct_predictor, endpoint_problem, reason_key, with_retries)
 from .cache import AnswerCache, call_key, signature_fingerprint
 from .cost import dollars, estimate_tokens, known_prices
 from .journal import Journal
@@ -301,49 +301,52 @@ class Runner:
         tokens_in = self._prompt_tokens(module, task, feedback)
         est = tokens_in + self.lm_config.max_tokens
         scope = CallScope(feedback=list(feedback), output_schema=self._schema(module, task))
-        token = SCOPE.set(scope)
-        tries = 0
-        try:
-            while True:  # transport retries: the first try costs no retry machinery (#17: client CPU per call)
-                tries += 1
+
+        async def one_try():
+            held = self.budget.reserve(dollars(self.lm_config.model, tokens_in, self.lm_config.max_tokens)
+                                       if self.budget.max_cost is not None else None)
+            paid = None
+            try:
+                await limits.acquire(est)
+                stats["calls"] += 1
                 try:
-                    held = self.budget.reserve(dollars(self.lm_config.model, tokens_in, self.lm_config.max_tokens)
-                                               if self.budget.max_cost is not None else None)
-                    paid = None
-                    try:
-                        await limits.acquire(est)
-                        stats["calls"] += 1
-                        try:
-                            fields, error = await answer(module, task.inputs, self.engine, self.adapter,
-                                                         self._direct(module))
-                        except LMCallError as lm_err:
-                            why = self._dead_endpoint(lm_err)
-                            if why:
-                                raise EndpointUnavailable(why) from None
-                            raise
-                        self._served = True
-                        used = (scope.usage.get("prompt_tokens") or 0) + (scope.usage.get("completion_tokens") or 0)
-                        limits.settle(est, used)
-                        paid = dollars(self.lm_config.model, scope.usage.get("prompt_tokens") or 0,
-                                       scope.usage.get("completion_tokens") or 0)
-                    finally:
-                        self.budget.settle(held, paid)
-                    if paid:
-                        journal.spend(paid)
-                        stats["cost_micro"] += int(round(paid * 1e6))
-                    stats["tokens_in"] += scope.usage.get("prompt_tokens") or 0
-                    stats["tokens_out"] += scope.usage.get("completion_tokens") or 0
-                    break
-                except LMCallError as e:
-                    if tries > self.rc.max_retries or not retryable(e):
-                        raise
-                    stats["retries"] += 1
-                    stats[f"fault:{e.kind}"] += 1
-                    await asyncio.sleep(e.retry_after if e.retry_after is not None
-                                        else backoff(tries, self.rc.backoff_max))
+                    fields, error = await answer(module, task.inputs, self.engine, self.adapter, self._direct(module))
+                except LMCallError as lm_err:
+                    why = self._dead_endpoint(lm_err)
+                    if why:
+                        raise EndpointUnavailable(why) from None
+                    raise
+                self._served = True
+                used = (scope.usage.get("prompt_tokens") or 0) + (scope.usage.get("completion_tokens") or 0)
+                limits.settle(est, used)
+                paid = dollars(self.lm_config.model, scope.usage.get("prompt_tokens") or 0,
+                               scope.usage.get("completion_tokens") or 0)
+            finally:
+                self.budget.settle(held, paid)
+            self.count_paid(stats, journal, scope.usage, paid)
+            return fields, error, paid
+
+        def on_retry(e: LMCallError) -> None:
+            stats["retries"] += 1
+            stats[f"fault:{e.kind}"] += 1
+
+        token = SCOPE.set(scope)
+        try:
+            fields, error, paid = await with_retries(one_try, self.rc.max_retries, self.rc.backoff_max, retryable,
+                                                     on_retry)
         finally:
             SCOPE.reset(token)
         return self.entry(fields, error, scope.raw, scope.usage, scope.finish_reason, paid)
+
+    @staticmethod
+    def count_paid(stats: Counter, journal: Journal, usage: dict, paid: float | None) -> None:
+        """A returned call's tokens and dollars in the run's totals; its dollars in the journal (a resumed run's
+        budget starts from them)."""
+        if paid:
+            journal.spend(paid)
+            stats["cost_micro"] += int(round(paid * 1e6))
+        stats["tokens_in"] += usage.get("prompt_tokens") or 0
+        stats["tokens_out"] += usage.get("completion_tokens") or 0
 
     def entry(self, fields, error, raw, usage, finish_reason, paid) -> dict:
         """What the answer cache keeps for one call; an answer cut off at max_tokens is a parse error."""

@@ -29,8 +29,8 @@ from ..lm import transport as tr
 from ..lm.config import LMConfig, strip_credentials
 from ..lm.engine import SCOPE, CallScope
 from ..ray_connect import connect, quiet_data_context
-from .budget import Budget
-from .calls import backoff, endpoint_problem
+from .budget import Budget, BudgetReached
+from .calls import endpoint_problem, with_retries
 from .cost import dollars
 from .limits import RateLimits
 
@@ -103,44 +103,53 @@ class LLMBatchWorker:
         return out
 
     async def _tries(self, req: dict) -> dict:
+        faults: list[str] = []
+
+        def retryable(e: tr.LMCallError) -> bool:
+            dead = not self.served and endpoint_problem(e, strip_credentials(self.cfg.base_url), self.cfg.model)
+            return e.transient and not dead
+
+        try:
+            out = await with_retries(lambda: self._try(req), self.max_retries, self.backoff_max, retryable,
+                                     lambda e: faults.append(e.kind))
+        except BudgetReached:  # the gate refused the try: not sent
+            return {"budget": True, "calls": len(faults), "faults": faults}
+        except tr.LMCallError as e:
+            return {"lm_error": [type(e).__name__, str(e), e.status, e.retry_after, getattr(e, "unreachable", False)],
+                    "calls": len(faults) + 1, "faults": faults}
+        out.update(calls=len(faults) + 1, faults=faults)
+        return out
+
+    async def _try(self, req: dict) -> dict:
+        """One try: a reservation from the gate, the call, the gate settled with what it used."""
         import dspy
 
         from .calls import answer
 
-        faults: list[str] = []
-        est = req["est_tokens"]
-        while True:
-            held = 0.0
+        est, held = req["est_tokens"], 0.0
+        if self.gate is not None:
+            held = await self.gate.acquire.remote(est, req["est_dollars"])
+            if held is None:
+                raise BudgetReached()
+        scope = CallScope(feedback=req["feedback"], output_schema=req["schema"])
+        token = SCOPE.set(scope)
+        try:
+            with dspy.context(lm=self.lm, adapter=self.adapter):
+                fields, error = await answer(self.module, req["inputs"], self.engine, self.adapter, self.direct)
+        except tr.LMCallError:
             if self.gate is not None:
-                held = await self.gate.acquire.remote(est, req["est_dollars"])
-                if held is None:
-                    return {"budget": True, "calls": len(faults), "faults": faults}
-            scope = CallScope(feedback=req["feedback"], output_schema=req["schema"])
-            token = SCOPE.set(scope)
-            try:
-                with dspy.context(lm=self.lm, adapter=self.adapter):
-                    fields, error = await answer(self.module, req["inputs"], self.engine, self.adapter, self.direct)
-            except tr.LMCallError as e:
-                if self.gate is not None:
-                    self.gate.settle.remote(est, None, held, None)
-                dead = not self.served and endpoint_problem(e, strip_credentials(self.cfg.base_url), self.cfg.model)
-                if len(faults) >= self.max_retries or not e.transient or dead:
-                    return {"lm_error": [type(e).__name__, str(e), e.status, e.retry_after,
-                                         getattr(e, "unreachable", False)], "calls": len(faults) + 1, "faults": faults}
-                faults.append(e.kind)
-                await asyncio.sleep(e.retry_after if e.retry_after is not None
-                                    else backoff(len(faults), self.backoff_max))
-                continue
-            finally:
-                SCOPE.reset(token)
-            self.served = True
-            usage = scope.usage or {}
-            paid = dollars(self.cfg.model, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
-            if self.gate is not None:
-                used = (usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0)
-                self.gate.settle.remote(est, used, held, paid)
-            return {"fields": fields, "error": error, "raw": scope.raw, "usage": usage, "cost": paid,
-                    "finish_reason": scope.finish_reason, "calls": len(faults) + 1, "faults": faults}
+                self.gate.settle.remote(est, None, held, None)
+            raise
+        finally:
+            SCOPE.reset(token)
+        self.served = True
+        usage = scope.usage or {}
+        paid = dollars(self.cfg.model, usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+        if self.gate is not None:
+            used = (usage.get("prompt_tokens") or 0) + (usage.get("completion_tokens") or 0)
+            self.gate.settle.remote(est, used, held, paid)
+        return {"fields": fields, "error": error, "raw": scope.raw, "usage": usage, "cost": paid,
+                "finish_reason": scope.finish_reason}
 
 
 def rebuild_error(kind: str, message: str, status, retry_after, unreachable) -> tr.LMCallError:

@@ -74,12 +74,8 @@ def run_rounds(runner, module, tasks: list, check, prompt_hash: str | None, sig_
                 continue
             runner._served = True
             paid, usage = got["cost"], got["usage"]
-            if paid:
-                runner.budget.spent += paid
-                journal.spend(paid)
-                stats["cost_micro"] += int(round(paid * 1e6))
-            stats["tokens_in"] += usage.get("prompt_tokens") or 0
-            stats["tokens_out"] += usage.get("completion_tokens") or 0
+            runner.budget.settle(0.0, paid)  # the gate held its reservation; the driver's ledger records the spend
+            runner.count_paid(stats, journal, usage, paid)
             entry = runner.entry(got["fields"], got["error"], got["raw"], usage, got["finish_reason"], paid)
             runner.cache.put(keys[key], entry)
             acc[key].add(entry)
