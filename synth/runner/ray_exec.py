@@ -98,9 +98,7 @@ class LLMBatchWorker:
 
     async def _guarded(self, req: dict) -> dict:
         async with self._sem:
-            out = await self._tries(req)
-        out["pid"] = os.getpid()
-        return out
+            return await self._tries(req)
 
     async def _tries(self, req: dict) -> dict:
         faults: list[str] = []
@@ -171,7 +169,6 @@ class RayExecutor:
         connect(address, workers, RAY_MISSING)
         self.lm, self.key = lm, lm.api_key()
         self.workers, self.concurrency = workers, max(1, concurrency)
-        self.pids: set[int] = set()  # the worker processes that answered (a replaced worker adds one)
         self.first_answers: list[float] = []  # perf_counter() of each dataset's first answer (its pool is up)
         self._gates: dict[tuple, object] = {}
 
@@ -208,6 +205,4 @@ class RayExecutor:
             if i == 0:
                 self.first_answers.append(time.perf_counter())
             for key, res in zip(batch["key"], batch["res"]):
-                got = pickle.loads(res)
-                self.pids.add(got.pop("pid"))
-                yield str(key), got
+                yield str(key), pickle.loads(res)
