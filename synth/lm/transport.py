@@ -235,21 +235,3 @@ class MultiTransport:
     async def aclose(self) -> None:
         for p in self.parts:
             await p.aclose()
-
-
-def make_transport(cfg: LMConfig):
-    if len(cfg.endpoints) > 1 and cfg.transport != "local":
-        return MultiTransport([make_transport(cfg.with_(api_base=b, more_bases=())) for b in cfg.endpoints],
-                              list(cfg.endpoints))
-    if cfg.transport == "http":
-        return HttpTransport(cfg)
-    if cfg.transport == "litellm":
-        return LiteLLMTransport(cfg)
-    try:
-        from .local import LocalTransport
-    except ImportError:
-        from ..errors import InputError
-
-        raise InputError("No LM is configured and the embedded local model is not available. Pass one, e.g. "
-                         "--lm openai/Qwen/Qwen3-32B --api-base http://localhost:8000/v1 (or set MIRA_LM).") from None
-    return LocalTransport(cfg)

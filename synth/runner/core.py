@@ -19,7 +19,8 @@ from typing import Iterable
 from ..errors import InputError, MiraError
 from ..lm.config import LMConfig, strip_credentials
 from ..lm.engine import SCOPE, CallScope, MiraAsyncEngine, make_dspy_lm
-from ..lm.transport import LMCallError, make_transport
+from ..lm.factory import make_transport
+from ..lm.transport import LMCallError
 from ..records import canonical_json
 from ..store import mira_home
 from .budget import Budget, BudgetReached

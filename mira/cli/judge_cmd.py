@@ -10,8 +10,8 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from ..errors import InputError
-from ..records import normalize_text, stable_id
+from synth.errors import InputError
+from synth.records import normalize_text, stable_id
 from .common import (ApiBaseOpt, ApiKeyEnvOpt, ConcurrencyOpt, DryRunOpt, GroundedOpt, HomeOpt, LMOpt, MaxCostOpt,
                      MaxReasksOpt,
                      NoCacheOpt, RayOpt, RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, console, make_runner, print_estimate, short, store_for)

@@ -10,11 +10,11 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
 
-from ..errors import InputError
-from ..export import export_version
-from ..importer import DEFAULT_MAX_CHARS, ImportReport, import_file, parse_map
-from ..presets import PRESETS
-from ..store import Version
+from synth.errors import InputError
+from synth.export import export_version
+from synth.importer import DEFAULT_MAX_CHARS, ImportReport, import_file, parse_map
+from synth.presets import PRESETS
+from synth.store import Version
 from .common import HomeOpt, console, short, store_for
 
 app = typer.Typer(no_args_is_help=True, help="Import, inspect, compare and export dataset versions.")
@@ -173,7 +173,7 @@ def split_cmd(ref: Annotated[str, typer.Argument()],
               name: Annotated[Optional[str], typer.Option("--name", help="prefix (default: the dataset name)")] = None,
               home: HomeOpt = None) -> None:
     """Group-aware train / val / test versions: no group (JD, family, employer) in two splits."""
-    from ..split import split_version
+    from synth.split import split_version
 
     try:
         rs = tuple(float(x) for x in ratios.split(","))
@@ -194,7 +194,7 @@ def sample_cmd(ref: Annotated[str, typer.Argument(help="jd or pool REF")],
                                                               "seniority")] = None,
                home: HomeOpt = None) -> None:
     """Draw JDs proportionally across strata (length in quantile bins) before any model is evaluated."""
-    from ..sample import stratified_sample
+    from synth.sample import stratified_sample
 
     out = stratified_sample(store_for(home), ref, n, [f.strip() for f in stratify.split(",") if f.strip()], seed,
                             name, anchors)

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from ..importer import import_file
-from ..paths import sample_file
-from ..store import DatasetStore
+from synth.importer import import_file
+from synth.paths import sample_file
+from synth.store import DatasetStore
 from .common import err_console
 
 SAMPLES = [("jd", "monster_jds_sample.csv", "monster", "sample-jd"),
@@ -42,7 +42,7 @@ def demo_jds(store: DatasetStore, n: int) -> tuple[str, ...]:
     """The first `n` sample JDs (in file order) that plainly read as postings and state a requirement with years:
     each stage then has something to work from (a constraint to flip, requirements to judge against). The others
     are left to `mira synth jd`, which takes every JD."""
-    from ..stages.extract import PLAIN_POSTING, YEARS, jd_input, posting_cues, requirement_sentences
+    from synth.stages.extract import PLAIN_POSTING, YEARS, jd_input, posting_cues, requirement_sentences
 
     picked = []
     for jd in store.resolve("sample-jd", "jd").iter_records():
@@ -56,9 +56,9 @@ def demo_jds(store: DatasetStore, n: int) -> tuple[str, ...]:
 
 def run_demo(store: DatasetStore, console: Console, lm: str | None = None, api_base: str | None = None,
              n_jds: int = 1, train: bool = True) -> dict:
-    from ..lm.config import resolve_lm_config
-    from ..lm.transport import make_transport
-    from ..runner import Runner, RunnerConfig
+    from synth.lm.config import resolve_lm_config
+    from synth.lm.factory import make_transport
+    from synth.runner import Runner, RunnerConfig
 
     t0 = time.time()
     out: dict = {"timings": {}}
@@ -80,7 +80,7 @@ def run_demo(store: DatasetStore, console: Console, lm: str | None = None, api_b
     runner = lambda: Runner(cfg, store.home, rc, console=err_console, transport=transport)  # noqa: E731
     out["timings"]["import"] = time.time() - t0
 
-    from ..stages.pipeline import JDPipelineConfig, run_jd_pipeline
+    from synth.stages.pipeline import JDPipelineConfig, run_jd_pipeline
     from .data import stage_table
 
     picked = demo_jds(store, n_jds)
@@ -96,7 +96,7 @@ def run_demo(store: DatasetStore, console: Console, lm: str | None = None, api_b
     out["jd"] = [v.ref for v in (res.anchors, res.pairs) if v]
     out["timings"]["five_stages"] = time.time() - t1
 
-    from ..stages.jdcv_pipeline import run_jdcv
+    from synth.stages.jdcv_pipeline import run_jdcv
 
     _step(console, 3, "JD–CV triplets: balanced and deceptive hard negatives, plus a real unrelated CV")
     t1 = time.time()
@@ -127,7 +127,7 @@ def _judge(store: DatasetStore, runner, console: Console, anchors) -> str | None
     preferred constraints (`--anchors`), never the judging call's."""
     from judge.pool import judge_pool
 
-    from ..records import stable_id
+    from synth.records import stable_id
 
     recs = list(anchors.iter_records()) if anchors is not None else []
     if not recs:
@@ -171,7 +171,7 @@ def _train_and_eval(store: DatasetStore, console: Console) -> dict:
         console.print(f"[yellow]Skipping training: the train extra is not installed ({e}). "
                       "pip install -e '.[train]'[/]")
         return {}
-    from ..split import split_version
+    from synth.split import split_version
 
     # R2 trains on 80% of the sample's JDs and both models are measured on the other 20%, which it never saw
     train_v, test_v = split_version(store, "sample-rjdb", "jd", (0.8, 0.2), seed=0, name="demo-rjdb")

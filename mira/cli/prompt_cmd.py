@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ..stages.tryout import field_diff, resolve_prompt_version, run_try
+from synth.stages.tryout import field_diff, resolve_prompt_version, run_try
 from .common import (ApiBaseOpt, ApiKeyEnvOpt, GroundedOpt, HomeOpt, LMOpt, TimeoutOpt, console, make_runner, short,
                      store_for)
 

@@ -10,7 +10,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import typer  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
-from ..errors import MiraError  # noqa: E402
+from synth.errors import MiraError  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Optional  # noqa: E402
 

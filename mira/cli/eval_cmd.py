@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from ..errors import InputError
+from synth.errors import InputError
 from .common import (ApiBaseOpt, ApiKeyEnvOpt, ConcurrencyOpt, DryRunOpt, GroundedOpt, HomeOpt, LMOpt, MaxCostOpt,
                      RayOpt, TimeoutOpt, WorkersOpt,
                      console, err_console, make_runner, print_estimate, store_for)
@@ -240,7 +240,7 @@ def protocol_cmd(jds: Annotated[str, typer.Option("--jds", help="jd REF, or a po
                  api_key_env: ApiKeyEnvOpt = None, grounded: GroundedOpt = False, ray: RayOpt = None,
                  workers: WorkersOpt = 2, home: HomeOpt = None) -> None:
     """Pooled judging: each model's top-K per JD, the union judged once, recall against the pooled labels."""
-    from judge.protocol import run_protocol
+    from mira.protocol import run_protocol
 
     specs = [m.strip() for m in models.split(",") if m.strip()]
     runner = make_runner(home, lm, api_base, concurrency, max_cost, timeout=timeout, api_key_env=api_key_env,

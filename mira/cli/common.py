@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from ..store import DatasetStore
+from synth.store import DatasetStore
 
 console = Console()
 err_console = Console(stderr=True)
@@ -69,8 +69,8 @@ def make_runner(home: Path | None, lm: str | None, api_base: str | list[str] | N
                 api_key_env: str | None = None, grounded: bool = False, ray: str | None = None, workers: int = 2):
     """The runner for a command's LM flags (flags > env > mira.toml > local). The command ends with the runner's
     summary table (calls, cache, retries, re-asks, rejects by reason, tokens, dollars, wall time) on stderr."""
-    from ..lm.config import resolve_lm_config
-    from ..runner import Runner, RunnerConfig
+    from synth.lm.config import resolve_lm_config
+    from synth.runner import Runner, RunnerConfig
 
     store = store_for(home)
     cfg = resolve_lm_config(lm, api_base, store.home, timeout=timeout, api_key_env=api_key_env,
@@ -80,7 +80,7 @@ def make_runner(home: Path | None, lm: str | None, api_base: str | list[str] | N
                           "quality. Point --lm / --api-base at a real model for real data.[/]")
     executor = None
     if ray:
-        from ..runner.ray_exec import RayExecutor
+        from synth.runner.ray_exec import RayExecutor
 
         executor = RayExecutor(cfg, ray, workers, concurrency)
         err_console.print(f"Ray: {workers} workers x {concurrency} calls in flight; this process keeps the cache, "
@@ -101,7 +101,7 @@ COMMAND_RUNNERS: ContextVar[list | None] = ContextVar("mira_command_runners", de
 
 
 def print_summaries(runners: list) -> None:
-    from ..runner.progress import runner_summary
+    from synth.runner.progress import runner_summary
 
     for runner in runners:
         if sum(runner.totals.values()):

@@ -49,7 +49,7 @@ def _relaunch(command: str, nproc: int, options: dict) -> None:
             continue
         args += [flag] if value is True else [flag, str(value)]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
-           "-m", "synth.cli"] + args
+           "-m", "mira.cli"] + args
     err_console.print(f"[dim]{' '.join(cmd)}[/]")
     raise typer.Exit(subprocess.call(cmd, env={**os.environ, "MIRA_NPROC_CHILD": "1"}))
 
@@ -170,7 +170,7 @@ def head_cmd(data: Annotated[list[str], typer.Option("--data", help="boundary_pa
     search = None
     if lam == "auto":
         if not val_pool:
-            from ..errors import InputError
+            from synth.errors import InputError
 
             raise InputError("--lambda auto needs --val-pool REF (a pool to grid-search lambda on).")
         res.lam, search = search_lambda_on_pool(store, val_pool, scorer, res.head, cache, select)

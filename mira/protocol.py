@@ -11,15 +11,17 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.errors import InputError
+from synth.errors import BudgetStop, InputError
 from synth.store import pool_members
 from synth.runner import Runner
 from synth.runner.calls import reason_key
-from synth.stages.pipeline import BudgetStop
 from synth.store import DatasetStore, Version
 
-from .run import estimate_judging, judge_pairs
-from .rubric import Rubric, load_rubric
+from judge.rubric import Rubric, load_rubric
+from train.embed_cache import open_cache
+from train.evaluate import _top_k, make_scorer
+from train.metrics import Query, rank_metrics
+from judge.run import estimate_judging, judge_pairs
 
 
 @dataclass
@@ -42,8 +44,6 @@ def pooled_metrics(rankings: dict[str, list[str]], labels: dict[tuple[str, str],
     """Recall@K / Precision@K of one model's rankings against pooled labels (train.metrics, through ranx): the
     denominator is every judge-positive of the JD in the pool, whichever model retrieved it; unjudged pairs are
     dropped from the ranking (never counted as negatives); JDs with no judge-positive are excluded and counted."""
-    from train.metrics import Query, rank_metrics
-
     queries, dropped = [], 0
     for jd, ranked in rankings.items():
         judged = [c for c in ranked if (jd, c) in labels]
@@ -80,8 +80,6 @@ def _inputs(store: DatasetStore, jds_ref: str, corpus_ref: str | None):
 
 def retrieve(store: DatasetStore, jds: list[dict], jd_v: Version, corpus: list[dict], corpus_v: Version,
              spec: str, k: int, k1: int, name: str, cache, encoder=None) -> tuple[dict[str, list[str]], Version]:
-    from train.evaluate import _top_k, make_scorer
-
     scorer = make_scorer(spec)
     scorer.remote = encoder
     ids = [c["id"] for c in corpus]
@@ -108,9 +106,6 @@ def run_protocol(store: DatasetStore, runner: Runner, jds_ref: str, corpus_ref: 
                  encoder=None) -> ProtocolResult:
     """`on_estimate(estimate)` is called with the token / cost estimate before any judge call is made; `encoder`
     (a train.ray_encode.RayEncoder) encodes the corpus on Ray workers."""
-    from train.embed_cache import open_cache
-    from train.evaluate import make_scorer
-
     rubric = rubric or load_rubric()
     ks = sorted({x for x in (ks or [10, 50, 100, 200]) if x <= k}) or [k]
     jds, jd_v, corpus, corpus_v = _inputs(store, jds_ref, corpus_ref)

@@ -6,7 +6,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..stages.pipeline import JDPipelineConfig, parse_stages, run_jd_pipeline
+from mira.jdcv_verify import JudgeVerifier
+from synth.stages.pipeline import JDPipelineConfig, parse_stages, run_jd_pipeline
 from .common import (ApiBaseOpt, ConcurrencyOpt, DryRunOpt, HomeOpt, LMOpt, MaxCostOpt, MaxReasksOpt, NoCacheOpt,
                      RpmOpt, TimeoutOpt, TpmOpt, ApiKeyEnvOpt, GroundedOpt, RayOpt, WorkersOpt, console, make_runner, print_estimate,
                      store_for)
@@ -36,7 +37,7 @@ def synth_jd(
                          api_key_env, grounded, ray, workers)
     store = store_for(home)
     if dry_run:
-        from ..stages import extract
+        from synth.stages import extract
 
         recs = store.resolve(jds, "jd").records()[: limit] if jds else []
         est = runner.estimate(extract.Extract(), [extract.make_task(r) for r in recs if not extract.precheck(r)])
@@ -71,7 +72,7 @@ def synth_jdcv(
     grounded: GroundedOpt = False, ray: RayOpt = None, workers: WorkersOpt = 2, home: HomeOpt = None,
 ) -> None:
     """JD–CV triplets: balanced positives / screening negatives and tagged deceptive hard negatives."""
-    from ..stages.jdcv_pipeline import estimate_jdcv, run_jdcv
+    from synth.stages.jdcv_pipeline import estimate_jdcv, run_jdcv
 
     runner = make_runner(home, lm, api_base, concurrency, max_cost, rpm, tpm, max_reasks, no_cache, timeout,
                          api_key_env, grounded, ray, workers)
@@ -81,7 +82,8 @@ def synth_jdcv(
         console.print("(the balanced generator; the hard-negative generator and --verify-with-judge add about as "
                       "many calls again each)")
         return
-    v = run_jdcv(store_for(home), runner, jds, name, generator, per_jd, cvs, anchors, verify_with_judge, limit, seed)
+    verify = JudgeVerifier(runner) if verify_with_judge else None
+    v = run_jdcv(store_for(home), runner, jds, name, generator, per_jd, cvs, anchors, verify, limit, seed)
     console.print(f"[bold]{v.ref}[/] (jdcv_triplet, {v.count} triplets)")
     if (t := stage_table(v)) is not None:
         t.title = "per generator / negative type"
@@ -97,7 +99,7 @@ def boundary_pairs_cmd(
     home: HomeOpt = None,
 ) -> None:
     """BoundaryHead training pairs: label 1 from stage-4 pairs, label 0 from matching stage-2/3 positives, 1:1."""
-    from ..stages.boundary_pairs import make_boundary_pairs
+    from synth.stages.boundary_pairs import make_boundary_pairs
 
     v = make_boundary_pairs(store_for(home), pairs, name, seed=seed)
     m = v.manifest
