@@ -218,3 +218,45 @@ def test_dry_run_calls_nothing(small_pool, llm_server, tmp_path):
     r, rep = _audit(tmp_path, llm_server.url, "--dry-run")
     assert r.exit_code == 0 and rep is None and llm_server.calls == 0
     assert "128 variants" in r.output
+
+
+# -- model audit on the offline MiniLM ---------------------------------------------------------------------------
+
+@pytest.mark.slow  # loads MiniLM twice and encodes ~150 CVs: ~2 min on the shared 2-core machine
+def test_model_audit_on_minilm_ranks_each_variant_among_the_originals(small_pool, tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from train.backbones import resolve_base
+
+    names = tmp_path / "names.json"
+    names.write_text(json.dumps(NAMES))
+    out = tmp_path / "model.json"
+    r = mira("audit", "model", "--pool", "audit-pool", "--model", "zero-shot", "--names", names, "--per-group", 1,
+             "--k", 1, "--out", out)
+    assert r.exit_code == 0, r.output
+    rep = json.loads(out.read_text())
+    assert rep["kind"] == "model" and rep["params"]["variants"] == 16 * 4  # 16 named CVs, 1 name x 4 groups
+    assert {e["cv_id"] for e in rep["excluded"]} == set()  # the Teva Carpenter CVs are found now
+    # recompute one group's figures with sentence-transformers directly: cosine to the JD, rank among the originals
+    st = SentenceTransformer(resolve_base(None), device="cpu")
+    store = small_pool
+    pool = store.resolve("audit-pool")
+    jds, cvs = store.resolve(pool.manifest["refs"]["jd"]).by_id(), store.resolve(pool.manifest["refs"]["cv"]).by_id()
+    scores, ranks, top = [], [], []
+    for e in pool.iter_records():
+        q = st.encode([jds[e["jd_id"]]["text"]], normalize_embeddings=True)[0]
+        orig = st.encode([cvs[c]["text"] for c in e["candidate_ids"]], normalize_embeddings=True) @ q
+        for i, c in enumerate(e["candidate_ids"]):
+            hit = find_name(cvs[c]["text"])
+            v = st.encode([counterfactual(cvs[c]["text"], hit, "Mei Chen", "female")], normalize_embeddings=True)[0]
+            s = float(v @ q)
+            rank = 1 + sum(o > s for j, o in enumerate(orig) if j != i)
+            scores.append(s)
+            ranks.append(rank)
+            top.append(rank <= 1)
+    g = rep["groups"]["A_F"]
+    assert g["n"] == len(scores) == 16
+    assert g["mean_score"] == pytest.approx(np.mean(scores), abs=1e-4)
+    assert g["mean_rank"] == pytest.approx(np.mean(ranks)) and g["top_k_share"] == pytest.approx(np.mean(top))
+    assert len({round(s["mean_score"], 6) for s in rep["groups"].values()}) == 4  # the name moves the embedding
+    assert all(s["ci_low"] <= s["mean_paired_diff"] <= s["ci_high"] for s in rep["groups"].values())
