@@ -16,6 +16,7 @@ from typing import Annotated, Optional  # noqa: E402
 
 from .common import (COMMAND_RUNNERS, ApiBaseOpt, HomeOpt, LMOpt, console, err_console,  # noqa: E402
                      print_summaries, store_for)
+from .audit_cmd import app as audit_app  # noqa: E402
 from .data import app as data_app  # noqa: E402
 from .eval_cmd import app as eval_app  # noqa: E402
 from .judge_cmd import app as judge_app  # noqa: E402
@@ -65,6 +66,7 @@ app.add_typer(prompt_app, name="prompt")
 app.add_typer(judge_app, name="judge")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
+app.add_typer(audit_app, name="audit")
 
 
 @app.callback()
