@@ -7,6 +7,9 @@ validating -> in_progress -> finalizing -> completed (it stays in_progress while
 when it leaves in_progress. Faults: a rule with `fault="expired"` puts that line in the error file with code
 `batch_expired` (as a batch that ran out of its window reports it), `fault="500"` with an HTTP 500 response;
 `submit_429 = n` answers the next n batch creations with 429 (Retry-After: 0).
+
+Anthropic's Message Batches are served too (`/v1/messages/batches`, `.../{id}`, `.../{id}/results`): a batch is
+in_progress until polled with `hold` unset, then ended; an "expired" rule gives that request `{"type": "expired"}`.
 """
 
 from __future__ import annotations
@@ -116,10 +119,52 @@ class BatchServer(LLMServer):
                 b[key] = fid
         b["request_counts"].update(completed=len(out), failed=len(err))
 
+    async def _a_create(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        bid = f"msgbatch_{len(self.batches) + 1}"
+        reqs = body.get("requests") or []
+        self.batches[bid] = {"id": bid, "type": "message_batch", "processing_status": "in_progress",
+                             "requests": reqs, "results_url": None, "request_counts": {
+                                 "processing": len(reqs), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0}}
+        return web.json_response({k: v for k, v in self.batches[bid].items() if k != "requests"})
+
+    async def _a_retrieve(self, request: web.Request) -> web.Response:
+        b = self.batches.get(request.match_info["bid"])
+        if b is None:
+            return web.json_response({"error": {"type": "not_found_error"}}, status=404)
+        if b["processing_status"] == "in_progress" and not self.hold:
+            results, rc = [], b["request_counts"]
+            for r in b["requests"]:
+                p = r["params"]
+                messages = ([{"role": "system", "content": p["system"]}] if p.get("system") else []) + p["messages"]
+                rule = self._rule_for("\n".join(str(m["content"]) for m in messages))
+                rc["processing"] -= 1
+                if rule is not None and rule.fault == "expired":
+                    rc["expired"] += 1
+                    results.append({"custom_id": r["custom_id"], "result": {"type": "expired"}})
+                    continue
+                text = self._answer(rule, messages)
+                rc["succeeded"] += 1
+                results.append({"custom_id": r["custom_id"], "result": {"type": "succeeded", "message": {
+                    "type": "message", "role": "assistant", "content": [{"type": "text", "text": text}],
+                    "stop_reason": "end_turn", "usage": {"input_tokens": 10, "output_tokens": len(text) // 4}}}})
+            fid = f"file-{len(self.files) + 1}"
+            self.files[fid] = "".join(json.dumps(x) + "\n" for x in results).encode()
+            b.update(processing_status="ended", results_url=f"{self.url}/messages/batches/{b['id']}/results",
+                     results_file=fid)
+        return web.json_response({k: v for k, v in b.items() if k not in ("requests", "results_file")})
+
+    async def _a_results(self, request: web.Request) -> web.Response:
+        b = self.batches[request.match_info["bid"]]
+        return web.Response(body=self.files[b["results_file"]], content_type="application/binary")
+
     def _app(self) -> web.Application:
         app = super()._app()
         app.router.add_post("/v1/files", self._upload)
         app.router.add_get("/v1/files/{fid}/content", self._content)
         app.router.add_post("/v1/batches", self._create)
         app.router.add_get("/v1/batches/{bid}", self._retrieve)
+        app.router.add_post("/v1/messages/batches", self._a_create)
+        app.router.add_get("/v1/messages/batches/{bid}", self._a_retrieve)
+        app.router.add_get("/v1/messages/batches/{bid}/results", self._a_results)
         return app

@@ -97,6 +97,10 @@ def test_batched_synth_jd_equals_online_and_reasks_go_in_a_second_batch(server, 
     log = [json.loads(x) for f in home.glob(".mira/runs/*/batches.jsonl") for x in f.read_text().splitlines()]
     assert {e["batch"] for e in log if "input_sha256" in e} == set(server.batches)
     assert {e["batch"] for e in log if "closed" in e} == set(server.batches)
+    made = len(server.batches)
+    again = cli.invoke(app, _args(server, home, "--batch", "--poll", "0.01"), catch_exceptions=False)
+    assert again.exit_code == 0 and len(server.batches) == made  # cached / journaled items never go in a batch
+    assert _versions(home) == ref
 
 
 def test_reask_online(server, tmp_path):
@@ -127,19 +131,12 @@ def test_expired_requests_are_retried_once_in_the_next_batch(server, tmp_path):
 
 
 def test_expiry_bound_gives_a_retryable_reject(server, tmp_path):
-    from tests.llm_server import Rule
-
     server.add("Acme Widget", fault="expired")  # never answered
     server.add("", fields={"title": "Engineer", "years": 3})
-    home = _home(tmp_path, "h")
-    from synth.lm.config import LMConfig
-    from synth.runner import Runner, RunnerConfig, Task
-    from synth.runner.batch import BatchExecutor
+    from synth.runner import Task
     from tests.toy_module import TitleModule
 
-    cfg = LMConfig(model="openai/gpt-4o-mini", api_base=server.url, timeout=5)
-    ex = BatchExecutor(cfg, poll=0.01, retries=2)
-    runner = Runner(cfg, home, RunnerConfig(progress=False), executor=ex)
+    runner, ex = _runner(server, tmp_path / "h", grounded=False)
     res = runner.run(TitleModule(), [Task("a", {"jd": "Acme Widget maker"}), Task("b", {"jd": "job number 2"})])
     out = {o.key: o for o in res.outcomes}
     assert out["b"].ok and not out["a"].ok and out["a"].retryable
@@ -201,3 +198,91 @@ def test_kill_during_wait_reattaches_without_a_second_submit(server, tmp_path):
     assert len(inputs) == len(set(inputs))  # no batch was submitted twice
     stage1 = [b for b in server.batches if "conservative structured anchor" in json.dumps(server.batch_lines(b))]
     assert stage1 == ["batch_1"]
+
+
+def _runner(server, home, executor=True, grounded=True, **rc):
+    from synth.lm.config import LMConfig
+    from synth.runner import Runner, RunnerConfig
+    from synth.runner.batch import BatchExecutor
+
+    cfg = LMConfig(model="openai/gpt-4o-mini", api_base=server.url, timeout=5, grounded=grounded)
+    ex = BatchExecutor(cfg, poll=0.01) if executor else None
+    return Runner(cfg, home, RunnerConfig(progress=False, **rc), executor=ex), ex
+
+
+def _tasks(n):
+    from synth.runner import Task
+
+    return [Task(f"job{i}", {"jd": f"job number {i}: senior welder"}, grounding={"title": ["Welder", "Fitter"]})
+            for i in range(n)]
+
+
+def test_batch_lines_are_the_online_requests(server, tmp_path):
+    """--grounded: the same messages, params and per-item response_format as the online call, byte for byte."""
+    from tests.toy_module import TitleModule
+
+    server.add("", fields={"title": "Welder", "years": 4})
+    online, _ = _runner(server, tmp_path / "a", executor=False)
+    assert online.run(TitleModule(), _tasks(5)).complete
+    sent = sorted(json.dumps(b, sort_keys=True) for b in server.state.requests)
+    batched, ex = _runner(server, tmp_path / "b")
+    res = batched.run(TitleModule(), _tasks(5))
+    assert res.complete and [o.output for o in res.outcomes] == [{"title": "Welder", "years": 4}] * 5
+    lines = [x for b in ex.submitted for x in server.batch_lines(b)]
+    assert sorted(json.dumps(x["body"], sort_keys=True) for x in lines) == sent
+    assert all(x["body"]["response_format"]["type"] == "json_schema" for x in lines)
+    assert {x["url"] for x in lines} == {"/v1/chat/completions"} and len({x["custom_id"] for x in lines}) == 5
+    # cost at the batch price: half of gpt-4o-mini's online price
+    from synth.runner.cost import dollars
+
+    paid = sum(o.cost for o in res.outcomes)
+    assert paid == pytest.approx(sum(dollars("openai/gpt-4o-mini", o.usage["prompt_tokens"],
+                                             o.usage["completion_tokens"]) for o in res.outcomes) / 2)
+
+
+def test_max_cost_cuts_the_batch_and_the_rest_waits(server, tmp_path):
+    from tests.toy_module import TitleModule
+
+    server.add("", fields={"title": "Welder", "years": 4})
+    probe, _ = _runner(server, tmp_path / "h", max_reasks=0)
+    per_call = probe.estimate(TitleModule(), _tasks(10))["cost_max"] / 10  # worst case per call, batch price
+    probe.close()
+    capped, ex = _runner(server, tmp_path / "h", max_reasks=0, max_cost=per_call * 4.5)
+    res = capped.run(TitleModule(), _tasks(10))
+    assert res.stopped_by_budget and 0 < len(res.outcomes) < 10
+    assert len(ex.submitted) == 1 and len(server.batch_lines(ex.submitted[0])) == len(res.outcomes)
+    assert capped.budget.spent <= per_call * 4.5
+    rest, ex2 = _runner(server, tmp_path / "h", max_reasks=0)
+    res2 = rest.run(TitleModule(), _tasks(10))
+    assert res2.complete and res2.stats["resumed"] == len(res.outcomes)
+    assert len(server.batch_lines(ex2.submitted[0])) == 10 - len(res.outcomes)  # none sent twice
+    again, ex3 = _runner(server, tmp_path / "h", max_reasks=0)
+    assert again.run(TitleModule(), _tasks(10)).complete and ex3.submitted == []  # all journaled: no batch
+
+
+def test_anthropic_message_batches(server, tmp_path):
+    """The Messages API shape: system prompt apart, the same turns and max_tokens; an expired request retried."""
+    from synth.lm.config import LMConfig
+    from synth.runner import Runner, RunnerConfig
+    from synth.runner.batch import BatchExecutor
+    from tests.toy_module import TitleModule
+
+    server.add("", fields={"title": "Welder", "years": 4})
+    online, _ = _runner(server, tmp_path / "a", executor=False, grounded=False)
+    tasks = _tasks(3)
+    assert online.run(TitleModule(), tasks).complete
+    sent = {json.dumps(b["messages"]) for b in server.state.requests}
+    server.reset()
+    server.add("job number 1", fault="expired", times=1)
+    server.add("", fields={"title": "Welder", "years": 4})
+    cfg = LMConfig(model="anthropic/claude-3-5-haiku-20241022", api_base=server.url, timeout=5)
+    ex = BatchExecutor(cfg, poll=0.01)
+    res = Runner(cfg, tmp_path / "b", RunnerConfig(progress=False), executor=ex).run(TitleModule(), tasks)
+    assert res.complete and all(o.output == {"title": "Welder", "years": 4} for o in res.outcomes)
+    assert ex.submitted == ["msgbatch_1", "msgbatch_2"] and len(server.batches["msgbatch_2"]["requests"]) == 1
+    p = server.batches["msgbatch_1"]["requests"][0]["params"]
+    assert p["model"] == "claude-3-5-haiku-20241022" and p["max_tokens"] == cfg.max_tokens
+    got = {json.dumps([{"role": "system", "content": r["params"]["system"]}, *r["params"]["messages"]])
+           for r in server.batches["msgbatch_1"]["requests"]}
+    assert got == sent
+    assert res.stats["fault:batch_expired"] == 1
