@@ -286,3 +286,55 @@ def test_anthropic_message_batches(server, tmp_path):
            for r in server.batches["msgbatch_1"]["requests"]}
     assert got == sent
     assert res.stats["fault:batch_expired"] == 1
+
+
+def _run_batch(folder, stop):
+    """Plays `vllm run-batch -i IN -o OUT`: answers every line of each input file, output in one go."""
+    from tests.llm_server import auto_answer
+
+    while not stop.is_set():
+        for inp in folder.glob("mira-*.jsonl"):
+            out = inp.with_name(inp.name.removesuffix(".jsonl") + ".output.jsonl")
+            if inp.name.endswith(".output.jsonl") or out.exists():
+                continue
+            res = []
+            for i, raw in enumerate(inp.read_text().splitlines()):
+                line = json.loads(raw)
+                text = auto_answer(line["body"]["messages"])
+                res.append({"id": f"vllm-{i}", "custom_id": line["custom_id"], "error": None, "response": {
+                    "status_code": 200, "request_id": f"r{i}", "body": {
+                        "object": "chat.completion", "usage": {"prompt_tokens": 20, "completion_tokens": 5},
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": text}}]}}})
+            out.write_text("".join(json.dumps(x) + "\n" for x in res))
+        time.sleep(0.01)
+
+
+def test_batch_dir_for_vllm_run_batch(server, tmp_path):
+    import threading
+
+    from synth.lm.config import LMConfig
+    from synth.runner import Runner, RunnerConfig
+    from synth.runner.batch import BatchExecutor
+    from tests.toy_module import TitleModule
+
+    folder, stop = tmp_path / "batches", threading.Event()
+    cfg = LMConfig(model="hosted_vllm/Qwen/Qwen3-32B", api_base=server.url, timeout=5)
+    ex = BatchExecutor(cfg, poll=0.01, folder=folder)
+    t = threading.Thread(target=_run_batch, args=(folder, stop), daemon=True)
+    t.start()
+    try:
+        res = Runner(cfg, tmp_path / "h", RunnerConfig(progress=False), executor=ex).run(TitleModule(), _tasks(4))
+    finally:
+        stop.set()
+        t.join(5)
+    assert res.complete and [o.output["years"] for o in res.outcomes] == [1] * 4
+    inp = folder / f"{ex.submitted[0]}.jsonl"
+    lines = [json.loads(x) for x in inp.read_text().splitlines()]
+    assert len(ex.submitted) == 1 and len(lines) == 4 and lines[0]["body"]["model"] == "Qwen/Qwen3-32B"
+    assert server.calls == 0  # nothing online
+
+
+def test_batch_dir_needs_batch(server, tmp_path):
+    r = cli.invoke(app, _args(server, _home(tmp_path, "h"), "--batch-dir", str(tmp_path / "b")))
+    assert r.exit_code != 0 and "--batch-dir goes with --batch" in r.output

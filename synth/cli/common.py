@@ -67,6 +67,9 @@ ReaskOnlineOpt = Annotated[bool, typer.Option("--reask-online", help="with --bat
                                               "as a second batch")]
 BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", help="requests per batch (default: the "
                                                      "provider's limit, 50,000 for OpenAI)", show_default=False)]
+BatchDirOpt = Annotated[Optional[Path], typer.Option("--batch-dir", help="with --batch: write each batch as a "
+                                                    "JSONL file in this folder for an offline runner (vllm run-batch) "
+                                                    "and wait for its .output.jsonl there", show_default=False)]
 
 
 @dataclass(frozen=True)
@@ -76,11 +79,16 @@ class BatchSettings:
     poll: float = 60.0
     reask_online: bool = False
     size: int | None = None
+    folder: Path | None = None
 
 
-def batch_settings(batch: bool, poll: float = 60.0, reask_online: bool = False,
-                   batch_size: int | None = None) -> BatchSettings | None:
-    return BatchSettings(poll, reask_online, batch_size) if batch else None
+def batch_settings(batch: bool, poll: float = 60.0, reask_online: bool = False, batch_size: int | None = None,
+                   batch_dir: Path | None = None) -> BatchSettings | None:
+    if batch_dir is not None and not batch:
+        from ..errors import InputError
+
+        raise InputError("--batch-dir goes with --batch (add --batch to write the batch files there).")
+    return BatchSettings(poll, reask_online, batch_size, batch_dir) if batch else None
 
 
 GroundedOpt = Annotated[bool, typer.Option("--grounded", help="send each item's grounded JSON schema as "
@@ -113,7 +121,8 @@ def make_runner(home: Path | None, lm: str | None, api_base: str | list[str] | N
     if batch is not None:
         from ..runner.batch import BatchExecutor
 
-        executor = BatchExecutor(cfg, batch.poll, batch.size, batch.reask_online, console=err_console)
+        executor = BatchExecutor(cfg, batch.poll, batch.size, batch.reask_online, console=err_console,
+                                 folder=batch.folder)
     if ray:
         from ..runner.ray_exec import RayExecutor
 

@@ -14,7 +14,8 @@ from ..errors import InputError
 from ..records import normalize_text, stable_id
 from .common import (ApiBaseOpt, ApiKeyEnvOpt, ConcurrencyOpt, DryRunOpt, GroundedOpt, HomeOpt, LMOpt, MaxCostOpt,
                      MaxReasksOpt,
-                     NoCacheOpt, RayOpt, RpmOpt, BatchOpt, PollOpt, ReaskOnlineOpt, BatchSizeOpt, batch_settings,
+                     NoCacheOpt, RayOpt, RpmOpt, BatchOpt, PollOpt, ReaskOnlineOpt, BatchSizeOpt,
+                     BatchDirOpt, batch_settings,
                      TimeoutOpt, TpmOpt, WorkersOpt, console, make_runner, print_estimate, short, store_for)
 
 app = typer.Typer(no_args_is_help=True, help="Judge JD–CV pairs with the rubric in prompts/judge/.")
@@ -46,6 +47,7 @@ def pool_cmd(pool: Annotated[str, typer.Option("--pool", help="pool REF")],
              dry_run: DryRunOpt = False, api_key_env: ApiKeyEnvOpt = None, grounded: GroundedOpt = False,
              ray: RayOpt = None, workers: WorkersOpt = 2, batch: BatchOpt = False, poll: PollOpt = 60.0,
              reask_online: ReaskOnlineOpt = False, batch_size: BatchSizeOpt = None,
+             batch_dir: BatchDirOpt = None,
              home: HomeOpt = None) -> None:
     """Judge every (JD, candidate) pair of a pool through the runner (cache, resume, cost, progress)."""
     from judge.pool import estimate_pool, judge_pool
@@ -53,7 +55,7 @@ def pool_cmd(pool: Annotated[str, typer.Option("--pool", help="pool REF")],
     runner, rub = _runner(home, lm, api_base, rubric, concurrency=concurrency, max_cost=max_cost, rpm=rpm, tpm=tpm,
                           max_reasks=max_reasks, no_cache=no_cache, timeout=timeout, api_key_env=api_key_env,
                           grounded=grounded, ray=ray, workers=workers,
-                          batch=batch_settings(batch, poll, reask_online, batch_size))
+                          batch=batch_settings(batch, poll, reask_online, batch_size, batch_dir))
     if dry_run:
         print_estimate(estimate_pool(store_for(home), runner, pool, rub, redact, anchors), runner.lm_config.model)
         return

@@ -34,7 +34,7 @@ from ..lm.config import LMConfig
 from ..lm.engine import SCOPE, CallScope, MiraAsyncEngine, make_dspy_lm
 from ..lm.transport import LMCallError
 from .batch_anthropic import AnthropicBatchAPI
-from .batch_openai import LineResult, OpenAIBatchAPI
+from .batch_openai import FileBatchAPI, LineResult, OpenAIBatchAPI
 from .cost import batch_dollars, batch_prices, dollars
 
 BATCH_WITH_RAY = ("--batch and --ray do not go together: a batch is submitted and awaited by one driver, and the "
@@ -45,7 +45,9 @@ class BatchFailed(MiraError):
     """The provider refused a batch as a whole, or could not be reached to submit one; re-running resumes."""
 
 
-def make_batch_api(cfg: LMConfig, max_retries: int = 6, backoff_max: float = 30.0):
+def make_batch_api(cfg: LMConfig, max_retries: int = 6, backoff_max: float = 30.0, folder: str | None = None):
+    if folder is not None:
+        return FileBatchAPI(cfg, folder)
     if cfg.transport == "http":
         return OpenAIBatchAPI(cfg, max_retries, backoff_max)
     if cfg.model.startswith("anthropic/"):
@@ -139,9 +141,10 @@ class BatchExecutor:
     streams = True
 
     def __init__(self, lm: LMConfig, poll: float = 60.0, batch_size: int | None = None, reask_online: bool = False,
-                 retries: int = 2, console=None, api=None, max_retries: int = 6, backoff_max: float = 30.0):
+                 retries: int = 2, console=None, api=None, max_retries: int = 6, backoff_max: float = 30.0,
+                 folder: str | None = None):
         self.lm = lm
-        self.api = api or make_batch_api(lm, max_retries, backoff_max)
+        self.api = api or make_batch_api(lm, max_retries, backoff_max, folder)
         self.size = max(1, min(batch_size or self.api.max_requests, self.api.max_requests))
         self.max_bytes = self.api.max_bytes
         self.poll, self.reask_online, self.retries = max(0.0, poll), reask_online, retries
@@ -263,6 +266,8 @@ class BatchExecutor:
             self.submitted.append(batch_id)
             self._say(f"submitted batch {batch_id}: {len(chunk)} requests, {len(content):,} bytes, "
                       f"input sha256 {digest[:12]}")
+            if hasattr(self.api, "next_step"):
+                self._say(self.api.next_step(batch_id))
             jobs.append((batch_id, chunk))
         return jobs
 

@@ -169,3 +169,63 @@ def parse_line(raw: str, n: int) -> tuple[str, LineResult]:
         return cid, LineResult(answer=parse_completion(json.dumps(resp.get("body"))))
     except LMCallError as e:
         return cid, LineResult(kind="protocol", message=str(e), transient=True)
+
+
+class FileBatchAPI:
+    """Batches as files for an offline runner (`vllm run-batch -i IN -o OUT`, which reads and writes OpenAI's batch
+    line shapes): `submit` writes the input file into `--batch-dir` and says the command to run; the batch is done
+    when its output file holds a result line for every request."""
+
+    name = "files"
+    max_requests = 50_000
+    max_bytes = 200 * 1024 * 1024
+
+    def __init__(self, cfg: LMConfig, folder):
+        from pathlib import Path
+
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.model = cfg.wire_model
+
+    def line(self, custom_id: str, body: dict) -> dict:
+        return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
+
+    def _paths(self, batch_id: str):
+        return self.folder / f"{batch_id}.jsonl", self.folder / f"{batch_id}.output.jsonl"
+
+    def submit(self, content: bytes, name: str) -> str:
+        batch_id = name.removesuffix(".jsonl")
+        inp, _ = self._paths(batch_id)
+        tmp = inp.with_suffix(".part")
+        tmp.write_bytes(content)
+        tmp.replace(inp)  # whole or absent: a runner never reads half a file
+        return batch_id
+
+    def next_step(self, batch_id: str) -> str:
+        inp, out = self._paths(batch_id)
+        return f"run it with: vllm run-batch -i {inp} -o {out} --model {self.model}"
+
+    def retrieve(self, batch_id: str) -> BatchStatus:
+        inp, out = self._paths(batch_id)
+        total = sum(1 for x in inp.read_bytes().splitlines() if x.strip()) if inp.exists() else 0
+        done = 0
+        if out.exists():
+            text = out.read_text(encoding="utf-8")
+            done = sum(1 for x in text.split("\n")[:-1] if x.strip())  # complete lines only
+        finished = inp.exists() and done >= total
+        return BatchStatus("completed" if finished else "waiting for its output file", finished, not inp.exists(),
+                           {"total": total, "completed": done, "failed": 0},
+                           "" if inp.exists() else f"{inp} is gone", {"out": str(out)})
+
+    def results(self, st: BatchStatus) -> dict[str, LineResult]:
+        from pathlib import Path
+
+        out: dict[str, LineResult] = {}
+        for n, raw in enumerate(Path(st.raw["out"]).read_text(encoding="utf-8").splitlines(), 1):
+            if raw.strip():
+                cid, res = parse_line(raw, n)
+                out[cid] = res
+        return out
+
+    def close(self) -> None:
+        pass
