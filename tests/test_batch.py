@@ -338,3 +338,13 @@ def test_batch_dir_for_vllm_run_batch(server, tmp_path):
 def test_batch_dir_needs_batch(server, tmp_path):
     r = cli.invoke(app, _args(server, _home(tmp_path, "h"), "--batch-dir", str(tmp_path / "b")))
     assert r.exit_code != 0 and "--batch-dir goes with --batch" in r.output
+
+
+def test_batch_price_falls_back_to_a_stated_half():
+    from synth.runner.cost import batch_prices, dollars
+
+    inp, out, own = batch_prices("openai/gpt-3.5-turbo")  # in the cost map without batch prices
+    assert not own
+    assert (inp, out) == pytest.approx((dollars("openai/gpt-3.5-turbo", 1, 0) / 2,
+                                        dollars("openai/gpt-3.5-turbo", 0, 1) / 2))
+    assert batch_prices("openai/gpt-4o-mini") == (7.5e-08, 3e-07, True)  # litellm's own batch prices
