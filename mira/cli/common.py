@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -58,6 +59,38 @@ RayOpt = Annotated[Optional[str], typer.Option("--ray", help="run the LLM calls 
 WorkersOpt = Annotated[int, typer.Option("--workers", help="Ray workers (with --ray), each with --concurrency "
                                          "calls in flight")]
 
+BatchOpt = Annotated[bool, typer.Option("--batch", help="send the calls through the provider's batch API (OpenAI "
+                                        "/v1/batches or a server implementing it, Anthropic Message Batches): about "
+                                        "half the price, answers within 24 h; killed runs re-attach to their batch")]
+PollOpt = Annotated[float, typer.Option("--poll", help="seconds between batch status checks (with --batch)")]
+ReaskOnlineOpt = Annotated[bool, typer.Option("--reask-online", help="with --batch: send re-asks online instead of "
+                                              "as a second batch")]
+BatchSizeOpt = Annotated[Optional[int], typer.Option("--batch-size", help="requests per batch (default: the "
+                                                     "provider's limit, 50,000 for OpenAI)", show_default=False)]
+BatchDirOpt = Annotated[Optional[Path], typer.Option("--batch-dir", help="with --batch: write each batch as a "
+                                                    "JSONL file in this folder for an offline runner (vllm run-batch) "
+                                                    "and wait for its .output.jsonl there", show_default=False)]
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """The batch flags of one command (`--batch`, `--poll`, `--reask-online`, `--batch-size`)."""
+
+    poll: float = 60.0
+    reask_online: bool = False
+    size: int | None = None
+    folder: Path | None = None
+
+
+def batch_settings(batch: bool, poll: float = 60.0, reask_online: bool = False, batch_size: int | None = None,
+                   batch_dir: Path | None = None) -> BatchSettings | None:
+    if batch_dir is not None and not batch:
+        from ..errors import InputError
+
+        raise InputError("--batch-dir goes with --batch (add --batch to write the batch files there).")
+    return BatchSettings(poll, reask_online, batch_size, batch_dir) if batch else None
+
+
 GroundedOpt = Annotated[bool, typer.Option("--grounded", help="send each item's grounded JSON schema as "
                                            "response_format (vLLM guided decoding); the embedded model always "
                                            "decodes this way")]
@@ -66,7 +99,8 @@ GroundedOpt = Annotated[bool, typer.Option("--grounded", help="send each item's 
 def make_runner(home: Path | None, lm: str | None, api_base: str | list[str] | None, concurrency: int = 16,
                 max_cost: float | None = None, rpm: float | None = None, tpm: float | None = None,
                 max_reasks: int = 1, no_cache: bool = False, timeout: float | None = None,
-                api_key_env: str | None = None, grounded: bool = False, ray: str | None = None, workers: int = 2):
+                api_key_env: str | None = None, grounded: bool = False, ray: str | None = None, workers: int = 2,
+                batch: BatchSettings | None = None):
     """The runner for a command's LM flags (flags > env > mira.toml > local). The command ends with the runner's
     summary table (calls, cache, retries, re-asks, rejects by reason, tokens, dollars, wall time) on stderr."""
     from synth.lm.config import resolve_lm_config
@@ -79,6 +113,16 @@ def make_runner(home: Path | None, lm: str | None, api_base: str | list[str] | N
         err_console.print("[yellow]Using the embedded SmolLM2-135M: a tiny model to show the plumbing, not "
                           "quality. Point --lm / --api-base at a real model for real data.[/]")
     executor = None
+    if batch is not None and ray:
+        from ..errors import InputError
+        from ..runner.batch import BATCH_WITH_RAY
+
+        raise InputError(BATCH_WITH_RAY)
+    if batch is not None:
+        from ..runner.batch import BatchExecutor
+
+        executor = BatchExecutor(cfg, batch.poll, batch.size, batch.reask_online, console=err_console,
+                                 folder=batch.folder)
     if ray:
         from synth.runner.ray_exec import RayExecutor
 
@@ -120,4 +164,6 @@ def print_estimate(est: dict, model: str, dry_run: bool = True) -> None:
                       .get(k, k.replace("_", " ")), f"{est[k]:,}")
     t.add_row("cost (at most)", "unknown: model not in litellm's cost map" if est["cost_max"] is None
               else f"${est['cost_max']:.4f}")
+    if est.get("pricing"):
+        t.add_row("priced at", est["pricing"])
     console.print(t)

@@ -11,7 +11,8 @@ from rich.table import Table
 
 from synth.errors import InputError
 from .common import (ApiBaseOpt, ApiKeyEnvOpt, ConcurrencyOpt, DryRunOpt, GroundedOpt, HomeOpt, LMOpt, MaxCostOpt,
-                     RayOpt, TimeoutOpt, WorkersOpt,
+                     RayOpt, TimeoutOpt, WorkersOpt, BatchOpt, PollOpt, ReaskOnlineOpt, BatchSizeOpt,
+                     BatchDirOpt, batch_settings,
                      console, err_console, make_runner, print_estimate, store_for)
 
 app = typer.Typer(no_args_is_help=True, help="Recall@K / Precision@K on local and global pools; diagnostics.")
@@ -238,13 +239,17 @@ def protocol_cmd(jds: Annotated[str, typer.Option("--jds", help="jd REF, or a po
                  lm: LMOpt = None, api_base: ApiBaseOpt = None, concurrency: ConcurrencyOpt = 16,
                  max_cost: MaxCostOpt = None, timeout: TimeoutOpt = None, dry_run: DryRunOpt = False,
                  api_key_env: ApiKeyEnvOpt = None, grounded: GroundedOpt = False, ray: RayOpt = None,
-                 workers: WorkersOpt = 2, home: HomeOpt = None) -> None:
+                 workers: WorkersOpt = 2, batch: BatchOpt = False, poll: PollOpt = 60.0,
+                 reask_online: ReaskOnlineOpt = False, batch_size: BatchSizeOpt = None,
+                 batch_dir: BatchDirOpt = None,
+                 home: HomeOpt = None) -> None:
     """Pooled judging: each model's top-K per JD, the union judged once, recall against the pooled labels."""
     from mira.protocol import run_protocol
 
     specs = [m.strip() for m in models.split(",") if m.strip()]
     runner = make_runner(home, lm, api_base, concurrency, max_cost, timeout=timeout, api_key_env=api_key_env,
-                         grounded=grounded, ray=ray, workers=workers)
+                         grounded=grounded, ray=ray, workers=workers,
+                         batch=batch_settings(batch, poll, reask_online, batch_size, batch_dir))
     res = run_protocol(store_for(home), runner, jds, corpus, specs, name, k, k1, _ks(report_k), dry_run=dry_run,
                        on_estimate=lambda est: print_estimate(est, runner.lm_config.model, dry_run),
                        encoder=_remote(ray, workers))

@@ -14,7 +14,9 @@ from synth.errors import InputError
 from synth.records import normalize_text, stable_id
 from .common import (ApiBaseOpt, ApiKeyEnvOpt, ConcurrencyOpt, DryRunOpt, GroundedOpt, HomeOpt, LMOpt, MaxCostOpt,
                      MaxReasksOpt,
-                     NoCacheOpt, RayOpt, RpmOpt, TimeoutOpt, TpmOpt, WorkersOpt, console, make_runner, print_estimate, short, store_for)
+                     NoCacheOpt, RayOpt, RpmOpt, BatchOpt, PollOpt, ReaskOnlineOpt, BatchSizeOpt,
+                     BatchDirOpt, batch_settings,
+                     TimeoutOpt, TpmOpt, WorkersOpt, console, make_runner, print_estimate, short, store_for)
 
 app = typer.Typer(no_args_is_help=True, help="Judge JD–CV pairs with the rubric in prompts/judge/.")
 
@@ -43,13 +45,17 @@ def pool_cmd(pool: Annotated[str, typer.Option("--pool", help="pool REF")],
              concurrency: ConcurrencyOpt = 16, max_cost: MaxCostOpt = None, rpm: RpmOpt = None, tpm: TpmOpt = None,
              max_reasks: MaxReasksOpt = 1, no_cache: NoCacheOpt = False, timeout: TimeoutOpt = None,
              dry_run: DryRunOpt = False, api_key_env: ApiKeyEnvOpt = None, grounded: GroundedOpt = False,
-             ray: RayOpt = None, workers: WorkersOpt = 2, home: HomeOpt = None) -> None:
+             ray: RayOpt = None, workers: WorkersOpt = 2, batch: BatchOpt = False, poll: PollOpt = 60.0,
+             reask_online: ReaskOnlineOpt = False, batch_size: BatchSizeOpt = None,
+             batch_dir: BatchDirOpt = None,
+             home: HomeOpt = None) -> None:
     """Judge every (JD, candidate) pair of a pool through the runner (cache, resume, cost, progress)."""
     from judge.pool import estimate_pool, judge_pool
 
     runner, rub = _runner(home, lm, api_base, rubric, concurrency=concurrency, max_cost=max_cost, rpm=rpm, tpm=tpm,
                           max_reasks=max_reasks, no_cache=no_cache, timeout=timeout, api_key_env=api_key_env,
-                          grounded=grounded, ray=ray, workers=workers)
+                          grounded=grounded, ray=ray, workers=workers,
+                          batch=batch_settings(batch, poll, reask_online, batch_size, batch_dir))
     if dry_run:
         print_estimate(estimate_pool(store_for(home), runner, pool, rub, redact, anchors), runner.lm_config.model)
         return

@@ -9,8 +9,9 @@ import typer
 from mira.jdcv_verify import JudgeVerifier
 from synth.stages.pipeline import JDPipelineConfig, parse_stages, run_jd_pipeline
 from .common import (ApiBaseOpt, ConcurrencyOpt, DryRunOpt, HomeOpt, LMOpt, MaxCostOpt, MaxReasksOpt, NoCacheOpt,
-                     RpmOpt, TimeoutOpt, TpmOpt, ApiKeyEnvOpt, GroundedOpt, RayOpt, WorkersOpt, console, make_runner, print_estimate,
-                     store_for)
+                     RpmOpt, TimeoutOpt, TpmOpt, ApiKeyEnvOpt, GroundedOpt, RayOpt, WorkersOpt, console, make_runner,
+                     print_estimate, store_for, BatchOpt, PollOpt, ReaskOnlineOpt, BatchSizeOpt,
+                     BatchDirOpt, batch_settings)
 from .data import stage_table
 
 app = typer.Typer(no_args_is_help=True, help="Generate training data from real JDs (every call through the runner).")
@@ -29,12 +30,15 @@ def synth_jd(
     rpm: RpmOpt = None, tpm: TpmOpt = None, max_reasks: MaxReasksOpt = 1, no_cache: NoCacheOpt = False,
     dry_run: DryRunOpt = False, timeout: TimeoutOpt = None, api_key_env: ApiKeyEnvOpt = None,
     grounded: GroundedOpt = False, ray: RayOpt = None, workers: WorkersOpt = 2, home: HomeOpt = None,
+    batch: BatchOpt = False, poll: PollOpt = 60.0, reask_online: ReaskOnlineOpt = False,
+    batch_size: BatchSizeOpt = None, batch_dir: BatchDirOpt = None,
 ) -> None:
     """The five JD stages: anchor, paraphrase, card, boundary and constraint pairs; validated and deduplicated."""
     cfg = JDPipelineConfig(stages=parse_stages(stages), n_boundary=n_boundary, n_constraint=n_constraint,
                            limit=limit)
     runner = make_runner(home, lm, api_base, concurrency, max_cost, rpm, tpm, max_reasks, no_cache, timeout,
-                         api_key_env, grounded, ray, workers)
+                         api_key_env, grounded, ray, workers,
+                         batch=batch_settings(batch, poll, reask_online, batch_size, batch_dir))
     store = store_for(home)
     if dry_run:
         from synth.stages import extract
@@ -70,12 +74,15 @@ def synth_jdcv(
     rpm: RpmOpt = None, tpm: TpmOpt = None, max_reasks: MaxReasksOpt = 1, no_cache: NoCacheOpt = False,
     dry_run: DryRunOpt = False, timeout: TimeoutOpt = None, api_key_env: ApiKeyEnvOpt = None,
     grounded: GroundedOpt = False, ray: RayOpt = None, workers: WorkersOpt = 2, home: HomeOpt = None,
+    batch: BatchOpt = False, poll: PollOpt = 60.0, reask_online: ReaskOnlineOpt = False,
+    batch_size: BatchSizeOpt = None, batch_dir: BatchDirOpt = None,
 ) -> None:
     """JD–CV triplets: balanced positives / screening negatives and tagged deceptive hard negatives."""
     from synth.stages.jdcv_pipeline import estimate_jdcv, run_jdcv
 
     runner = make_runner(home, lm, api_base, concurrency, max_cost, rpm, tpm, max_reasks, no_cache, timeout,
-                         api_key_env, grounded, ray, workers)
+                         api_key_env, grounded, ray, workers,
+                         batch=batch_settings(batch, poll, reask_online, batch_size, batch_dir))
     if dry_run:
         print_estimate(estimate_jdcv(store_for(home), runner, jds, generator, per_jd, cvs, anchors, limit, seed),
                        runner.lm_config.model)
