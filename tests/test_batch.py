@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.cli import app
+from mira.cli.demo import import_samples
 from synth.store import DatasetStore
 from tests.batch_server import BatchServer
 from tests.llm_server import render_fields
@@ -171,7 +171,7 @@ def test_kill_during_wait_reattaches_without_a_second_submit(server, tmp_path):
     server.hold = True  # the batch stays in_progress: the run waits
     home = _home(tmp_path, "killed")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    cmd = [sys.executable, "-m", "synth.cli", *_args(server, home, "--batch", "--poll", "0.05")]
+    cmd = [sys.executable, "-m", "mira.cli", *_args(server, home, "--batch", "--poll", "0.05")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline, log = time.time() + 120, None
     while time.time() < deadline and log is None:

@@ -85,7 +85,7 @@ class BatchSettings:
 def batch_settings(batch: bool, poll: float = 60.0, reask_online: bool = False, batch_size: int | None = None,
                    batch_dir: Path | None = None) -> BatchSettings | None:
     if batch_dir is not None and not batch:
-        from ..errors import InputError
+        from synth.errors import InputError
 
         raise InputError("--batch-dir goes with --batch (add --batch to write the batch files there).")
     return BatchSettings(poll, reask_online, batch_size, batch_dir) if batch else None
@@ -114,12 +114,12 @@ def make_runner(home: Path | None, lm: str | None, api_base: str | list[str] | N
                           "quality. Point --lm / --api-base at a real model for real data.[/]")
     executor = None
     if batch is not None and ray:
-        from ..errors import InputError
-        from ..runner.batch import BATCH_WITH_RAY
+        from synth.errors import InputError
+        from synth.runner.batch import BATCH_WITH_RAY
 
         raise InputError(BATCH_WITH_RAY)
     if batch is not None:
-        from ..runner.batch import BatchExecutor
+        from synth.runner.batch import BatchExecutor
 
         executor = BatchExecutor(cfg, batch.poll, batch.size, batch.reask_online, console=err_console,
                                  folder=batch.folder)
