@@ -7,6 +7,8 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import errno  # noqa: E402
+
 import typer  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
 
@@ -14,6 +16,8 @@ from ..errors import MiraError  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Optional  # noqa: E402
 
+from ..runner.core import Interrupted  # noqa: E402
+from ..store import home_hint  # noqa: E402
 from .common import (COMMAND_RUNNERS, ApiBaseOpt, HomeOpt, LMOpt, console, err_console,  # noqa: E402
                      print_summaries, store_for)
 from .data import app as data_app  # noqa: E402
@@ -34,8 +38,30 @@ def bare_ray(args: list[str]) -> list[str]:
     return out
 
 
+def plain_flags(cmd) -> None:
+    """Help shows a flag (`--dry-run`, `--help`) bare: a flag takes no value, so it gets no `<bool>` type (typer
+    labels every option with its type); applied to every command of the tree once, when the CLI is built."""
+    import typer._click as tclick
+
+    help_opt = cmd.get_help_option(tclick.Context(cmd))  # made (and cached by the command) now, so it is marked too
+    for p in [*cmd.params, *([help_opt] if help_opt is not None else [])]:
+        if getattr(p, "is_flag", False) and p.metavar is None:
+            p.metavar = ""
+    for sub in getattr(cmd, "commands", {}).values():
+        plain_flags(sub)
+
+
+# A write refused by the file system: the home (or --out) cannot take Mira's files.
+_NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 class _MiraGroup(TyperGroup):
-    """User errors (MiraError) print one clear line and exit 1; usage errors keep click's exit 2."""
+    """User errors (MiraError) print one clear line and exit 1; usage errors keep click's exit 2; Ctrl-C exits 130
+    (also when a runner turned it into its `Interrupted` error)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        plain_flags(self)
 
     def parse_args(self, ctx, args):
         return super().parse_args(ctx, bare_ray(list(args)))
@@ -48,6 +74,15 @@ class _MiraGroup(TyperGroup):
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted.[/] Finished items are journaled; re-run the same command to resume.")
             raise typer.Exit(130) from None
+        except Interrupted as e:
+            err_console.print(f"[yellow]{e}[/]", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
+        except OSError as e:
+            if e.errno not in _NOT_WRITABLE or not e.filename:
+                raise
+            err_console.print(f"[bold red]Error:[/] cannot write {e.filename}: {e.strerror}. {home_hint()}",
+                              highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         except MiraError as e:
             err_console.print(f"[bold red]Error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
@@ -67,8 +102,21 @@ app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+        from ..store import code_version
+
+        console.print(f"mira {__version__} (code version {code_version()}, as dataset manifests record it)",
+                      highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def _options(prompts: Annotated[Optional[Path], typer.Option(
+def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                   help="print the version and the code version manifests record, "
+                                                        "and exit")] = False,
+             prompts: Annotated[Optional[Path], typer.Option(
         "--prompts", help="your prompt folder, searched before $MIRA_HOME/prompts and the bundled prompts (only the "
                           "files you change are needed, e.g. jd/boundary.md); also $MIRA_PROMPTS")] = None) -> None:
     """Mira: recruitment rerankers from synthetic, judged and versioned data."""

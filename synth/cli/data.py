@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
@@ -22,7 +22,7 @@ app = typer.Typer(no_args_is_help=True, help="Import, inspect, compare and expor
 
 @app.command("import")
 def import_cmd(
-    kind: Annotated[str, typer.Argument(help="jd, cv or pool")],
+    kind: Annotated[Literal["jd", "cv", "pool"], typer.Argument(help="the record kind to import")],
     file: Annotated[Path, typer.Argument(help="CSV / TSV (any dialect), JSON or JSONL file")],
     name: Annotated[str, typer.Option("--name", help="dataset name")],
     preset: Annotated[Optional[str], typer.Option(help=f"column preset: {', '.join(PRESETS)}")] = None,
@@ -153,7 +153,7 @@ def diff_cmd(a: Annotated[str, typer.Argument(help="old REF")], b: Annotated[str
 
 @app.command("export")
 def export_cmd(ref: Annotated[str, typer.Argument()],
-               format: Annotated[str, typer.Option("--format", help="jsonl, parquet or hf")] = "jsonl",
+               format: Annotated[Literal["jsonl", "parquet", "hf"], typer.Option("--format", help="the output format")] = "jsonl",
                out: Annotated[Optional[Path], typer.Option(help="output file (jsonl, parquet) or folder (hf)")] = None,
                home: HomeOpt = None) -> None:
     """Export a version as JSONL, Parquet, or a folder that `datasets.load_from_disk` opens."""
@@ -167,7 +167,7 @@ def export_cmd(ref: Annotated[str, typer.Argument()],
 
 @app.command("split")
 def split_cmd(ref: Annotated[str, typer.Argument()],
-              by: Annotated[str, typer.Option("--by", help="jd, jd_family or employer")] = "jd",
+              by: Annotated[Literal["jd", "jd_family", "employer"], typer.Option("--by", help="the group kept in one split")] = "jd",
               ratios: Annotated[str, typer.Option("--ratios", help="train,val[,test]")] = "0.8,0.1,0.1",
               seed: Annotated[int, typer.Option("--seed")] = 0,
               name: Annotated[Optional[str], typer.Option("--name", help="prefix (default: the dataset name)")] = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -57,7 +57,7 @@ def synth_jd(
 def synth_jdcv(
     jds: Annotated[str, typer.Option("--jds", help="jd version REF")],
     name: Annotated[str, typer.Option("--name", help="output jdcv_triplet dataset name")],
-    generator: Annotated[str, typer.Option("--generator", help="balanced, hardneg or both")] = "both",
+    generator: Annotated[Literal["balanced", "hardneg", "both"], typer.Option("--generator", help="which generator")] = "both",
     per_jd: Annotated[int, typer.Option("--per-jd", help="generations per JD and generator")] = 1,
     cvs: Annotated[Optional[str], typer.Option("--cvs", help="cv REF: style exemplars and real easy negatives")] = None,
     anchors: Annotated[Optional[str], typer.Option("--anchors", help="jd_anchor REF (stage-1 anchors)")] = None,

@@ -59,8 +59,9 @@ def runner_summary(runner, title: str = "LLM summary (this command)") -> Table:
     t = Table(title=title)
     t.add_column("")
     t.add_column("value", justify="right")
-    done = s["kept"] + s["rejected"] + s["resumed"]
-    rows = [("items finished", done), ("kept", s["kept"] + s["resumed"]), ("rejected", s["rejected"]),
+    done = s["kept"] + s["rejected"] + s["resumed"] - s["kept_then_rejected"]
+    rows = [("items finished", done), ("kept", s["kept"] + s["resumed"] - s["kept_then_rejected"] - s["duplicates"]),
+            ("rejected", s["rejected"])] + ([("duplicates dropped", s["duplicates"])] if s["duplicates"] else []) + [
             ("resumed from journal", s["resumed"]), ("answers from cache", s["cache_hits"]),
             ("LLM calls", s["calls"]), ("retried", s["retries"]), ("re-asked", s["reasks"]),
             ("tokens in / out", f"{s['tokens_in']:,} / {s['tokens_out']:,}"),
