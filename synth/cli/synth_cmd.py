@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Annotated, Literal, Optional
 
 import typer
@@ -39,8 +40,13 @@ def synth_jd(
         from ..stages import extract
 
         recs = store.resolve(jds, "jd").records()[: limit] if jds else []
+        left_out = Counter(why for r in recs if (why := extract.precheck(r)))
         est = runner.estimate(extract.Extract(), [extract.make_task(r) for r in recs if not extract.precheck(r)])
         print_estimate(est, runner.lm_config.model)
+        if left_out:
+            console.print(f"{sum(left_out.values())} of {len(recs)} JDs are left out before any call (a real run "
+                          "keeps them in the rejects): " + "; ".join(f"{n} {why}" for why, n in left_out.most_common()),
+                          highlight=False)
         console.print("(stage 1 only: stages 2-5 depend on its answers; each costs about as much per call)")
         return
     res = run_jd_pipeline(store, runner, jds, name, cfg, anchors_ref=anchors)
