@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if not sys.stderr.isatty():  # a log (nohup, CI): no tqdm bars from libraries (e.g. transformers' GGUF loading)
+    os.environ.setdefault("TQDM_DISABLE", "1")
+# libraries' notices about their own future versions are not the user's business
+warnings.filterwarnings("ignore", category=FutureWarning)
 
 import errno  # noqa: E402
 
