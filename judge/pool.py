@@ -68,6 +68,7 @@ def judge_pool(store: DatasetStore, runner: Runner, pool_ref: str, name: str, as
         raise BudgetStop(f"Stopped at the budget after {len(jr.outcomes)} of {len(jr.tasks)} pairs. Re-run the "
                          "same command with a larger --max-cost to continue; nothing is paid twice.")
     records, rejects, stats = jr.records, jr.rejects, jr.stats
+    runner.count_outside([r["reason"] for r in rejects if r["reason"].startswith("unscored")], kept_before=False)
     counts = {"judge": {"in": len(pairs), "kept": len(records),
                         "rejected": dict(Counter(reason_key(r["reason"]) for r in rejects)), "duplicates": 0}}
     manifest = {"parents": [pool.ref] + ([anchors_ref] if anchors_ref else []), "prompts": {"rubric": rubric.hash},

@@ -6,7 +6,9 @@ reason; exact duplicate texts are dropped and counted; ids are hashes of the nor
 
 from __future__ import annotations
 
+import codecs
 import csv
+import hashlib
 import io
 import json
 import re
@@ -22,6 +24,10 @@ from .records import normalize_text, stable_id
 from .store import DatasetStore, Version
 
 DEFAULT_MAX_CHARS = 200_000
+RAW_KEEP = 2_000  # characters of an over-long value kept in its reject (with its size and sha256)
+# byte-order marks, longest first (UTF-32 LE starts with UTF-16 LE's)
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -62,12 +68,54 @@ class _CountingRaw(io.RawIOBase):
         super().close()
 
 
+def _is_utf8(name: str) -> bool:
+    return name.lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+def file_encoding(path: Path, encoding: str | None = None) -> str:
+    """The encoding to read `path` with: a byte-order mark wins (UTF-8, UTF-16, UTF-32); else `encoding`; else UTF-8,
+    checked on the first 64 KiB: other bytes stop the import with the encoding charset-normalizer guesses, to pass
+    as --encoding (a guess is never applied silently: latin-1 and cp1252 decode any bytes, rightly or not)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as e:
+        raise InputError(f"Cannot read {path}: {e.strerror or e}.") from None
+    bom = next((enc for mark, enc in _BOMS if head.startswith(mark)), None)
+    if bom and (encoding is None or _is_utf8(encoding) or encoding.lower().startswith(bom[:6])):
+        return bom
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(f"--encoding {encoding}: unknown encoding (e.g. utf-8, latin-1, cp1252, utf-16).") from None
+        return "utf-8-sig" if _is_utf8(encoding) else encoding
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < 1 << 16)
+    except UnicodeDecodeError as e:
+        line = head[: e.start].count(b"\n") + 1
+        raise InputError(f"{path} is not UTF-8 text (byte 0x{head[e.start]:02x} on line {line}); "
+                         f"{_guess(head)} pass its encoding, e.g. --encoding {_guess(head, True)}.") from None
+    return "utf-8-sig"
+
+
+def _guess(head: bytes, name_only: bool = False) -> str:
+    try:
+        from charset_normalizer import from_bytes
+    except ImportError:  # pragma: no cover - a dependency
+        best = None
+    else:
+        best = from_bytes(head).best()
+    enc = best.encoding.replace("_", "-") if best is not None else "latin-1"
+    return enc if name_only else (f"it looks like {enc} (charset-normalizer's guess):" if best else "")
+
+
 def _open_text(path: Path, encoding: str, on_bytes) -> io.TextIOWrapper:
     try:
         raw = open(path, "rb")
     except OSError as e:
         raise InputError(f"Cannot read {path}: {e.strerror or e}.") from None
-    enc = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
+    enc = "utf-8-sig" if _is_utf8(encoding) else encoding
     return io.TextIOWrapper(io.BufferedReader(_CountingRaw(raw, on_bytes), 1 << 20), encoding=enc,
                             errors="surrogateescape", newline="")
 
@@ -89,12 +137,14 @@ def _sniff(sample: str, path: Path) -> type[csv.Dialect]:
     return Sniffed if len(header) > 1 else csv.excel
 
 
-def read_rows(path: Path, encoding: str = "utf-8", on_bytes=None) -> tuple[list[str], Iterator]:
-    """(columns, iterator of (line, row dict or None, error or None)) for a CSV, TSV, JSON or JSONL file."""
+def read_rows(path: Path, encoding: str | None = None, on_bytes=None) -> tuple[list[str], Iterator]:
+    """(columns, iterator of (line, row dict or None, error or None)) for a CSV, TSV, JSON or JSONL file.
+    `encoding`: see `file_encoding` (None: UTF-8, or what a byte-order mark says)."""
     if not path.exists():
-        raise InputError(f"Cannot read {path}: no such file.")
+        raise InputError(f"Cannot read {path}: no such file.{_data_hint(path)}")
     if path.is_dir():
         raise InputError(f"Cannot read {path}: it is a directory.")
+    encoding = file_encoding(path, encoding)
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".ndjson"):
         return _jsonl_rows(path, encoding, on_bytes)
@@ -146,6 +196,11 @@ def _jsonl_rows(path: Path, encoding: str, on_bytes):
                     head.extend(k for k in obj if k not in head)
             except ValueError:
                 pass
+    if not head:
+        with _open_text(path, encoding, None) as probe:
+            blank = not any(line.strip() for line in probe)
+    if not head and blank:
+        raise InputError(f"Cannot read {path}: the file is empty.")
     fh = _open_text(path, encoding, on_bytes)
 
     def rows():
@@ -163,8 +218,11 @@ def _jsonl_rows(path: Path, encoding: str, on_bytes):
 
 
 def _json_rows(path: Path, encoding: str):
+    text = path.read_text(encoding=encoding)
+    if not text.strip():
+        raise InputError(f"Cannot read {path}: the file is empty.")
     try:
-        data = json.loads(path.read_text(encoding=encoding))
+        data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as e:
         raise InputError(f"Cannot read {path}: not valid JSON ({e}).") from None
     if isinstance(data, dict):
@@ -180,6 +238,16 @@ def _json_rows(path: Path, encoding: str):
             cols.extend(k for k in obj if k not in cols)
     rows = ((i, o, None) if isinstance(o, dict) else (i, None, "item is not an object") for i, o in enumerate(data, 1))
     return cols, rows
+
+
+def _data_hint(path: Path) -> str:
+    """For a path under the real-data folder: where that folder is looked for."""
+    from .paths import SAMPLES_DIR, data_dir
+
+    if "shared/data" not in path.as_posix() and not str(path).startswith(str(data_dir())):
+        return ""
+    return (f" The real public data is read from $MIRA_DATA (now {data_dir()}; default ../shared/data beside the "
+            f"checkout); set MIRA_DATA to where you keep it, or try the committed samples in {SAMPLES_DIR}.")
 
 
 def parse_map(items: list[str] | None) -> dict[str, str]:
@@ -228,7 +296,8 @@ def _fields(row: dict, mapping: dict[str, str], preset: Preset | None) -> tuple[
         if val is None:
             return out, f"missing column '{col}'"
         if isinstance(val, str) and _SURROGATE.search(val):
-            return out, f"undecodable bytes in column '{col}' (not valid text in the file's encoding)"
+            return out, (f"undecodable bytes in column '{col}' (not valid text in the file's encoding: pass the "
+                         "file's real encoding, e.g. --encoding latin-1)")
         if fld.startswith("meta."):
             out["meta"][fld[5:]] = val
         else:
@@ -256,7 +325,7 @@ def _items(v) -> list[str]:
 
 def import_file(store: DatasetStore, kind: str, path: str | Path, name: str, preset: str | None = None,
                 mapping: dict[str, str] | None = None, max_chars: int = DEFAULT_MAX_CHARS,
-                encoding: str = "utf-8", on_bytes: Callable[[int], None] | None = None) -> ImportReport:
+                encoding: str | None = None, on_bytes: Callable[[int], None] | None = None) -> ImportReport:
     """Import one file into a new (or the identical existing) version of dataset `name`."""
     path = Path(path)
     if kind not in FIELDS:
@@ -269,11 +338,13 @@ def import_file(store: DatasetStore, kind: str, path: str | Path, name: str, pre
         if p.kind != kind:
             raise InputError(f"Preset '{preset}' imports {p.kind} records, not {kind}: "
                              f"use `mira data import {p.kind} ...`.")
+    encoding = file_encoding(path, encoding) if path.is_file() else encoding
     columns, rows = read_rows(path, encoding, on_bytes)
     mapping = resolve_mapping(kind, columns, p, mapping or {}, path)
     report = ImportReport(kind, str(path))
     manifest = {"sources": [{"file": str(path), "bytes": path.stat().st_size}], "preset": preset,
-                "mapping": mapping, "params": {"max_chars": max_chars, "encoding": encoding}}
+                "mapping": mapping, "params": {"max_chars": max_chars,
+                                                              "encoding": encoding.replace("utf-8-sig", "utf-8")}}
     if kind == "pool":
         from .pool_import import import_pool as fn
     else:
@@ -283,11 +354,21 @@ def import_file(store: DatasetStore, kind: str, path: str | Path, name: str, pre
 
 
 def _raw(row: dict | None) -> dict | None:
-    """The row as read, with undecodable bytes shown as \\xNN so the reject stays valid UTF-8 JSON."""
+    """The row as read, with undecodable bytes shown as \\xNN so the reject stays valid UTF-8 JSON; a value over
+    RAW_KEEP characters keeps its start, its size and its sha256 (the file holds the rest)."""
     if row is None:
         return None
-    fix = lambda v: v.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") \
-        if isinstance(v, str) and _SURROGATE.search(v) else v  # noqa: E731
+
+    def fix(v):
+        if not isinstance(v, str):
+            return v
+        if len(v) > RAW_KEEP:
+            data = v.encode("utf-8", "surrogateescape")
+            return {"start": fix(v[:RAW_KEEP]), "chars": len(v), "bytes": len(data),
+                    "sha256": hashlib.sha256(data).hexdigest()}
+        if _SURROGATE.search(v):
+            return v.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return v
     return {k: fix(v) for k, v in row.items()}
 
 
@@ -328,6 +409,9 @@ def _import_docs(store, kind, path, name, rows, mapping, preset, max_chars, repo
             report.rows += 1
             where = f"{path.name}:{line}"
             f, err = (None, err) if err else _fields(row, mapping, preset)
+            if not err and isinstance(f.get("text"), str) and len(f["text"]) > 2 * max_chars:
+                # far over the limit: refused before normalising (which would copy it twice)
+                err = f"text over {max_chars} characters ({len(f['text'])} as read); raise --max-chars to keep it"
             text = None if err else _clean(f.get("text"))
             err = err or _text_problem(text, max_chars)
             if err:

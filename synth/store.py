@@ -36,6 +36,10 @@ def mira_home(home: str | Path | None = None) -> Path:
     return Path(home or os.environ.get("MIRA_HOME") or ".").expanduser().resolve()
 
 
+def home_hint() -> str:
+    return "Mira writes under its home: point --home (or $MIRA_HOME) at a writable folder."
+
+
 @lru_cache(maxsize=1)
 def code_version() -> str:
     """Package version plus the git commit of the checkout, when there is one."""
@@ -214,10 +218,21 @@ class DatasetStore:
     def __init__(self, home: str | Path | None = None):
         self.home = mira_home(home)
         self.root = self.home / "datasets"
+        if self.home.exists() and not self.home.is_dir():
+            raise InputError(f"The Mira home {self.home} is not a directory (from --home or $MIRA_HOME): point it at "
+                             "a folder.")
+        if self.root.exists() and not self.root.is_dir():
+            raise InputError(f"{self.root} is not a directory: the Mira home {self.home} keeps its datasets there.")
 
     # -- writing ---------------------------------------------------------------------------------------------
     def writer(self, name: str, kind: str, manifest: dict | None = None, exist_ok: bool = True) -> VersionWriter:
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / f".write-test-{uuid.uuid4().hex[:8]}"
+            probe.touch()
+            probe.unlink()
+        except OSError as e:
+            raise InputError(f"The Mira home {self.home} is not writable ({e.strerror or e}). {home_hint()}") from None
         return VersionWriter(self, name, kind, manifest, exist_ok)
 
     def write(self, name: str, kind: str, records: Iterable[dict], rejects: Iterable[dict] = (),

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+if not sys.stderr.isatty():  # a log (nohup, CI): no tqdm bars from libraries (e.g. transformers' GGUF loading)
+    os.environ.setdefault("TQDM_DISABLE", "1")
+# libraries' notices about their own future versions are not the user's business
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+import errno  # noqa: E402
 
 import typer  # noqa: E402
 from typer.core import TyperGroup  # noqa: E402
@@ -14,6 +22,8 @@ from synth.errors import MiraError  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Annotated, Optional  # noqa: E402
 
+from synth.runner.core import Interrupted  # noqa: E402
+from synth.store import home_hint  # noqa: E402
 from .common import (COMMAND_RUNNERS, ApiBaseOpt, HomeOpt, LMOpt, console, err_console,  # noqa: E402
                      print_summaries, store_for)
 from .audit_cmd import app as audit_app  # noqa: E402
@@ -35,8 +45,30 @@ def bare_ray(args: list[str]) -> list[str]:
     return out
 
 
+def plain_flags(cmd) -> None:
+    """Help shows a flag (`--dry-run`, `--help`) bare: a flag takes no value, so it gets no `<bool>` type (typer
+    labels every option with its type); applied to every command of the tree once, when the CLI is built."""
+    import typer._click as tclick
+
+    help_opt = cmd.get_help_option(tclick.Context(cmd))  # made (and cached by the command) now, so it is marked too
+    for p in [*cmd.params, *([help_opt] if help_opt is not None else [])]:
+        if getattr(p, "is_flag", False) and p.metavar is None:
+            p.metavar = ""
+    for sub in getattr(cmd, "commands", {}).values():
+        plain_flags(sub)
+
+
+# A write refused by the file system: the home (or --out) cannot take Mira's files.
+_NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 class _MiraGroup(TyperGroup):
-    """User errors (MiraError) print one clear line and exit 1; usage errors keep click's exit 2."""
+    """User errors (MiraError) print one clear line and exit 1; usage errors keep click's exit 2; Ctrl-C exits 130
+    (also when a runner turned it into its `Interrupted` error)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        plain_flags(self)
 
     def parse_args(self, ctx, args):
         return super().parse_args(ctx, bare_ray(list(args)))
@@ -49,6 +81,15 @@ class _MiraGroup(TyperGroup):
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted.[/] Finished items are journaled; re-run the same command to resume.")
             raise typer.Exit(130) from None
+        except Interrupted as e:
+            err_console.print(f"[yellow]{e}[/]", highlight=False, soft_wrap=True)
+            raise typer.Exit(130) from None
+        except OSError as e:
+            if e.errno not in _NOT_WRITABLE or not e.filename:
+                raise
+            err_console.print(f"[bold red]Error:[/] cannot write {e.filename}: {e.strerror}. {home_hint()}",
+                              highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
         except MiraError as e:
             err_console.print(f"[bold red]Error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
@@ -69,8 +110,21 @@ app.add_typer(eval_app, name="eval")
 app.add_typer(audit_app, name="audit")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from synth import __version__
+        from synth.store import code_version
+
+        console.print(f"mira {__version__} (code version {code_version()}, as dataset manifests record it)",
+                      highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def _options(prompts: Annotated[Optional[Path], typer.Option(
+def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                   help="print the version and the code version manifests record, "
+                                                        "and exit")] = False,
+             prompts: Annotated[Optional[Path], typer.Option(
         "--prompts", help="your prompt folder, searched before $MIRA_HOME/prompts and the bundled prompts (only the "
                           "files you change are needed, e.g. jd/boundary.md); also $MIRA_PROMPTS")] = None) -> None:
     """Mira: recruitment rerankers from synthetic, judged and versioned data."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +14,11 @@ from rich.console import Console
 
 from synth.store import DatasetStore
 
-console = Console()
-err_console = Console(stderr=True)
+# Not a terminal (a log, a pipe) and no COLUMNS: tables keep their full width instead of rich's 80 columns, which
+# cut values and wrapped each reason a word per line.
+_LOG_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 250
+console = Console(width=_LOG_WIDTH)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() or os.environ.get("COLUMNS") else 250)
 
 HomeOpt = Annotated[Optional[Path], typer.Option("--home", help="Mira home (default: $MIRA_HOME, else the current "
                                                  "directory); datasets live in HOME/datasets.", show_default=False)]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 
 from synth.errors import InputError
 from synth.export import export_version
@@ -22,14 +23,18 @@ app = typer.Typer(no_args_is_help=True, help="Import, inspect, compare and expor
 
 @app.command("import")
 def import_cmd(
-    kind: Annotated[str, typer.Argument(help="jd, cv or pool")],
-    file: Annotated[Path, typer.Argument(help="CSV / TSV (any dialect), JSON or JSONL file")],
+    kind: Annotated[Literal["jd", "cv", "pool"], typer.Argument(help="the record kind to import")],
+    file: Annotated[Path, typer.Argument(help="CSV / TSV (any dialect), JSON or JSONL file; samples to try are in "
+                                               "datasets/_raw/ of a checkout, the real public data in $MIRA_DATA "
+                                               "(default ../shared/data beside the checkout)")],
     name: Annotated[str, typer.Option("--name", help="dataset name")],
     preset: Annotated[Optional[str], typer.Option(help=f"column preset: {', '.join(PRESETS)}")] = None,
     map_: Annotated[Optional[list[str]], typer.Option("--map", help="column=field (repeatable), e.g. "
                                                       "--map Description=text --map Role=title")] = None,
     max_chars: Annotated[int, typer.Option(help="reject texts longer than this")] = DEFAULT_MAX_CHARS,
-    encoding: Annotated[str, typer.Option(help="file encoding")] = "utf-8",
+    encoding: Annotated[Optional[str], typer.Option(help="file encoding, e.g. latin-1 or cp1252 (default: UTF-8; a "
+                                                         "byte-order mark for UTF-8/16/32 is detected)",
+                                                    show_default=False)] = None,
     home: HomeOpt = None,
 ) -> None:
     """Import a file: bad rows go to rejects with file:line and reason, exact duplicates are dropped and counted."""
@@ -122,9 +127,27 @@ def show_cmd(ref: Annotated[str, typer.Argument(help="name, name@latest or name@
     for i, rec in enumerate(v.iter_records()):
         if i >= n:
             break
-        body = {k: val for k, val in rec.items() if k not in ("id", "kind")}
-        rt.add_row(rec["id"], short(json.dumps(body, ensure_ascii=False), 160))
+        rt.add_row(rec["id"], preview(rec))
     console.print(rt)
+
+
+_BODY = ("text", "card", "query", "anchor_text", "positive", "jd_text")
+
+
+def preview(rec: dict) -> Text:
+    """A record as a reader looks at it: its title (bold), the start of its text, then the other fields, shortened."""
+    body = next((k for k in _BODY if isinstance(rec.get(k), str)), None)
+    out = Text()
+    if rec.get("title"):
+        out.append(str(rec["title"]), style="bold")
+        out.append("\n")
+    if body:
+        out.append(short(rec[body], 200))
+    rest = {k: val for k, val in rec.items() if k not in ("id", "kind", "title", body, "source", "lineage")
+            and val not in (None, [], {}, "")}
+    if rest:
+        out.append(("\n" if len(out) else "") + short(json.dumps(rest, ensure_ascii=False), 160), style="dim")
+    return out
 
 
 @app.command("diff")
@@ -153,7 +176,7 @@ def diff_cmd(a: Annotated[str, typer.Argument(help="old REF")], b: Annotated[str
 
 @app.command("export")
 def export_cmd(ref: Annotated[str, typer.Argument()],
-               format: Annotated[str, typer.Option("--format", help="jsonl, parquet or hf")] = "jsonl",
+               format: Annotated[Literal["jsonl", "parquet", "hf"], typer.Option("--format", help="the output format")] = "jsonl",
                out: Annotated[Optional[Path], typer.Option(help="output file (jsonl, parquet) or folder (hf)")] = None,
                home: HomeOpt = None) -> None:
     """Export a version as JSONL, Parquet, or a folder that `datasets.load_from_disk` opens."""
@@ -167,7 +190,7 @@ def export_cmd(ref: Annotated[str, typer.Argument()],
 
 @app.command("split")
 def split_cmd(ref: Annotated[str, typer.Argument()],
-              by: Annotated[str, typer.Option("--by", help="jd, jd_family or employer")] = "jd",
+              by: Annotated[Literal["jd", "jd_family", "employer"], typer.Option("--by", help="the group kept in one split")] = "jd",
               ratios: Annotated[str, typer.Option("--ratios", help="train,val[,test]")] = "0.8,0.1,0.1",
               seed: Annotated[int, typer.Option("--seed")] = 0,
               name: Annotated[Optional[str], typer.Option("--name", help="prefix (default: the dataset name)")] = None,

@@ -44,7 +44,13 @@ def _ks(spec: str) -> list[int]:
 
 
 def _scorer(model: str, head: str | None, lam: float | None, max_length: int | None = None, trust: bool = False):
-    from train.evaluate import make_scorer
+    from train.evaluate import ZERO_SHOT, make_scorer
+
+    folder = model.partition("+")[0]
+    if folder not in ZERO_SHOT and not Path(folder).expanduser().is_dir():
+        raise InputError(f"No model folder at '{folder}'. --model / --models take an encoder folder (e.g. one written "
+                         "by `mira train r2 --out DIR`), 'zero-shot' for the untrained default MiniLM, or "
+                         "MODEL+HEAD.")
 
     return make_scorer(model + (f"+{head}" if head and "+" not in model else ""), lam, max_length, trust)
 
@@ -79,6 +85,22 @@ def _cache(home, ray: str | None = None):
     from train.embed_cache import open_cache
 
     return open_cache(store_for(home).home, sharded=bool(ray))
+
+
+def warn_large_k(store, pool: str, ks: list[int], corpus_size: int | None = None) -> list[int]:
+    """Warn when a cutoff K exceeds what can be ranked (the largest shortlist of a local pool, the corpus of a global
+    one): Precision@K there is at most candidates / K and Recall@K cannot grow. The K values over, for tests."""
+    if corpus_size is None:
+        most = max((len(e["candidate_ids"]) for e in store.resolve(pool, "pool").iter_records()), default=0)
+        what = f"the largest shortlist ({most} candidates per JD)"
+    else:
+        most, what = corpus_size, f"the corpus ({corpus_size} CVs)"
+    over = [k for k in ks if k > most]
+    if over:
+        err_console.print(f"[bold yellow]Warning:[/] K = {', '.join(map(str, over))} exceed {what}: Precision@K there "
+                          f"is at most {most}/K and Recall@K equals Recall@{most}; choose --k up to {most}.",
+                          highlight=False, soft_wrap=True)
+    return over
 
 
 def _print(m: dict, ks: list[int], out: Path | None) -> None:
@@ -127,6 +149,7 @@ def local_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: LambdaO
     ks, store = _ks(k), store_for(home)
     sc = _scorer(model, head, lam, max_length, trust_remote_code)
     guard_leakage(store, pool, [sc], strict)
+    warn_large_k(store, pool, ks)
     _print(local_eval(store, pool, sc, ks, _cache(home), run_file), ks, out)
 
 
@@ -149,6 +172,7 @@ def global_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: Lambda
     sc.remote = _remote(ray, workers)
     guard_leakage(store, pool, [sc], strict)
     m = global_eval(store, pool, sc, ks, _cache(home, ray), k1, corpus, ann_threshold, run_file)
+    warn_large_k(store, pool, ks, m["corpus_size"])
     _print(m, ks, out)
 
 
@@ -184,6 +208,7 @@ def compare_cmd(pool: PoolOpt,
         run = out / "runs" / f"{i + 1}.trec"
         rows.append(local_eval(store, pool, sc, ks, cache, run) if mode == "local"
                     else global_eval(store, pool, sc, ks, cache, k1, corpus, run_file=run))
+    warn_large_k(store, pool, ks, rows[0].get("corpus_size"))
     t = Table(title=f"{mode} pool {rows[0]['pool']}: Recall@K (%), {rows[0]['n_queries']} JDs, every model at "
                     f"max length {length}")
     t.add_column("model")

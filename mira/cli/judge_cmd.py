@@ -15,8 +15,8 @@ from synth.records import normalize_text, stable_id
 from .common import (ApiBaseOpt, ApiKeyEnvOpt, ConcurrencyOpt, DryRunOpt, GroundedOpt, HomeOpt, LMOpt, MaxCostOpt,
                      MaxReasksOpt,
                      NoCacheOpt, RayOpt, RpmOpt, BatchOpt, PollOpt, ReaskOnlineOpt, BatchSizeOpt,
-                     BatchDirOpt, batch_settings,
-                     TimeoutOpt, TpmOpt, WorkersOpt, console, make_runner, print_estimate, short, store_for)
+                     BatchDirOpt, batch_settings, TimeoutOpt, TpmOpt, WorkersOpt, console, err_console, make_runner,
+                     print_estimate, short, store_for)
 
 app = typer.Typer(no_args_is_help=True, help="Judge JD–CV pairs with the rubric in prompts/judge/.")
 
@@ -68,6 +68,19 @@ def pool_cmd(pool: Annotated[str, typer.Option("--pool", help="pool REF")],
     console.print(t)
     if res.labels is not None:
         console.print(f"labels: [bold]{res.labels.ref}[/] (pool; positives = judge-positive)")
+    failed = sum(v for k, v in res.stats.items() if k.startswith("failed"))
+    unscored = res.stats["unscored"]
+    if failed or unscored:
+        total = res.judgments.count + failed + unscored
+        if failed:
+            err_console.print(f"[bold red]{failed} of {total} pairs failed[/] (reasons above and in the rejects of "
+                              f"{res.judgments.ref}): re-run the same command to retry them; judged pairs come "
+                              "from the cache, nothing is paid twice.", highlight=False, soft_wrap=True)
+        if unscored:
+            err_console.print(f"[bold red]{unscored} of {total} pairs unscored[/]: their JDs gave no checkable "
+                              "requirement; pass --anchors REF (stage-1 anchors of these JDs) and re-run.",
+                              highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
 
 
 def _read_text(path: Path) -> str:

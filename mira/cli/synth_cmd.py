@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from collections import Counter
+from typing import Annotated, Literal, Optional
 
 import typer
 
@@ -44,8 +45,13 @@ def synth_jd(
         from synth.stages import extract
 
         recs = store.resolve(jds, "jd").records()[: limit] if jds else []
+        left_out = Counter(why for r in recs if (why := extract.precheck(r)))
         est = runner.estimate(extract.Extract(), [extract.make_task(r) for r in recs if not extract.precheck(r)])
         print_estimate(est, runner.lm_config.model)
+        if left_out:
+            console.print(f"{sum(left_out.values())} of {len(recs)} JDs are left out before any call (a real run "
+                          "keeps them in the rejects): " + "; ".join(f"{n} {why}" for why, n in left_out.most_common()),
+                          highlight=False)
         console.print("(stage 1 only: stages 2-5 depend on its answers; each costs about as much per call)")
         return
     res = run_jd_pipeline(store, runner, jds, name, cfg, anchors_ref=anchors)
@@ -62,7 +68,7 @@ def synth_jd(
 def synth_jdcv(
     jds: Annotated[str, typer.Option("--jds", help="jd version REF")],
     name: Annotated[str, typer.Option("--name", help="output jdcv_triplet dataset name")],
-    generator: Annotated[str, typer.Option("--generator", help="balanced, hardneg or both")] = "both",
+    generator: Annotated[Literal["balanced", "hardneg", "both"], typer.Option("--generator", help="which generator")] = "both",
     per_jd: Annotated[int, typer.Option("--per-jd", help="generations per JD and generator")] = 1,
     cvs: Annotated[Optional[str], typer.Option("--cvs", help="cv REF: style exemplars and real easy negatives")] = None,
     anchors: Annotated[Optional[str], typer.Option("--anchors", help="jd_anchor REF (stage-1 anchors)")] = None,

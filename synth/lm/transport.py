@@ -13,6 +13,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from ..errors import InputError
 from .config import LMConfig
 
 
@@ -154,6 +155,16 @@ class LiteLLMTransport:
     """Any provider litellm supports (Anthropic, Ollama's native API, Bedrock...)."""
 
     def __init__(self, cfg: LMConfig):
+        import litellm  # loaded only for the providers that need it (it costs ~1 s to import)
+
+        # litellm prints a "Provider List" banner (with raw ANSI codes) for every failed call; our errors say more
+        litellm.suppress_debug_info = True
+        try:
+            litellm.get_llm_provider(cfg.model, api_base=cfg.api_base)
+        except litellm.BadRequestError:
+            raise InputError(f"litellm cannot tell which provider serves the model '{cfg.model}': prefix it with one, "
+                             "e.g. --lm openai/NAME for an OpenAI-compatible --api-base, ollama_chat/NAME, "
+                             "anthropic/NAME (https://docs.litellm.ai/docs/providers), or --lm local.") from None
         self.cfg = cfg
 
     async def chat(self, messages: list[dict], params: dict) -> ChatResult:

@@ -82,6 +82,18 @@ class Runner:
             raise Interrupted("Interrupted. Finished items are in the run journal; re-run the same command to "
                               "resume (no paid call is repeated).") from None
 
+    def count_outside(self, reasons: Iterable[str], kept_before: bool = True) -> None:
+        """Rejects decided outside `run`, so the command's summary counts every reject that its tables count: an
+        answer the runner kept that a stage then refused (`kept_before`), or an item refused before any call."""
+        for r in reasons:
+            self.totals["rejected"] += 1
+            self.totals[f"rejected: {reason_key(r)}"] += 1
+            self.totals["kept_then_rejected"] += kept_before
+
+    def count_duplicates(self, n: int) -> None:
+        """Kept answers that deduplication dropped (the summary's kept is then what the versions hold)."""
+        self.totals["duplicates"] += n
+
     def fingerprint(self, module) -> tuple[str | None, str]:
         return getattr(module, "prompt_hash", None), signature_fingerprint(module)
 

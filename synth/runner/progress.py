@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections import Counter
 
 from rich.console import Console
@@ -9,11 +11,28 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 
+def plain_every() -> float:
+    """Seconds between plain progress lines when the console is not a terminal ($MIRA_PROGRESS_SECONDS, else 30)."""
+    try:
+        return float(os.environ.get("MIRA_PROGRESS_SECONDS") or 30)
+    except ValueError:
+        return 30.0
+
+
 class RunProgress:
+    """A live bar in a terminal; in a log (not a terminal) one plain line every `plain_every()` seconds and at the
+    end: done / total, rate, ETA, tokens, cost, rejected, cached."""
+
     def __init__(self, label: str, total: int, console: Console | None, enabled: bool = True):
         self.enabled = enabled and console is not None
         self.total = total
         self.done = 0
+        self.label, self.console = label, console
+        self.plain = self.enabled and not console.is_terminal
+        self.t0 = self.last = time.monotonic()
+        self.fields = {"tokens": "0", "cost": "$0", "failed": 0, "cached": 0}
+        if self.plain:
+            self.enabled = False
         if self.enabled:
             self.progress = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -33,15 +52,38 @@ class RunProgress:
     def __exit__(self, *exc):
         if self.enabled:
             self.progress.__exit__(*exc)
+        if self.plain and self.total:
+            self.line(final=True)
+
+    def line(self, final: bool = False) -> None:
+        """One plain progress line (logs)."""
+        now = time.monotonic()
+        self.last = now
+        secs = now - self.t0
+        rate = self.done / secs if secs > 0 else 0.0
+        eta = f"ETA {(self.total - self.done) / rate:.0f}s" if rate and not final else f"{secs:.0f}s"
+        f = self.fields
+        self.console.print(f"{self.label}: {self.done}/{self.total} items, {rate:.2f} items/s, {eta}, tokens "
+                           f"{f['tokens']}, {f['cost']}, {f['failed']} rejected, {f['cached']} cached"
+                           + (" (done)" if final else ""), highlight=False, soft_wrap=True)
 
     def advance_resumed(self, n: int, outcomes) -> None:
         self.done += n
+        if self.plain and n:
+            self.fields.update(failed=sum(1 for o in outcomes if not o.ok), cached=n)
         if self.enabled and n:
             self.progress.update(self.task, completed=self.done,
                                  failed=sum(1 for o in outcomes if not o.ok), cached=n)
 
     def update(self, outcome, stats: Counter) -> None:
         self.done += 1
+        if self.plain:
+            cost = stats["cost_micro"] / 1e6
+            self.fields.update(tokens=f"{stats['tokens_in'] + stats['tokens_out']:,}",
+                               cost=f"${cost:.4f}" if cost else "$0", failed=stats["rejected"],
+                               cached=stats["cache_hits"] + stats["resumed"])
+            if time.monotonic() - self.last >= plain_every():
+                self.line()
         if not self.enabled:
             return
         t = self.progress.tasks[self.task]
@@ -59,8 +101,9 @@ def runner_summary(runner, title: str = "LLM summary (this command)") -> Table:
     t = Table(title=title)
     t.add_column("")
     t.add_column("value", justify="right")
-    done = s["kept"] + s["rejected"] + s["resumed"]
-    rows = [("items finished", done), ("kept", s["kept"] + s["resumed"]), ("rejected", s["rejected"]),
+    done = s["kept"] + s["rejected"] + s["resumed"] - s["kept_then_rejected"]
+    rows = [("items finished", done), ("kept", s["kept"] + s["resumed"] - s["kept_then_rejected"] - s["duplicates"]),
+            ("rejected", s["rejected"])] + ([("duplicates dropped", s["duplicates"])] if s["duplicates"] else []) + [
             ("resumed from journal", s["resumed"]), ("answers from cache", s["cache_hits"]),
             ("LLM calls", s["calls"]), ("retried", s["retries"]), ("re-asked", s["reasks"]),
             ("tokens in / out", f"{s['tokens_in']:,} / {s['tokens_out']:,}"),

@@ -259,8 +259,11 @@ def check(task: Task, out: dict) -> str | None:
     lang = (out.get("language") or "").strip().lower()
     if lang and not lang.startswith("en") and not looks_english(task.inputs.get("jd_text", "")):
         return FinalReject(f"unsupported language ({lang})")
-    if not (out.get("title") or "").strip():
+    title = (out.get("title") or "").strip()
+    if not title:
         return "no title: give the job title exactly as the JD states it"
+    if not grounded(title, task.inputs.get("jd_text", ""), 80):  # build_anchor's own test, re-asked here
+        return "title not found in the JD: give the job title exactly as the JD states it"
     return None
 
 

@@ -108,6 +108,7 @@ def run_jd_pipeline(store: DatasetStore, runner: Runner, jds_ref: str | None, na
             why = extract.precheck(jd)
             if why:
                 counts.reject("extract", why)
+                runner.count_outside([why], kept_before=False)
                 rejects.append({"reason": why, "stage": "extract", "where": jd["id"], "source_id": jd["id"]})
             else:
                 tasks.append(extract.make_task(jd))
@@ -119,14 +120,18 @@ def run_jd_pipeline(store: DatasetStore, runner: Runner, jds_ref: str | None, na
                                                                                  model)[:2]
             if anchor is None:
                 counts.reject("extract", why)
+                if o.ok:  # the runner kept the answer; the summary counts the reject too
+                    runner.count_outside([why])
                 rejects.append({"reason": why, "stage": "extract", "where": o.key, "raw": o.raw, "source_id": jd["id"]})
                 continue
             for k, v in (anchor.get("dropped") or {}).items():
                 grounding[f"{k}_dropped"] += len(v)
             grounding["skills_kept"] += len(anchor["skills"])
             anchors.append(anchor)
+        built = len(anchors)
         anchors = dedup_counted("extract", anchors, [a["card"] for a in anchors], Deduplicator(cfg.dedup), counts,
                                 rejects)
+        runner.count_duplicates(built - len(anchors))
         counts.stage("extract")["grounding"] = dict(grounding)
         anchors_v = store.write(f"{name}-anchors", "jd_anchor", anchors, rejects, manifest={
             **base_manifest, "parents": parents, "prompts": dict(prompts),
@@ -170,6 +175,7 @@ def run_jd_pipeline(store: DatasetStore, runner: Runner, jds_ref: str | None, na
             for _ in range(per_anchor - len(made)):
                 why = _shortfall(num, a)
                 counts.reject(stage, why)
+                runner.count_outside([why], kept_before=False)
                 rejects.append({"reason": why, "stage": stage, "where": a["id"], "source_id": a["jd_id"]})
         c = counts.stage(stage)
         c["requested_per_jd"], c["jds"] = per_anchor, len(anchors)
@@ -184,6 +190,7 @@ def run_jd_pipeline(store: DatasetStore, runner: Runner, jds_ref: str | None, na
                 rejects.append({"reason": o.reason, "stage": stage, "where": o.key, "raw": o.raw,
                                 "source_id": o.meta["anchor"]["jd_id"]})
         kept = dedup_counted(stage, built, [p["text"] for p in built], dedup, counts, rejects)
+        runner.count_duplicates(len(built) - len(kept))
         per = Counter(p["anchor_id"] for p in kept)
         c["jds_at_request"] = sum(per[a["id"]] >= per_anchor for a in anchors)
         pairs.extend(kept)
