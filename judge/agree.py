@@ -73,7 +73,10 @@ def agreement(judgments: Version, labels: dict[tuple[str, str], int]) -> dict:
 
 def rank_correlation(pairs: list[tuple[float, float]]) -> dict:
     """Spearman's rho and Kendall's tau-b (scipy) of judge totals vs human grades; None where either is constant."""
-    from scipy.stats import kendalltau, spearmanr
+    try:
+        from scipy.stats import kendalltau, spearmanr
+    except ImportError:
+        raise InputError("Rank correlations need scipy: pip install 'mira[studio]' (or mira[train]).") from None
 
     a, b = [x for x, _ in pairs], [y for _, y in pairs]
     if len(pairs) < 2 or len(set(a)) < 2 or len(set(b)) < 2:
