@@ -47,8 +47,9 @@ class Studio:
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
         self.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
 
-    def html(self, name: str, **ctx) -> HTMLResponse:
-        return HTMLResponse(self.env.get_template(name).render(reviewer=self.reviewer, **ctx))
+    def html(self, name: str, status: int = 200, **ctx) -> HTMLResponse:
+        return HTMLResponse(self.env.get_template(name).render(reviewer=self.reviewer, status=status, **ctx),
+                            status_code=status)
 
     def version(self, ref: str) -> Version:
         name, _, ver = ref.partition("@")
@@ -176,7 +177,7 @@ def create_app(home: str | Path | None = None, reviewer: str = "reviewer", token
         return FileResponse(found[n]["png"], media_type="image/png")
 
     async def not_found(request: Request, exc: HTTPException):
-        return s.html("error.html", status=exc.status_code, detail=exc.detail) if exc.status_code != 403 else \
+        return s.html("error.html", exc.status_code, detail=exc.detail) if exc.status_code != 403 else \
             PlainTextResponse(exc.detail, status_code=403)
 
     routes = [Route("/", datasets), Route("/d/{ref}", dataset), Route("/d/{ref}/records", records),
