@@ -217,3 +217,28 @@ def test_unknown_version_and_record_are_404(hostile, client):
     assert client.get("/d/nope@123").status_code == 404
     r = client.get(f"/r/{hostile['jd'].ref}/jd-0000000000000000")
     assert r.status_code == 404 and "has no record" in r.text
+
+
+def test_eval_runs_pages(home, client):
+    pytest.importorskip("torch", reason="train/evaluate needs the train extra")
+    from train.evaluate import write_comparison
+
+    rows = [{"model": "base <b>", "pool": "p", "recall@10": 0.5, "precision@10": 0.25},
+            {"model": "tuned", "pool": "p", "recall@10": 0.75, "precision@10": 0.5}]
+    write_comparison(rows, [10], home / "evals" / "cmp", "local pool p")
+    (home / "evals" / "cmp" / "comparison.json").write_text(json.dumps(rows))
+    (home / "evals" / "m.json").write_text(json.dumps({"mode": "local", "pool": "p", "model": "tuned",
+                                                        "recall@10": 0.75, "precision@10": 0.5, "ndcg@10": 0.6,
+                                                        "mrr": 0.7}))
+    (home / "datasets").mkdir(exist_ok=True)
+    (home / "datasets" / "x.json").write_text(json.dumps({"recall@10": 1.0}))  # never searched
+    page = client.get("/eval").text
+    names = re.findall(r'<a href="\?run=(\d)">([^<]*)</a>', page)
+    assert [n for _, n in names] == ["evals/cmp", "evals/m.json"]
+    cmp = client.get("/eval?run=0").text
+    assert "<td>base &lt;b&gt;</td><td>0.5</td><td>0.25</td>" in cmp and 'src="/eval/0/plot.png"' in cmp
+    png = client.get("/eval/0/plot.png")
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    metrics = client.get("/eval?run=1").text
+    assert "<td>10</td><td>0.7500</td><td>0.5000</td><td>0.6000</td>" in metrics
+    assert client.get("/eval/1/plot.png").status_code == 404
