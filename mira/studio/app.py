@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections import OrderedDict
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -44,12 +45,21 @@ class Studio:
         self.reviewer, self.token = reviewer, token
         self.runs_dirs = [self.store.home, *(runs or [])]
         self.pager = Pager()
+        self._queues: OrderedDict[str, list[dict]] = OrderedDict()
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
         self.env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
 
     def html(self, name: str, status: int = 200, **ctx) -> HTMLResponse:
         return HTMLResponse(self.env.get_template(name).render(reviewer=self.reviewer, status=status, **ctx),
                             status_code=status)
+
+    def queue(self, v: Version) -> list[dict]:
+        """The review items of a version (versions are immutable, so the list is kept; the 8 latest)."""
+        if v.ref not in self._queues:
+            self._queues[v.ref] = context.queue_items(self.store, v)
+            while len(self._queues) > 8:
+                self._queues.popitem(last=False)
+        return self._queues[v.ref]
 
     def version(self, ref: str) -> Version:
         name, _, ver = ref.partition("@")
@@ -83,7 +93,7 @@ def create_app(home: str | Path | None = None, reviewer: str = "reviewer", token
                    flag=q.get("flag", ""), q=q.get("q", ""))
         page = max(1, _int(q.get("page"), 1))
         rows, total = s.pager.page(v.records_path, v.count, page, PAGE_SIZE, f)
-        return s.html("records.html", v=v, f=f, rows=[(r, context.snippet(r)) for r in rows], total=total,
+        return s.html("records.html", v=v, f=f, groups=context.reject_groups(v), rows=[(r, context.snippet(r)) for r in rows], total=total,
                       page=page, pages=max(1, -(-total // PAGE_SIZE)), flags=FLAGS, qs=_qs(q))
 
     async def rejects(request: Request):
@@ -120,7 +130,7 @@ def create_app(home: str | Path | None = None, reviewer: str = "reviewer", token
 
     async def review(request: Request):
         v = s.version(request.path_params["ref"])
-        items = context.queue_items(s.store, v)
+        items = s.queue(v)
         if not items:
             raise HTTPException(404, f"{v.ref} ({v.kind}) has nothing to review.")
         sess = LabelSession(s.store, v, s.reviewer)
@@ -130,7 +140,9 @@ def create_app(home: str | Path | None = None, reviewer: str = "reviewer", token
             i = next((k for k, it in enumerate(items) if it["item_id"] not in done), len(items) - 1)
         item = items[i]
         latest = next(iter(reversed(s.store.versions(sess.name))), None)
-        return s.html("review.html", v=v, items=items, i=i, item=item, done=done, decisions=DECISIONS,
+        lo = max(0, i - 20)
+        return s.html("review.html", v=v, items=items, i=i, item=item, done=done, decisions=DECISIONS, lo=lo,
+                      window=items[lo:i + 21],
                       texts=context.item_texts(s.store, s.pager, v, item), label_name=sess.name, latest=latest)
 
     async def label(request: Request):
@@ -144,7 +156,7 @@ def create_app(home: str | Path | None = None, reviewer: str = "reviewer", token
         decision = body.get("decision")
         if decision not in DECISIONS:
             return PlainTextResponse(f"decision: use one of {', '.join(DECISIONS)}", status_code=400)
-        item = next((it for it in context.queue_items(s.store, v) if it["item_id"] == body.get("item_id")), None)
+        item = next((it for it in s.queue(v) if it["item_id"] == body.get("item_id")), None)
         if item is None:
             return PlainTextResponse(f"{v.ref} has no item {body.get('item_id')!r}", status_code=404)
         out = LabelSession(s.store, v, s.reviewer).add(item, decision, str(body.get("note") or ""))
