@@ -70,7 +70,12 @@ def hostile(store):
                 "raw_total": 40.0, "cap": 60.0, "total": 40.0, "label": 0, "needs_review": True,
                 "rubric_hash": "r", "lineage": _lineage("judge", jd["id"], cv["id"])}
     jv = store.write("judged", "judgment", [judgment], manifest={"parents": [pool.ref]})
-    return {"jd": jdv, "cv": cvv, "pool": pool, "anchors": av, "pairs": pv, "judged": jv, "pair": pair,
+    trip = {"id": "jdcv_triplet-" + "f" * 16, "kind": "jdcv_triplet", "jd_id": jd["id"], "jd": evil("trip.jd"),
+            "positive": "Nurse, 5 years. " + evil("trip.positive"), "negative": "Nurse, 1 year. " + evil("trip.negative"),
+            "generator": "hardneg", "negative_type": evil("trip.negative_type"), "job_family": None,
+            "lineage": _lineage("jdcv-hardneg", jd["id"])}
+    tv = store.write("trips", "jdcv_triplet", [trip], manifest={"parents": [jdv.ref]})
+    return {"trips": tv, "trip": trip, "jd": jdv, "cv": cvv, "pool": pool, "anchors": av, "pairs": pv, "judged": jv, "pair": pair,
             "judgment": judgment}
 
 
@@ -84,7 +89,8 @@ def _pages(h):
     return [f"/d/{v.ref}" for v in h.values() if hasattr(v, "ref")] + [
         f"/d/{v.ref}/records" for v in h.values() if hasattr(v, "ref")] + [
         "/", f"/r/{pv.ref}/{h['pair']['id']}", f"/r/{jv.ref}/{h['judgment']['id']}", f"/r/{h['jd'].ref}/jd-" + "a" * 16,
-        f"/r/{h['anchors'].ref}/jd_anchor-" + "a" * 16, f"/d/{pv.ref}/rejects", f"/d/{pv.ref}/rejects/0",
+        f"/r/{h['anchors'].ref}/jd_anchor-" + "a" * 16, f"/r/{h['trips'].ref}/{h['trip']['id']}",
+        f"/review/{h['trips'].ref}", f"/d/{pv.ref}/rejects", f"/d/{pv.ref}/rejects/0",
         f"/review/{jv.ref}", f"/review/{pv.ref}", f"/review/{h['pool'].ref}", "/labels/compare"]
 
 
@@ -97,7 +103,8 @@ def test_every_text_field_is_escaped(hostile, client):
         seen |= set(re.findall(r'&lt;script&gt;alert\(\\?&#34;([\w.]+)\\?&#34;\)&lt;/script&gt;', r.text))
     fields = {"jd.text", "cv.text", "anchor.skills", "anchor.evidence", "anchor.card", "pair.anchor_text",
               "pair.text", "pair.structured", "reject.reason", "reject.raw", "manifest.command", "rationale",
-              "requirement", "downgrade", "risk.category", "risk.evidence", "jd.title"}
+              "requirement", "downgrade", "risk.category", "risk.evidence", "jd.title", "trip.jd", "trip.positive",
+              "trip.negative", "trip.negative_type"}
     assert fields <= seen, fields - seen
 
 
@@ -242,3 +249,11 @@ def test_eval_runs_pages(home, client):
     metrics = client.get("/eval?run=1").text
     assert "<td>10</td><td>0.7500</td><td>0.5000</td><td>0.6000</td>" in metrics
     assert client.get("/eval/1/plot.png").status_code == 404
+
+
+def test_triplet_page_shows_what_the_hard_negative_changed(hostile, client):
+    h = hostile
+    page = client.get(f"/r/{h['trips'].ref}/{h['trip']['id']}").text
+    diff = page.split('id="diff">', 1)[1].split("</div>", 1)[0]
+    assert diff.startswith("Nurse, <del>5 years. &lt;script&gt;alert(&#34;trip.positive")  # one replaced run
+    assert "</del> <ins>1 year. &lt;script&gt;alert(&#34;trip.negative" in diff

@@ -126,6 +126,8 @@ def create_app(home: str | Path | None = None, reviewer: str = "reviewer", token
             return s.html("pair.html", **ctx, p=context.pair_context(s.store, s.pager, v, rec))
         if v.kind == "judgment":
             return s.html("judgment.html", **ctx, j=context.judgment_context(s.store, s.pager, v, rec))
+        if v.kind == "jdcv_triplet":
+            return s.html("triplet.html", **ctx, t=context.triplet_context(rec))
         return s.html("record.html", **ctx)
 
     async def review(request: Request):

@@ -143,3 +143,9 @@ def item_texts(store: DatasetStore, pager: Pager, v: Version, item: dict) -> lis
         return [("JD", rec.get("jd", "")), ("positive CV", rec.get("positive", "")),
                 ("negative CV", rec.get("negative", ""))]
     return [("source (anchor)", rec.get("anchor_text", "")), ("generated", rec.get("text", ""))]
+
+
+def triplet_context(rec: dict) -> dict:
+    """JD, qualified and unqualified CV; for a deceptive hard negative, what it changed from the positive."""
+    pos, neg = rec.get("positive") or "", rec.get("negative") or ""
+    return {"diff": marks.word_diff(pos, neg) if rec.get("generator") == "hardneg" else None}
