@@ -257,3 +257,35 @@ def test_triplet_page_shows_what_the_hard_negative_changed(hostile, client):
     diff = page.split('id="diff">', 1)[1].split("</div>", 1)[0]
     assert diff.startswith("Nurse, <del>5 years. &lt;script&gt;alert(&#34;trip.positive")  # one replaced run
     assert "</del> <ins>1 year. &lt;script&gt;alert(&#34;trip.negative" in diff
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_cli_serves_and_needs_a_token_beyond_localhost(hostile, home, host):
+    import os
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "synth.cli", "studio", "--home", str(home), "--port", "0", "--host",
+                             host, "--reviewer", "dora"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "COLUMNS": "300"})
+    try:
+        line = proc.stdout.readline()
+        url = re.search(r"http://\S+", line).group(0)
+        assert "reviewer 'dora'" in line and url.startswith(f"http://{host}:")
+        port = int(re.search(r":(\d+)/", url).group(1))
+        local = f"http://127.0.0.1:{port}/"
+        if host == "127.0.0.1":
+            assert "token" not in url
+            assert urllib.request.urlopen(local, timeout=10).status == 200
+        else:
+            token = url.split("token=")[1]
+            assert len(token) >= 20
+            with pytest.raises(urllib.error.HTTPError) as e:
+                urllib.request.urlopen(local, timeout=10)
+            assert e.value.code == 403
+            assert urllib.request.urlopen(f"{local}?token={token}", timeout=10).status == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -40,6 +40,7 @@ def studio(home: HomeOpt = None,
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(128)  # connections made right after the URL is printed wait for the server
     except OSError as e:
         raise InputError(f"Cannot listen on {host}:{port}: {e.strerror}. Pick another --port (0: any free one).") \
             from None
