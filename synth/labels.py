@@ -113,7 +113,8 @@ def pair_labels(v: Version) -> dict[tuple[str, str], int]:
 
 def filter_rejected(store: DatasetStore, ref: str, labels_refs: Iterable[str], name: str | None = None
                     ) -> tuple[Version, int]:
-    """A new version of `ref` without the records any of the label versions rejected; (version, dropped)."""
+    """A new version of `ref` without the records (for a pool: the candidates) any of the label versions rejected;
+    (version, items dropped)."""
     src = store.resolve(ref)
     rejected: set[str] = set()
     parents = [src.ref]
@@ -124,9 +125,20 @@ def filter_rejected(store: DatasetStore, ref: str, labels_refs: Iterable[str], n
             raise InputError(f"{lv.ref} labels {', '.join(lv.manifest.get('parents', [])) or 'nothing'}, "
                              f"not {src.ref}.")
         rejected |= {i for i, r in latest_labels(lv).items() if r["decision"] == "reject"}
-    kept = (r for r in src.iter_records() if r["id"] not in rejected)
+    if src.kind == "pool":  # pool items are "entry id:candidate id": drop the rejected candidates
+        kept = (_drop_candidates(e, rejected) for e in src.iter_records())
+        kept = (e for e in kept if e["candidate_ids"])
+    else:
+        kept = (r for r in src.iter_records() if r["id"] not in rejected)
     out = store.write(name or f"{src.name}-reviewed", src.kind, kept, manifest={
         **{k: src.manifest[k] for k in ("refs", "lm", "prompts") if k in src.manifest},
-        "parents": parents, "filtered": {"dropped_rejected": len(rejected)}})
-    return out, src.count - out.count
+        "parents": parents, "filtered": {"rejected_items": len(rejected)}})
+    dropped = len(rejected) if src.kind == "pool" else src.count - out.count
+    return out, dropped
+
+
+def _drop_candidates(entry: dict, rejected: set[str]) -> dict:
+    gone = {c for c in entry["candidate_ids"] if f"{entry['id']}:{c}" in rejected}
+    return {**entry, **{k: [c for c in entry.get(k) or [] if c not in gone]
+                        for k in ("candidate_ids", "positive_ids", "hard_negative_ids")}}
 

@@ -289,3 +289,16 @@ def test_cli_serves_and_needs_a_token_beyond_localhost(hostile, home, host):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_filter_drops_a_rejected_pool_candidate(hostile, store):
+    from synth.labels import filter_rejected
+
+    pool, cv2 = hostile["pool"], "cv-" + "9" * 16
+    entry = {**pool.records()[0], "candidate_ids": ["cv-" + "b" * 16, cv2]}
+    pool2 = store.write("pool2", "pool", [entry], manifest=dict(pool.manifest, parents=pool.manifest["parents"]))
+    lab = LabelSession(store, pool2, "eve").add({"item_id": f"{entry['id']}:{cv2}", "jd_id": entry["jd_id"],
+                                                 "cv_id": cv2, "item_label": 0}, "reject")
+    out, dropped = filter_rejected(store, pool2.ref, [lab.ref])
+    assert dropped == 1 and out.records()[0]["candidate_ids"] == ["cv-" + "b" * 16]
+    assert out.records()[0]["positive_ids"] == ["cv-" + "b" * 16]
