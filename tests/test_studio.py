@@ -53,7 +53,7 @@ def hostile(store):
             "text": "Nurse. Must hold RN licence and 5 years on a ward. " + evil("pair.text"),
             "type": "constraint", "label": "negative",
             "structured": {"field": "years", "from": "3 years", "to": "5 years", "note": evil("pair.structured")},
-            "lineage": _lineage("constraint", jd["id"])}
+            "lineage": _lineage("constraint", jd["id"]), "check": {"stated": ["RN licence"], "why": evil("pair.check")}}
     pv = store.write("run-pairs", "jd_pair", [pair], [{"reason": evil("reject.reason"), "stage": "paraphrase",
                                                        "raw": evil("reject.raw"), "source_id": jd["id"]}],
                      manifest={"parents": [jdv.ref, av.ref], "command": evil("manifest.command")})
@@ -104,7 +104,7 @@ def test_every_text_field_is_escaped(hostile, client):
     fields = {"jd.text", "cv.text", "anchor.skills", "anchor.evidence", "anchor.card", "pair.anchor_text",
               "pair.text", "pair.structured", "reject.reason", "reject.raw", "manifest.command", "rationale",
               "requirement", "downgrade", "risk.category", "risk.evidence", "jd.title", "trip.jd", "trip.positive",
-              "trip.negative", "trip.negative_type"}
+              "trip.negative", "trip.negative_type", "pair.check"}
     assert fields <= seen, fields - seen
 
 

@@ -75,10 +75,12 @@ def pair_context(store: DatasetStore, pager: Pager, v: Version, rec: dict) -> di
     diff = marks.word_diff(source, text, marks.value_text(flip_to)) if rec.get("type") in (
         "paraphrase", "constraint") else None
     shown = {"title", "must", "from", "to", "field"}
+    known = {"id", "kind", "anchor_id", "jd_id", "anchor_text", "text", "type", "label", "structured", "lineage"}
     return {"anchor": anchor, "anchor_src": src, "title": title, "source": marks.render(source, s_spans),
             "text": marks.render(text, t_spans), "found": found, "diff": diff,
             "flip": {"field": st.get("field"), "from": flip_from, "to": flip_to} if (flip_from or flip_to) else None,
-            "other": {k: val for k, val in st.items() if k not in shown}}
+            "other": {k: val for k, val in st.items() if k not in shown},
+            "extra": {k: val for k, val in rec.items() if k not in known}}
 
 
 def judgment_context(store: DatasetStore, pager: Pager, v: Version, rec: dict) -> dict:
