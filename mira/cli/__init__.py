@@ -31,6 +31,7 @@ from .data import app as data_app  # noqa: E402
 from .eval_cmd import app as eval_app  # noqa: E402
 from .judge_cmd import app as judge_app  # noqa: E402
 from .prompt_cmd import app as prompt_app  # noqa: E402
+from .studio_cmd import studio  # noqa: E402
 from .synth_cmd import app as synth_app  # noqa: E402
 from .train_cmd import app as train_app  # noqa: E402
 
@@ -107,6 +108,7 @@ app.add_typer(prompt_app, name="prompt")
 app.add_typer(judge_app, name="judge")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
+app.command("studio")(studio)
 app.add_typer(audit_app, name="audit")
 
 

@@ -229,3 +229,16 @@ def sample_cmd(ref: Annotated[str, typer.Argument(help="jd or pool REF")],
     console.print(t)
     for v in out:
         console.print(f"  → [bold]{v.ref}[/] ({v.kind}, {v.count} records)")
+
+
+@app.command("filter")
+def filter_cmd(ref: Annotated[str, typer.Argument(help="the labelled version (pairs, triplets, judgments)")],
+               labels: Annotated[list[str], typer.Option("--labels", help="label REF (repeatable): drop what any "
+                                                         "reviewer rejected")],
+               name: Annotated[Optional[str], typer.Option("--name", help="default: NAME-reviewed")] = None,
+               home: HomeOpt = None) -> None:
+    """A new version without the records a reviewer rejected in `mira studio`."""
+    from synth.labels import filter_rejected
+
+    v, dropped = filter_rejected(store_for(home), ref, labels, name)
+    console.print(f"  → [bold]{v.ref}[/] ({v.count} records; {dropped} rejected by a reviewer dropped)")

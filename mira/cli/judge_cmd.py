@@ -145,8 +145,8 @@ def render_card(j: dict, rub) -> None:
 
 @app.command("agree")
 def agree_cmd(judgments: Annotated[str, typer.Option("--judgments", help="judgment REF")],
-              labels: Annotated[Optional[str], typer.Option("--labels", help="pool REF, or CSV / JSONL with "
-                                                            "jd_id, cv_id, label")] = None,
+              labels: Annotated[Optional[str], typer.Option("--labels", help="pool REF, label REF (mira "
+                                                            "studio), or CSV / JSONL with jd_id, cv_id, label")] = None,
               repeat: Annotated[int, typer.Option("--repeat", help="re-judge a sample N times (self-consistency)")] = 0,
               shuffle_requirements: Annotated[bool, typer.Option("--shuffle-requirements")] = False,
               sample: Annotated[int, typer.Option("--sample", help="pairs re-judged by --repeat / --shuffle")] = 20,
@@ -170,7 +170,8 @@ def agree_cmd(judgments: Annotated[str, typer.Option("--judgments", help="judgme
         t.add_row("judge 0", str(m["fn"]), str(m["tn"]))
         console.print(t)
         fmt = lambda x: "n/a" if x is None else f"{x:.3f}"  # noqa: E731
-        console.print(f"Cohen's kappa {m['kappa']:.3f} · precision {fmt(m['precision'])} · recall {fmt(m['recall'])}")
+        console.print(f"Cohen's kappa {m['kappa']:.3f} · precision {fmt(m['precision'])} · recall {fmt(m['recall'])}"
+                      f" · totals vs labels: Spearman {fmt(m['spearman'])} · Kendall {fmt(m['kendall'])}")
     png = histograms(jv, out / "score_histograms.png")
     console.print(f"histograms: {png}")
     if repeat or shuffle_requirements:
