@@ -100,6 +100,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, help="cap R2's epochs (default: Mira's schedule)")
     ap.add_argument("--per-category", type=int, default=15, help="Monster JDs per category")
+    ap.add_argument("--no-train", action="store_true", help="upstream BM25 and zero-shot only (nothing trained)")
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("MIRA_BENCH_WORK") or
                                                       Path.home() / ".cache" / "mira-bench" / "local_pool"))
     args = ap.parse_args()
@@ -115,7 +116,8 @@ def main() -> None:
     store = DatasetStore(args.work)
     cache = EmbeddingCache(args.work / ".mira" / "embeddings.sqlite")
     pool, cat_sizes = bm25_pool(store, args.per_category)
-    specs = train_models(store, args.work, args.epochs, cache, Console(stderr=True))
+    specs = {"zero-shot": "zero-shot"} if args.no_train else \
+        train_models(store, args.work, args.epochs, cache, Console(stderr=True))
     rows = {"upstream BM25": upstream_eval(store, pool.ref, KS)}
     for label, spec in specs.items():
         te = time.time()
@@ -149,7 +151,7 @@ def main() -> None:
     vals = {f"{key[label]}_{m[0]}@{k}": rows[label][f"{m}@{k}"] for label in rows for m in ("recall", "precision")
             for k in (10, 30, 70)}
     print(bench_line("local_pool", jds=bm["n_queries"], excluded=bm["excluded_no_positive"], **vals,
-                     req_head_abstained=rows["R2 + requirement head (Mira)"]["head_abstained"],
+                     req_head_abstained=rows.get("R2 + requirement head (Mira)", {}).get("head_abstained"),
                      minutes=(time.time() - t0) / 60))
 
 

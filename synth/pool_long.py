@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
-from .importer import (ImportReport, _clean, _counts, _doc_record, _fields, _raw, _source, _text_problem,
-                       import_file, read_rows)
+from .importer import (ImportReport, _clean, _doc_record, _fields, _raw, _source, _text_problem, import_file,
+                       read_rows)
+from .pool_import import commit_pool, pool_writers
 from .records import stable_id
 
 # column names tried, in order, for each field when --map does not name one
@@ -102,9 +103,7 @@ def import_long(store, path: Path, name: str, rows, mapping: dict[str, str], max
     manifest = {"sources": [{"file": str(path), "bytes": path.stat().st_size}], "preset": None, "mapping": mapping,
                 "format": "long", "params": {"max_chars": max_chars, "encoding": encoding,
                                              "grouped_by": "jd_id" if by_id else "jd text"}}
-    jd_w = store.writer(f"{name}-jd", "jd", {**manifest, "role": f"JDs of pool {name}"})
-    cv_w = store.writer(f"{name}-cv", "cv", {**manifest, "role": f"CVs of pool {name}"})
-    pool_w = store.writer(name, "pool", manifest)
+    jd_w, cv_w, pool_w = pool_writers(store, name, manifest)
     with jd_w, cv_w, pool_w:
         groups: dict[str, _Group] = {}
         cv_ids: set[str] = set()
@@ -172,9 +171,5 @@ def import_long(store, path: Path, name: str, rows, mapping: dict[str, str], max
             pool_w.add({"id": f"pool-{jd_id[3:]}", "kind": "pool", "jd_id": jd_id, "candidate_ids": g.order,
                         "positive_ids": [c for c in g.order if g.grades.get(c, 0) >= 1], "hard_negative_ids": g.hard,
                         "relevance": g.grades, "scope": "local", "source": src}, f"{path.name}:{g.line}")
-        counts = {"import": {**_counts(report), "pools": len(jd_seen)}}
-        jd_w.manifest["stages"] = cv_w.manifest["stages"] = counts
-        jd_v, cv_v = jd_w.commit(), cv_w.commit()
-        pool_w.manifest.update(stages=counts, parents=[jd_v.ref, cv_v.ref], refs={"jd": jd_v.ref, "cv": cv_v.ref})
-        report.versions += [jd_v, cv_v, pool_w.commit()]
+        commit_pool(report, jd_w, cv_w, pool_w, pools=len(jd_seen))
     return report

@@ -18,7 +18,14 @@ import json
 from pathlib import Path
 
 from .errors import InputError
-from .importer import DEFAULT_MAX_CHARS, ImportReport, _clean, _counts, _doc_record, _text_problem
+from .importer import (
+    DEFAULT_MAX_CHARS,
+    ImportReport,
+    _clean,
+    _doc_record,
+    _text_problem,
+)
+from .pool_import import commit_pool, pool_writers
 from .records import stable_id
 
 
@@ -70,9 +77,7 @@ def import_trec(store, name: str, queries: Path, collection: Path, qrels: Path, 
     manifest = {"sources": [{"file": str(p), "role": r, "bytes": p.stat().st_size if p.is_file() else None}
                             for r, p in files.items()], "format": "trec", "preset": None,
                 "params": {"max_chars": max_chars, "encoding": encoding}}
-    pool_w = store.writer(name, "pool", manifest)
-    jd_w = store.writer(f"{name}-jd", "jd", {**manifest, "role": f"JDs of pool {name}"})
-    cv_w = store.writer(f"{name}-cv", "cv", {**manifest, "role": f"CVs of pool {name}"})
+    jd_w, cv_w, pool_w = pool_writers(store, name, manifest)
     with jd_w, cv_w, pool_w:
         def reject(err, path, line, **extra):
             report.rejected[err.split(" (")[0].split(" '")[0]] += 1
@@ -168,9 +173,5 @@ def import_trec(store, name: str, queries: Path, collection: Path, qrels: Path, 
                 entry["upstream_scores"] = scores
             pool_w.add(entry, f"{queries.name}:{n}")
             report.imported += 1
-        counts = {"import": _counts(report)}
-        jd_w.manifest["stages"] = cv_w.manifest["stages"] = counts
-        jd_v, cv_v = jd_w.commit(), cv_w.commit()
-        pool_w.manifest.update(stages=counts, parents=[jd_v.ref, cv_v.ref], refs={"jd": jd_v.ref, "cv": cv_v.ref})
-        report.versions += [jd_v, cv_v, pool_w.commit()]
+        commit_pool(report, jd_w, cv_w, pool_w)
     return report

@@ -76,7 +76,7 @@ def test_long_file_grouped_by_id_with_bad_rows_to_rejects(store, tmp_path):
             {"req": "C", "job": "", "resume": cv(0), "rel": "1"}]           # line 10: id without any JD text
     path = write_csv(tmp_path / "byid.csv", rows, ["req", "job", "resume", "rel"])
     r = import_pool_file(store, path, "lp", mapping={"req": "jd_id", "job": "jd", "resume": "cv", "rel": "label"})
-    jd_v, cv_v, pool = r.versions
+    jd_v, _, pool = r.versions
     assert (r.rows, r.imported, r.duplicates) == (9, 3, 1) and pool.count == 2
     got = {x["where"]: x["reason"] for x in rejects(pool)}
     assert got["byid.csv:5"].startswith("bad label 'maybe'")

@@ -13,7 +13,6 @@ from synth.pool_long import import_pool_file
 from synth.records import stable_id
 from train.backbones import resolve_base
 from train.config import R2Config, load_config
-from train.data import r2_triplets
 from train.embed_cache import EmbeddingCache
 from train.evaluate import local_eval, make_scorer
 from train.rounds import train_r2
@@ -28,7 +27,8 @@ def full_pool(store, tmp_path):
     with no label at all is excluded on both sides."""
     import_samples(store)
     pool = store.resolve("sample-rjdb")
-    jds, cvs = (v.by_id() for v in (store.resolve(pool.manifest["refs"]["jd"]), store.resolve(pool.manifest["refs"]["cv"])))
+    refs = pool.manifest["refs"]
+    jds, cvs = store.resolve(refs["jd"]).by_id(), store.resolve(refs["cv"]).by_id()
     entries = pool.records()[:6]
     texts = [cvs[c]["text"] for e in entries[:5] for c in e["candidate_ids"]]
     rows = []
@@ -77,13 +77,8 @@ def test_zero_shot_matches_information_retrieval_evaluator(full_pool, tmp_path):
 @pytest.mark.slow
 def test_trained_folder_matches_information_retrieval_evaluator(full_pool, tmp_path):
     store, versions = full_pool
-    trip = r2_triplets(store, store.resolve("sample-rjdb"))[:8]
-    data = store.write("rjdb8", "jdcv_triplet", [
-        {"id": stable_id("jdcv_triplet", t.query + t.positive), "kind": "jdcv_triplet", "jd_id": t.group,
-         "jd": t.query, "positive": t.positive, "negative": t.negative, "generator": "imported",
-         "negative_type": "rjdb_unmatched", "lineage": {"stage": "import", "source_ids": [t.group]}} for t in trip])
     cfg = load_config(R2Config, epochs=1, lr=2e-3, batch_size=4, max_length=64, val_fraction=0.0, precision="fp32")
-    train_r2(store, data.ref, None, tmp_path / "r2", cfg)
+    train_r2(store, versions[2].ref, None, tmp_path / "r2", cfg)  # a few steps on the pool itself
     zs = local_eval(store, versions[2].ref, make_scorer("zero-shot"), KS, EmbeddingCache(tmp_path / "zs.sqlite"))
     m = check_same(store, versions, str(tmp_path / "r2"), str(tmp_path / "r2"), tmp_path)
     assert m["ndcg@10"] != zs["ndcg@10"]  # the trained folder, not the base model, was scored on both sides
