@@ -287,7 +287,8 @@ def global_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int
                              set(e.get("hard_negative_ids", [])), e.get("hard_negative_lost") or {}))
     if run_file:
         write_trec_run(queries, run_file, scorer.name)
-    return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "global", "k1": k1,
+    return {**rank_metrics(queries, ks), **scored_summary(pool, queries, 1), "model": scorer.name, "pool": pool.ref,
+            "mode": "global", "k1": k1,
             "corpus_size": len(ids), "corpus": corpus_ref, "ann": index is not None,
             "ann_params": ({"dtype": "f32", "connectivity": index.connectivity,
                             "expansion_search": index.expansion_search} if index is not None else None),
