@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Literal, Optional
 
@@ -16,6 +17,8 @@ from synth.export import export_version
 from synth.importer import DEFAULT_MAX_CHARS, ImportReport, import_file, parse_map
 from synth.presets import PRESETS
 from synth.store import Version
+from synth.pool_long import import_pool_file
+from synth.pool_trec import import_trec
 from .common import HomeOpt, console, short, store_for
 
 app = typer.Typer(no_args_is_help=True, help="Import, inspect, compare and export dataset versions.")
@@ -24,10 +27,12 @@ app = typer.Typer(no_args_is_help=True, help="Import, inspect, compare and expor
 @app.command("import")
 def import_cmd(
     kind: Annotated[Literal["jd", "cv", "pool"], typer.Argument(help="the record kind to import")],
-    file: Annotated[Path, typer.Argument(help="CSV / TSV (any dialect), JSON or JSONL file; samples to try are in "
-                                               "datasets/_raw/ of a checkout, the real public data in $MIRA_DATA "
-                                               "(default ../shared/data beside the checkout)")],
-    name: Annotated[str, typer.Option("--name", help="dataset name")],
+    file: Annotated[Optional[Path], typer.Argument(help="CSV / TSV (any dialect), JSON or JSONL file; a pool file "
+                                                   "may hold one row per JD (RJDB) or one per JD–CV pair "
+                                                   "(jd, cv, label); samples to try are in datasets/_raw/ of a "
+                                                   "checkout, the real public data in $MIRA_DATA",
+                                                   show_default=False)] = None,
+    name: Annotated[str, typer.Option("--name", help="dataset name")] = ...,
     preset: Annotated[Optional[str], typer.Option(help=f"column preset: {', '.join(PRESETS)}")] = None,
     map_: Annotated[Optional[list[str]], typer.Option("--map", help="column=field (repeatable), e.g. "
                                                       "--map Description=text --map Role=title")] = None,
@@ -35,15 +40,32 @@ def import_cmd(
     encoding: Annotated[Optional[str], typer.Option(help="file encoding, e.g. latin-1 or cp1252 (default: UTF-8; a "
                                                          "byte-order mark for UTF-8/16/32 is detected)",
                                                     show_default=False)] = None,
+    queries: Annotated[Optional[Path], typer.Option(help="pool from a TREC-style set: the JDs (id, text)",
+                                                    show_default=False)] = None,
+    collection: Annotated[Optional[Path], typer.Option(help="TREC-style set: the CVs (id, text)",
+                                                       show_default=False)] = None,
+    qrels: Annotated[Optional[Path], typer.Option(help="TREC-style set: graded judgments (qid 0 docid grade)",
+                                                  show_default=False)] = None,
+    run: Annotated[Optional[Path], typer.Option(help="TREC-style set: the upstream retriever's run (its shortlist "
+                                                "and scores)", show_default=False)] = None,
     home: HomeOpt = None,
 ) -> None:
     """Import a file: bad rows go to rejects with file:line and reason, exact duplicates are dropped and counted."""
     store = store_for(home)
+    if queries or collection or qrels or run:
+        if kind != "pool" or file or not (queries and collection and qrels):
+            raise InputError("A TREC-style set imports as a pool: `mira data import pool --queries FILE "
+                             "--collection FILE --qrels FILE [--run FILE] --name NAME` (no FILE argument).")
+        _print_report(import_trec(store, name, queries, collection, qrels, run, max_chars, encoding or "utf-8"))
+        return
+    if file is None:
+        raise InputError(f"Name the file to import: `mira data import {kind} FILE --name NAME`.")
+    importer = import_pool_file if kind == "pool" else partial(import_file, kind=kind)
     size = file.stat().st_size if file.is_file() else None
     with Progress(TextColumn("[bold]importing[/] {task.description}"), BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as prog:
         task = prog.add_task(file.name, total=size)
-        report = import_file(store, kind, file, name, preset=preset, mapping=parse_map(map_), max_chars=max_chars,
+        report = importer(store, path=file, name=name, preset=preset, mapping=parse_map(map_), max_chars=max_chars,
                              encoding=encoding, on_bytes=lambda n: prog.advance(task, n))
     _print_report(report)
 
@@ -55,11 +77,19 @@ def _print_report(r: ImportReport) -> None:
     t.add_row("imported", str(r.imported))
     for reason, n in r.rejected.most_common():
         t.add_row(f"rejected: {short(reason, 70)}", str(n), style="yellow")
-    t.add_row("duplicates (exact text)", str(r.duplicates))
+    t.add_row("duplicates (exact text)" if r.kind != "pool" else "duplicates (same JD–CV pair or JD)",
+              str(r.duplicates))
     t.add_row("rows read", str(r.rows), style="bold")
     console.print(t)
     for v in r.versions:
         console.print(f"  → [bold]{v.ref}[/] ({v.kind}, {v.count} records) in {v.path}")
+        if v.kind == "pool":
+            e = v.records()
+            graded = sum(1 for x in e if "relevance" in x)
+            console.print(f"    {sum(len(x['candidate_ids']) for x in e)} candidates, "
+                          f"{sum(len(x['positive_ids']) for x in e)} positives (grade >= 1), "
+                          f"{sum(1 for x in e if not x['positive_ids'])} JDs without a positive"
+                          + (f"; graded relevance on {graded} JDs" if graded else ""))
 
 
 @app.command("list")

@@ -33,6 +33,10 @@ StrictOpt = Annotated[bool, typer.Option("--strict", help="refuse to evaluate a 
                                          "validated on")]
 
 
+MinGradeOpt = Annotated[int, typer.Option("--min-grade", help="graded pools: the grade a candidate needs to count as "
+                                          "relevant for Recall, Precision and MRR (nDCG uses every grade)")]
+
+
 def _ks(spec: str) -> list[int]:
     try:
         ks = sorted({int(x) for x in spec.split(",") if x.strip()})
@@ -120,6 +124,12 @@ def _print(m: dict, ks: list[int], out: Path | None) -> None:
     if m.get("excluded_no_positive"):
         extra.append(f"{m['excluded_no_positive']} JDs without positives excluded")
     console.print(" · ".join(extra))
+    if m.get("jd_set"):
+        per = m.get("candidates_per_jd") or [0, 0, 0]
+        console.print(f"JD set {m['jd_set']}: {m['jds_in_pool']} JDs in the pool, {m.get('n_queries', 0)} scored, "
+                      f"{m.get('excluded_no_positive', 0)} without a positive excluded; {m['candidates_scored']} "
+                      f"candidates scored ({per[0]} / {per[1]:g} / {per[2]} per JD: min / median / max)"
+                      + (f"; relevant = grade >= {m['min_grade']}" if m.get("graded") else ""))
     causes = sorted(k.split(":", 1)[1] for k in m if k.startswith("pos_above_hardneg:"))
     if causes or "pos_below_failing_neg" in m:
         d = Table(title="where the errors are: hard negatives by what they lost")
@@ -142,15 +152,20 @@ def _print(m: dict, ks: list[int], out: Path | None) -> None:
 def local_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: LambdaOpt = None,
               k: Annotated[str, typer.Option("--k")] = "10,20,30,40,50,60,70", out: OutOpt = None,
               max_length: MaxLenOpt = None, run_file: RunFileOpt = None, strict: StrictOpt = False,
-              trust_remote_code: TrustOpt = False, home: HomeOpt = None) -> None:
-    """Rerank each JD's shortlist: Recall@K, Precision@K, MRR, nDCG@K (JDs without positives excluded)."""
+              min_grade: MinGradeOpt = 1, trust_remote_code: TrustOpt = False, home: HomeOpt = None) -> None:
+    """Rerank each JD's shortlist: Recall@K, Precision@K, MRR, nDCG@K (JDs without positives excluded).
+    --model upstream scores the shortlist's own order (the retriever that made it)."""
     from train.evaluate import local_eval
+    from train.local_eval import is_upstream, upstream_eval
 
     ks, store = _ks(k), store_for(home)
+    if is_upstream(model):
+        _print(upstream_eval(store, pool, ks, run_file, min_grade), ks, out)
+        return
     sc = _scorer(model, head, lam, max_length, trust_remote_code)
     guard_leakage(store, pool, [sc], strict)
     warn_large_k(store, pool, ks)
-    _print(local_eval(store, pool, sc, ks, _cache(home), run_file), ks, out)
+    _print(local_eval(store, pool, sc, ks, _cache(home), run_file, min_grade), ks, out)
 
 
 @app.command("global")
@@ -186,40 +201,50 @@ def compare_cmd(pool: PoolOpt,
                 k1: Annotated[int, typer.Option("--k1")] = 1000,
                 out: Annotated[Path, typer.Option("--out", help="folder for CSV, markdown, PNG and TREC run files")] =
                 Path("comparison"), max_length: MaxLenOpt = None, strict: StrictOpt = False,
-                trust_remote_code: TrustOpt = False, ray: RayOpt = None, workers: WorkersOpt = 2,
-                home: HomeOpt = None) -> None:
+                min_grade: MinGradeOpt = 1, trust_remote_code: TrustOpt = False, ray: RayOpt = None,
+                workers: WorkersOpt = 2, home: HomeOpt = None) -> None:
     """The paper's Table 4/5 shape for several models on the same JDs at one max length, with CSV, markdown, a PNG
-    of the curves and one TREC run file per model."""
+    of the curves and one TREC run file per model. In local mode, `upstream` is the shortlist's own order."""
     from train.evaluate import common_max_length, global_eval, local_eval, write_comparison
+    from train.local_eval import is_upstream, upstream_eval
 
     if mode not in ("local", "global"):
         raise InputError("--mode is local or global.")
     ks = _ks(k or ("10,20,30,40,50,60,70" if mode == "local" else "1,5,10,50,100,200"))
     store, cache = store_for(home), _cache(home, ray)
-    scorers = [_scorer(spec, None, None, None, trust_remote_code)
-               for spec in [m.strip() for m in models.split(",") if m.strip()]]
-    length = common_max_length(scorers, max_length)
+    specs = [m.strip() for m in models.split(",") if m.strip()]
+    if mode == "global" and any(is_upstream(x) for x in specs):
+        raise InputError("'upstream' ranks a local pool's shortlists; use --mode local.")
+    scorers = [None if is_upstream(spec) else _scorer(spec, None, None, None, trust_remote_code) for spec in specs]
+    encoders = [sc for sc in scorers if sc is not None]
+    length = common_max_length(encoders, max_length) if encoders else None
     remote = _remote(ray, workers)
-    for sc in scorers:
+    for sc in encoders:
         sc.remote = remote
-    guard_leakage(store, pool, scorers, strict)
+    guard_leakage(store, pool, encoders, strict)
     rows = []
     for i, sc in enumerate(scorers):
         run = out / "runs" / f"{i + 1}.trec"
-        rows.append(local_eval(store, pool, sc, ks, cache, run) if mode == "local"
+        rows.append(upstream_eval(store, pool, ks, run, min_grade) if sc is None
+                    else local_eval(store, pool, sc, ks, cache, run, min_grade) if mode == "local"
                     else global_eval(store, pool, sc, ks, cache, k1, corpus, run_file=run))
     warn_large_k(store, pool, ks, rows[0].get("corpus_size"))
-    t = Table(title=f"{mode} pool {rows[0]['pool']}: Recall@K (%), {rows[0]['n_queries']} JDs, every model at "
-                    f"max length {length}")
-    t.add_column("model")
-    for kk in ks:
-        t.add_column(f"@{kk}", justify="right")
-    t.add_column("P@" + str(ks[0]), justify="right")
-    t.add_column("MRR", justify="right")
-    for r in rows:
-        t.add_row(r["model"], *[f"{100 * r[f'recall@{kk}']:.2f}" for kk in ks],
-                  f"{100 * r[f'precision@{ks[0]}']:.2f}", f"{r['mrr']:.4f}")
-    console.print(t)
+    for metric in ("Recall", "Precision"):
+        t = Table(title=f"{mode} pool {rows[0]['pool']}: {metric}@K (%), {rows[0]['n_queries']} JDs, every model "
+                        f"at max length {length}")
+        t.add_column("model")
+        for kk in ks:
+            t.add_column(f"@{kk}", justify="right")
+        t.add_column("MRR", justify="right")
+        for r in rows:
+            t.add_row(r["model"], *[f"{100 * r[f'{metric.lower()}@{kk}']:.2f}" for kk in ks], f"{r['mrr']:.4f}")
+        console.print(t)
+    if rows[0].get("jd_set"):
+        r = rows[0]
+        console.print(f"JD set {r['jd_set']}: {r['jds_in_pool']} JDs, {r['n_queries']} scored "
+                      f"({r['excluded_no_positive']} without a positive excluded), {r['candidates_scored']} "
+                      f"candidates, the same for every model" + (f"; relevant = grade >= {min_grade}"
+                                                                 if r.get("graded") else ""))
     files = write_comparison(rows, ks, out, f"{mode} pool {rows[0]['pool']}")
     (out / "comparison.json").write_text(json.dumps(rows, indent=2) + "\n")
     console.print("written: " + ", ".join(str(p) for p in files.values()))
