@@ -97,21 +97,28 @@ class BatchLog:
     def __init__(self, path: Path):
         self.path = path
         self.open: dict[str, dict] = {}
+        self.unconfirmed: set[str] = set()  # input sha256s whose submit began and was never journaled as done
         if path.exists():
             for raw in path.read_text(encoding="utf-8").splitlines():
                 try:
                     e = json.loads(raw)
                 except ValueError:
                     continue  # a line cut by a kill
-                if "closed" in e:
+                if "submitting" in e:
+                    self.unconfirmed.add(e["submitting"])
+                elif "closed" in e:
                     self.open.pop(e["batch"], None)
                 else:
                     self.open[e["batch"]] = e
+                    self.unconfirmed.discard(e["input_sha256"])
 
     def _write(self, entry: dict) -> None:
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry) + "\n")
             fh.flush()
+
+    def submitting(self, input_sha: str) -> None:
+        self._write({"submitting": input_sha})
 
     def submitted(self, batch_id: str, provider: str, input_sha: str, lines: dict[str, str]) -> None:
         entry = {"batch": batch_id, "provider": provider, "input_sha256": input_sha, "requests": len(lines),
@@ -256,18 +263,26 @@ class BatchExecutor:
         for chunk in chunks:
             content = b"".join(lines[k] + b"\n" for k in chunk)
             digest = hashlib.sha256(content).hexdigest()
+            name = f"mira-{digest[:16]}.jsonl"
             try:
-                batch_id = self.api.submit(content, f"mira-{digest[:16]}.jsonl")
+                # killed between creating a batch and journaling it: find it by the name it was given
+                found = self.api.find(name) if digest in self.log.unconfirmed and hasattr(self.api, "find") \
+                    else None
+                if found is None:
+                    self.log.submitting(digest)
+                batch_id = found or self.api.submit(content, name)
             except LMCallError as e:
                 raise BatchFailed(f"Could not submit a batch of {len(chunk)} requests ({e}). Batches already "
                                   "submitted are journaled: re-run the same command to attach to them and submit "
                                   "the rest.") from None
             self.log.submitted(batch_id, self.api.name, digest, {ids[k]: sha[k] for k in chunk})
-            self.submitted.append(batch_id)
-            self._say(f"submitted batch {batch_id}: {len(chunk)} requests, {len(content):,} bytes, "
-                      f"input sha256 {digest[:12]}")
-            if hasattr(self.api, "next_step"):
-                self._say(self.api.next_step(batch_id))
+            self._say(f"{'found batch' if found else 'submitted batch'} {batch_id}: {len(chunk)} requests, "
+                      f"{len(content):,} bytes, input sha256 {digest[:12]}"
+                      + (" (created by a run killed before it journaled it; not sent again)" if found else ""))
+            if not found:
+                self.submitted.append(batch_id)
+                if hasattr(self.api, "next_step"):
+                    self._say(self.api.next_step(batch_id))
             jobs.append((batch_id, chunk))
         return jobs
 
