@@ -371,3 +371,19 @@ def test_killed_between_create_and_journal_finds_the_batch(server, tmp_path, mon
     again, ex = _runner(server, tmp_path / "h")
     res = again.run(TitleModule(), _tasks(3))
     assert res.complete and ex.submitted == [] and list(server.batches) == ["batch_1"]
+
+
+def test_batched_judge_pool_equals_online(server, tmp_path):
+    from tests.scripted import answer as judge_answer
+
+    versions = []
+    for name, extra in (("online", []), ("batched", ["--batch", "--poll", "0.01"])):
+        server.reset()
+        server.add("", fn=judge_answer)
+        home = _home(tmp_path, name)
+        r = cli.invoke(app, ["judge", "pool", "--pool", "sample-rjdb", "--name", "j", "--lm", "openai/gpt-4o-mini",
+                             "--api-base", server.url, "--home", str(home), *extra], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        versions.append(DatasetStore(home).resolve("j").version)
+    assert server.calls == 0 and len(server.batches) >= 2  # requirement extraction, then the judge
+    assert versions[0] == versions[1]
