@@ -387,3 +387,22 @@ def test_batched_judge_pool_equals_online(server, tmp_path):
         versions.append(DatasetStore(home).resolve("j").version)
     assert server.calls == 0 and len(server.batches) >= 2  # requirement extraction, then the judge
     assert versions[0] == versions[1]
+
+
+def test_a_batch_the_provider_no_longer_knows_is_submitted_again(server, tmp_path):
+    from synth.runner.batch import BatchFailed
+    from tests.toy_module import TitleModule
+
+    server.add("", fields={"title": "Welder", "years": 4})
+    first, ex = _runner(server, tmp_path / "h")
+    real = ex.api.retrieve
+
+    def forgotten(batch_id):  # the provider forgot the batch (retention, another account): 404 on retrieve
+        server.batches.pop(batch_id, None)
+        return real(batch_id)
+
+    ex.api.retrieve = forgotten
+    with pytest.raises(BatchFailed, match="cannot be read"):
+        first.run(TitleModule(), _tasks(2))
+    again, ex2 = _runner(server, tmp_path / "h")
+    assert again.run(TitleModule(), _tasks(2)).complete and len(ex2.submitted) == 1

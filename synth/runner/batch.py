@@ -34,6 +34,7 @@ from ..lm.config import LMConfig
 from ..lm.engine import SCOPE, CallScope, MiraAsyncEngine, make_dspy_lm
 from ..lm.transport import LMCallError
 from .batch_anthropic import AnthropicBatchAPI
+from .batch_log import BatchLog
 from .batch_openai import FileBatchAPI, LineResult, OpenAIBatchAPI
 from .cost import batch_dollars, batch_prices, dollars
 
@@ -88,47 +89,6 @@ class _Replay:
 
     async def aclose(self) -> None:
         pass
-
-
-class BatchLog:
-    """`batches.jsonl` in the run folder: a line per submitted batch (id, input sha256, line hashes), flushed before
-    the wait, and a line when its results have been taken (or it failed)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.open: dict[str, dict] = {}
-        self.unconfirmed: set[str] = set()  # input sha256s whose submit began and was never journaled as done
-        if path.exists():
-            for raw in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    e = json.loads(raw)
-                except ValueError:
-                    continue  # a line cut by a kill
-                if "submitting" in e:
-                    self.unconfirmed.add(e["submitting"])
-                elif "closed" in e:
-                    self.open.pop(e["batch"], None)
-                else:
-                    self.open[e["batch"]] = e
-                    self.unconfirmed.discard(e["input_sha256"])
-
-    def _write(self, entry: dict) -> None:
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
-            fh.flush()
-
-    def submitting(self, input_sha: str) -> None:
-        self._write({"submitting": input_sha})
-
-    def submitted(self, batch_id: str, provider: str, input_sha: str, lines: dict[str, str]) -> None:
-        entry = {"batch": batch_id, "provider": provider, "input_sha256": input_sha, "requests": len(lines),
-                 "lines": lines, "at": time.time()}
-        self._write(entry)
-        self.open[batch_id] = entry
-
-    def close(self, batch_id: str, status: str) -> None:
-        self._write({"batch": batch_id, "closed": status})
-        self.open.pop(batch_id, None)
 
 
 def _run(coro):
@@ -295,8 +255,10 @@ class BatchExecutor:
                 try:
                     st = self.api.retrieve(batch_id)
                 except LMCallError as e:
-                    if not e.transient:
-                        raise BatchFailed(f"Batch {batch_id}: {e}") from None
+                    if not e.transient:  # e.g. 404: the provider no longer knows it; a re-run submits again
+                        self.log.close(batch_id, "unreadable")
+                        raise BatchFailed(f"Batch {batch_id} cannot be read ({e}); re-running submits its "
+                                          "requests again.") from None
                     self._say(f"batch {batch_id}: status not read ({e}); trying again")
                     continue
                 self._progress(batch_id, st, t0, shown)
