@@ -406,3 +406,15 @@ def test_a_batch_the_provider_no_longer_knows_is_submitted_again(server, tmp_pat
         first.run(TitleModule(), _tasks(2))
     again, ex2 = _runner(server, tmp_path / "h")
     assert again.run(TitleModule(), _tasks(2)).complete and len(ex2.submitted) == 1
+
+
+def test_the_file_size_limit_splits_a_round(server, tmp_path):
+    from tests.toy_module import TitleModule
+
+    server.add("", fields={"title": "Welder", "years": 4})
+    runner, ex = _runner(server, tmp_path / "h")
+    ex.max_bytes = 2 * 1700  # two of these lines (~1.6 kB each with the grounded schema), not three
+    res = runner.run(TitleModule(), _tasks(5))
+    sizes = [len(server.files[server.batches[b]["input_file_id"]]) for b in ex.submitted]
+    assert res.complete
+    assert [len(server.batch_lines(b)) for b in ex.submitted] == [2, 2, 1] and max(sizes) <= ex.max_bytes
