@@ -159,7 +159,7 @@ class BatchExecutor:
             fresh, refused = self._fit([k for k in pending if k not in taken], rowmap, budget, held, self.ratio)
             for k in refused:
                 yield k, {"budget": True, "calls": len(faults[k]), "faults": faults[k]}
-            jobs += self._submit(fresh, ids, lines, sha)
+            jobs += self._submit(fresh, ids, lines, sha, rc.rpm)
             pending = []
             for keys, results in self._wait(jobs):
                 answered = []
@@ -207,8 +207,10 @@ class BatchExecutor:
             held[k] = budget.reserve(est)
         return keys, []
 
-    def _submit(self, keys: list[str], ids: dict, lines: dict, sha: dict) -> list[tuple[str, list[str]]]:
-        """Cuts `keys` into batches (request count and file size) and creates them, each journaled at once."""
+    def _submit(self, keys: list[str], ids: dict, lines: dict, sha: dict,
+                rpm: float | None = None) -> list[tuple[str, list[str]]]:
+        """Cuts `keys` into batches (request count and file size) and creates them, each journaled at once; with
+        `--rpm`, at most that many batch creations a minute."""
         chunks, cur, size = [], [], 0
         for k in keys:
             n = len(lines[k]) + 1
@@ -220,7 +222,9 @@ class BatchExecutor:
         if cur:
             chunks.append(cur)
         jobs = []
-        for chunk in chunks:
+        for i, chunk in enumerate(chunks):
+            if i and rpm:
+                time.sleep(60.0 / rpm)
             content = b"".join(lines[k] + b"\n" for k in chunk)
             digest = hashlib.sha256(content).hexdigest()
             name = f"mira-{digest[:16]}.jsonl"
