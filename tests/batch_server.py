@@ -67,6 +67,11 @@ class BatchServer(LLMServer):
                              "metadata": body.get("metadata")}
         return web.json_response(self.batches[bid])
 
+    async def _list(self, request: web.Request) -> web.Response:
+        limit = int(request.query.get("limit", 20))
+        data = sorted(self.batches.values(), key=lambda b: -int(b["id"].split("_")[1]))[:limit]
+        return web.json_response({"object": "list", "data": [b for b in data if b.get("object") == "batch"]})
+
     async def _retrieve(self, request: web.Request) -> web.Response:
         b = self.batches.get(request.match_info["bid"])
         if b is None:
@@ -163,6 +168,7 @@ class BatchServer(LLMServer):
         app.router.add_post("/v1/files", self._upload)
         app.router.add_get("/v1/files/{fid}/content", self._content)
         app.router.add_post("/v1/batches", self._create)
+        app.router.add_get("/v1/batches", self._list)
         app.router.add_get("/v1/batches/{bid}", self._retrieve)
         app.router.add_post("/v1/messages/batches", self._a_create)
         app.router.add_get("/v1/messages/batches/{bid}", self._a_retrieve)

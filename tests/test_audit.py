@@ -260,3 +260,23 @@ def test_model_audit_on_minilm_ranks_each_variant_among_the_originals(small_pool
     assert g["mean_rank"] == pytest.approx(np.mean(ranks)) and g["top_k_share"] == pytest.approx(np.mean(top))
     assert len({round(s["mean_score"], 6) for s in rep["groups"].values()}) == 4  # the name moves the embedding
     assert all(s["ci_low"] <= s["mean_paired_diff"] <= s["ci_high"] for s in rep["groups"].values())
+
+
+def test_interval_resamples_cvs_not_pairs():
+    """Four CVs each judged against 30 JDs are four pieces of evidence, not 120: the interval is the bootstrap over
+    the four CVs' differences, much wider than one over the 120 (JD, CV) pairs would be."""
+    from mira.audit.stats import paired_ci
+
+    shifts = np.random.default_rng(0).normal(0, 4, 4)
+    rows = []
+    for c, shift in enumerate(shifts):
+        for j in range(30):
+            rows += [{"unit": (f"jd{j}", f"cv{c}"), "group": "A", "score": 50 + shift, "selected": 0},
+                     {"unit": (f"jd{j}", f"cv{c}"), "group": "B", "score": 50, "selected": 0}]
+    a = group_stats(rows, ["A", "B"], min_diff=0)["A"]
+    assert a["cvs"] == 4 and a["units"] == 120
+    # A's paired difference on a unit: A's score minus the other group's (B's) score, i.e. the CV's shift
+    assert a["mean_paired_diff"] == pytest.approx(shifts.mean())
+    assert (a["ci_low"], a["ci_high"]) == pytest.approx(paired_ci(shifts, 0.95, 0))
+    lo, hi = paired_ci(np.repeat(shifts, 30), 0.95, 0)  # what resampling pairs would claim
+    assert (a["ci_high"] - a["ci_low"]) > 3 * (hi - lo)

@@ -176,7 +176,7 @@ def test_kill_during_wait_reattaches_without_a_second_submit(server, tmp_path):
     deadline, log = time.time() + 120, None
     while time.time() < deadline and log is None:
         found = list(home.glob(".mira/runs/*/batches.jsonl"))
-        if found and found[0].read_text().strip():
+        if found and '"input_sha256"' in found[0].read_text():  # the batch is journaled: the wait has begun
             log = found[0]
         time.sleep(0.05)
     assert log is not None, proc.stderr.read() if proc.poll() is not None else "no batch was journaled"
@@ -184,7 +184,7 @@ def test_kill_during_wait_reattaches_without_a_second_submit(server, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert list(server.batches) == ["batch_1"]
-    entry = json.loads(log.read_text().splitlines()[0])
+    entry = [json.loads(x) for x in log.read_text().splitlines() if "input_sha256" in x][0]
     assert entry["batch"] == "batch_1" and entry["requests"] == 8 and len(entry["input_sha256"]) == 64
     assert server.batches["batch_1"]["status"] == "in_progress"
 
@@ -348,3 +348,73 @@ def test_batch_price_falls_back_to_a_stated_half():
     assert (inp, out) == pytest.approx((dollars("openai/gpt-3.5-turbo", 1, 0) / 2,
                                         dollars("openai/gpt-3.5-turbo", 0, 1) / 2))
     assert batch_prices("openai/gpt-4o-mini") == (7.5e-08, 3e-07, True)  # litellm's own batch prices
+
+
+def test_killed_between_create_and_journal_finds_the_batch(server, tmp_path, monkeypatch):
+    """The one window before the journal line: the re-run finds the batch by the input name it was created with."""
+    from synth.runner.batch import BatchLog
+    from tests.toy_module import TitleModule
+
+    class Killed(Exception):
+        pass
+
+    def die(*a, **k):
+        raise Killed()
+
+    server.add("", fields={"title": "Welder", "years": 4})
+    first, _ = _runner(server, tmp_path / "h")
+    with monkeypatch.context() as m:
+        m.setattr(BatchLog, "submitted", die)
+        with pytest.raises(Killed):
+            first.run(TitleModule(), _tasks(3))
+    assert list(server.batches) == ["batch_1"]
+    again, ex = _runner(server, tmp_path / "h")
+    res = again.run(TitleModule(), _tasks(3))
+    assert res.complete and ex.submitted == [] and list(server.batches) == ["batch_1"]
+
+
+def test_batched_judge_pool_equals_online(server, tmp_path):
+    from tests.scripted import answer as judge_answer
+
+    versions = []
+    for name, extra in (("online", []), ("batched", ["--batch", "--poll", "0.01"])):
+        server.reset()
+        server.add("", fn=judge_answer)
+        home = _home(tmp_path, name)
+        r = cli.invoke(app, ["judge", "pool", "--pool", "sample-rjdb", "--name", "j", "--lm", "openai/gpt-4o-mini",
+                             "--api-base", server.url, "--home", str(home), *extra], catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        versions.append(DatasetStore(home).resolve("j").version)
+    assert server.calls == 0 and len(server.batches) >= 2  # requirement extraction, then the judge
+    assert versions[0] == versions[1]
+
+
+def test_a_batch_the_provider_no_longer_knows_is_submitted_again(server, tmp_path):
+    from synth.runner.batch import BatchFailed
+    from tests.toy_module import TitleModule
+
+    server.add("", fields={"title": "Welder", "years": 4})
+    first, ex = _runner(server, tmp_path / "h")
+    real = ex.api.retrieve
+
+    def forgotten(batch_id):  # the provider forgot the batch (retention, another account): 404 on retrieve
+        server.batches.pop(batch_id, None)
+        return real(batch_id)
+
+    ex.api.retrieve = forgotten
+    with pytest.raises(BatchFailed, match="cannot be read"):
+        first.run(TitleModule(), _tasks(2))
+    again, ex2 = _runner(server, tmp_path / "h")
+    assert again.run(TitleModule(), _tasks(2)).complete and len(ex2.submitted) == 1
+
+
+def test_the_file_size_limit_splits_a_round(server, tmp_path):
+    from tests.toy_module import TitleModule
+
+    server.add("", fields={"title": "Welder", "years": 4})
+    runner, ex = _runner(server, tmp_path / "h")
+    ex.max_bytes = 2 * 1700  # two of these lines (~1.6 kB each with the grounded schema), not three
+    res = runner.run(TitleModule(), _tasks(5))
+    sizes = [len(server.files[server.batches[b]["input_file_id"]]) for b in ex.submitted]
+    assert res.complete
+    assert [len(server.batch_lines(b)) for b in ex.submitted] == [2, 2, 1] and max(sizes) <= ex.max_bytes

@@ -4,8 +4,10 @@ A *unit* is one (JD, CV) pair; every group's names were tried on it, so groups a
 - group mean on a unit: the mean score of that group's names on it;
 - paired difference of group g on unit u: g's mean on u minus the mean of the other groups' means on u;
   `mean_paired_diff` is its mean over units;
-- its confidence interval: scipy's BCa bootstrap over units (units resampled, `level` 0.95 by default, seeded);
-  significant when the interval excludes 0;
+- its confidence interval: scipy's BCa bootstrap over CVs (`level` 0.95 by default, seeded): a CV's units (one per
+  JD it is a candidate for) are not independent, so each CV's differences are averaged first and the CVs are
+  resampled (a cluster bootstrap; `mean_paired_diff` is the mean over CVs); significant when the interval excludes
+  0. The names are fixed, not resampled: the interval is about these names;
 - positive rate: the share of g's variants that are selected (judge: label 1; model: in the top K);
   impact ratio: g's positive rate over the highest group's (undefined, None, when no group has a positive);
 - flagged: impact ratio below 0.8 (the four-fifths rule), or the paired difference significantly below 0 and more
@@ -42,6 +44,11 @@ def paired_ci(d: np.ndarray, level: float, seed: int, n_resamples: int = 2000) -
     return float("nan"), float("nan")
 
 
+def _cluster(unit):
+    """A (jd_id, cv_id) unit's CV; any other unit is its own cluster."""
+    return unit[1] if isinstance(unit, tuple) and len(unit) == 2 else unit
+
+
 def group_stats(rows: list[dict], groups: list[str], min_diff: float, level: float = 0.95, seed: int = 0,
                 extra: tuple[str, ...] = ()) -> dict[str, dict]:
     """`rows`: one per variant with `unit`, `group`, `score`, `selected` (0/1) and any `extra` numeric fields
@@ -58,11 +65,15 @@ def group_stats(rows: list[dict], groups: list[str], min_diff: float, level: flo
         rate[g] = float(np.mean([r["selected"] for r in mine])) if mine else 0.0
         if units and len(groups) > 1:
             d = means[g] - np.mean([means[h] for h in groups if h != g], axis=0)
+            per_cluster: dict = defaultdict(list)
+            for u, x in zip(units, d):
+                per_cluster[_cluster(u)].append(x)
+            d = np.array([np.mean(v) for v in per_cluster.values()])
             lo, hi = paired_ci(d, level, seed + i)
             diff = float(d.mean())
         else:
             diff = lo = hi = float("nan")
-        out[g] = {"n": len(mine), "units": len(units),
+        out[g] = {"n": len(mine), "units": len(units), "cvs": len({_cluster(u) for u in units}),
                   "mean_score": float(np.mean([r["score"] for r in mine])) if mine else float("nan"),
                   "positive_rate": rate[g], "mean_paired_diff": diff, "ci_low": lo, "ci_high": hi,
                   "significant": bool(lo > 0 or hi < 0), **{k: float(np.mean([r[k] for r in mine])) if mine else

@@ -34,6 +34,7 @@ from ..lm.config import LMConfig
 from ..lm.engine import SCOPE, CallScope, MiraAsyncEngine, make_dspy_lm
 from ..lm.transport import LMCallError
 from .batch_anthropic import AnthropicBatchAPI
+from .batch_log import BatchLog
 from .batch_openai import FileBatchAPI, LineResult, OpenAIBatchAPI
 from .cost import batch_dollars, batch_prices, dollars
 
@@ -88,40 +89,6 @@ class _Replay:
 
     async def aclose(self) -> None:
         pass
-
-
-class BatchLog:
-    """`batches.jsonl` in the run folder: a line per submitted batch (id, input sha256, line hashes), flushed before
-    the wait, and a line when its results have been taken (or it failed)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.open: dict[str, dict] = {}
-        if path.exists():
-            for raw in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    e = json.loads(raw)
-                except ValueError:
-                    continue  # a line cut by a kill
-                if "closed" in e:
-                    self.open.pop(e["batch"], None)
-                else:
-                    self.open[e["batch"]] = e
-
-    def _write(self, entry: dict) -> None:
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
-            fh.flush()
-
-    def submitted(self, batch_id: str, provider: str, input_sha: str, lines: dict[str, str]) -> None:
-        entry = {"batch": batch_id, "provider": provider, "input_sha256": input_sha, "requests": len(lines),
-                 "lines": lines, "at": time.time()}
-        self._write(entry)
-        self.open[batch_id] = entry
-
-    def close(self, batch_id: str, status: str) -> None:
-        self._write({"batch": batch_id, "closed": status})
-        self.open.pop(batch_id, None)
 
 
 def _run(coro):
@@ -192,7 +159,7 @@ class BatchExecutor:
             fresh, refused = self._fit([k for k in pending if k not in taken], rowmap, budget, held, self.ratio)
             for k in refused:
                 yield k, {"budget": True, "calls": len(faults[k]), "faults": faults[k]}
-            jobs += self._submit(fresh, ids, lines, sha)
+            jobs += self._submit(fresh, ids, lines, sha, rc.rpm)
             pending = []
             for keys, results in self._wait(jobs):
                 answered = []
@@ -240,8 +207,10 @@ class BatchExecutor:
             held[k] = budget.reserve(est)
         return keys, []
 
-    def _submit(self, keys: list[str], ids: dict, lines: dict, sha: dict) -> list[tuple[str, list[str]]]:
-        """Cuts `keys` into batches (request count and file size) and creates them, each journaled at once."""
+    def _submit(self, keys: list[str], ids: dict, lines: dict, sha: dict,
+                rpm: float | None = None) -> list[tuple[str, list[str]]]:
+        """Cuts `keys` into batches (request count and file size) and creates them, each journaled at once; with
+        `--rpm`, at most that many batch creations a minute."""
         chunks, cur, size = [], [], 0
         for k in keys:
             n = len(lines[k]) + 1
@@ -253,21 +222,31 @@ class BatchExecutor:
         if cur:
             chunks.append(cur)
         jobs = []
-        for chunk in chunks:
+        for i, chunk in enumerate(chunks):
+            if i and rpm:
+                time.sleep(60.0 / rpm)
             content = b"".join(lines[k] + b"\n" for k in chunk)
             digest = hashlib.sha256(content).hexdigest()
+            name = f"mira-{digest[:16]}.jsonl"
             try:
-                batch_id = self.api.submit(content, f"mira-{digest[:16]}.jsonl")
+                # killed between creating a batch and journaling it: find it by the name it was given
+                found = self.api.find(name) if digest in self.log.unconfirmed and hasattr(self.api, "find") \
+                    else None
+                if found is None:
+                    self.log.submitting(digest)
+                batch_id = found or self.api.submit(content, name)
             except LMCallError as e:
                 raise BatchFailed(f"Could not submit a batch of {len(chunk)} requests ({e}). Batches already "
                                   "submitted are journaled: re-run the same command to attach to them and submit "
                                   "the rest.") from None
             self.log.submitted(batch_id, self.api.name, digest, {ids[k]: sha[k] for k in chunk})
-            self.submitted.append(batch_id)
-            self._say(f"submitted batch {batch_id}: {len(chunk)} requests, {len(content):,} bytes, "
-                      f"input sha256 {digest[:12]}")
-            if hasattr(self.api, "next_step"):
-                self._say(self.api.next_step(batch_id))
+            self._say(f"{'found batch' if found else 'submitted batch'} {batch_id}: {len(chunk)} requests, "
+                      f"{len(content):,} bytes, input sha256 {digest[:12]}"
+                      + (" (created by a run killed before it journaled it; not sent again)" if found else ""))
+            if not found:
+                self.submitted.append(batch_id)
+                if hasattr(self.api, "next_step"):
+                    self._say(self.api.next_step(batch_id))
             jobs.append((batch_id, chunk))
         return jobs
 
@@ -280,8 +259,10 @@ class BatchExecutor:
                 try:
                     st = self.api.retrieve(batch_id)
                 except LMCallError as e:
-                    if not e.transient:
-                        raise BatchFailed(f"Batch {batch_id}: {e}") from None
+                    if not e.transient:  # e.g. 404: the provider no longer knows it; a re-run submits again
+                        self.log.close(batch_id, "unreadable")
+                        raise BatchFailed(f"Batch {batch_id} cannot be read ({e}); re-running submits its "
+                                          "requests again.") from None
                     self._say(f"batch {batch_id}: status not read ({e}); trying again")
                     continue
                 self._progress(batch_id, st, t0, shown)

@@ -123,6 +123,15 @@ class OpenAIBatchAPI:
             "metadata": {"mira_input": name}})
         return made.json()["id"]
 
+    def find(self, name: str) -> str | None:
+        """A batch this client created for the input file `name` (its metadata) that did not fail, if the
+        provider still lists it among the last 100."""
+        listed = self.http.request("GET", f"{self.prefix}/batches", params={"limit": 100}).json()
+        for b in listed.get("data") or []:
+            if (b.get("metadata") or {}).get("mira_input") == name and b.get("status") != "failed":
+                return b["id"]
+        return None
+
     def retrieve(self, batch_id: str) -> BatchStatus:
         b = self.http.request("GET", f"{self.prefix}/batches/{batch_id}").json()
         status = b.get("status", "?")
