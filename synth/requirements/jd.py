@@ -45,7 +45,8 @@ _MARKUP = re.compile(r"[*_`#>]+")
 _LIST = re.compile(r"\b(?:or|one or more|such as|e\.g\.|including|like)\b|,|/", re.I)
 _FILLER = set(terms("proficiency proficient knowledge experience experienced ability able skills skill strong "
                     "excellent understanding familiarity familiar working solid good thorough advanced basic "
-                    "demonstrated proven expertise expert use using capacity effective substantial"))
+                    "demonstrated proven expertise expert use using capacity effective substantial sound exemplary "
+                    "exceptional outstanding superior great extensive broad comprehensive keen deep"))
 _ANY = set(terms("including but not limited such as like one or more following"))
 _NEG_WORDS = {"not", "no", "non", "nor"}
 

@@ -67,19 +67,37 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
+# terms too common in every trade's CV to show a requirement alone ("develop", "manage", "system")
+_WEAK = frozenset(terms("develop manage process design support system application service work team environment "
+                        "technology principle method detail capable utilize practice variety platform project "
+                        "customer client quality communication"))
+
+
+def _has(term: str, have: set[str]) -> bool:
+    """The term, or a word it shares a stem of at least 5 letters with ('architect' / 'architecture': the light
+    stemmer of textcheck leaves them apart; 'java' / 'javascript' stay apart)."""
+    if term in have:
+        return True
+    return len(term) >= 5 and any(len(w) >= 5 and (w.startswith(term) or term.startswith(w)) for w in have)
+
+
 def content_on(req: Req, passage: str) -> tuple[bool, str]:
     """Does the passage carry the requirement's content? A choice ("Java, C++ or Go") needs one option whole;
-    otherwise all its terms when it has one or two, else at least a third of them and at least two."""
+    otherwise, with up to three terms, one that is not a common word (`_WEAK`) or all of them; with more, a
+    quarter of them and at least two (a long statement is paraphrased, but two of its own terms must be there)."""
     have = set(terms(passage))
     if req.alternatives:
-        hit = next((a for a in req.alternatives if all(t in have for t in a)), None)
+        hit = next((a for a in req.alternatives if all(_has(t, have) for t in a)), None)
         if hit:
             return True, f"names {' '.join(hit)}"
     kt = list(req.terms)
     if not kt:
         return False, "the requirement has no content term to look for"
-    found = [t for t in kt if t in have]
-    need = len(kt) if len(kt) <= 2 else max(2, -(-len(kt) // 3))
+    found = [t for t in kt if _has(t, have)]
+    strong = [t for t in found if t not in _WEAK]
+    if len(kt) <= 3 and (strong or len(found) == len(kt)):
+        return True, f"carries {', '.join(found)}"
+    need = len(kt) if len(kt) <= 3 else max(2, -(-len(kt) // 4))
     if len(found) >= need:
         return True, f"carries {', '.join(found[:6])}"
     return False, f"carries {len(found)} of its terms {', '.join(kt[:6])} (needs {need})"
