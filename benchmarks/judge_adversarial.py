@@ -63,15 +63,20 @@ def qualified_pairs(store, twins: bool = False) -> list[tuple[dict, dict]]:
 
 
 def unsupported_met(rec: dict, cv_text: str) -> int:
-    """Accepted "met" verdicts (final met, the LLM said met) resting on what the CV never says: the LLM's quote
-    carries a requirement word the CV does not contain anywhere, or quotes a years figure the CV never states."""
+    """Accepted "met" verdicts (final met, the LLM said met) resting on what the CV never says: one that rests on the
+    LLM's quote whose quote carries a requirement word the CV does not contain anywhere or a years figure the CV
+    never states; or a years requirement met although the CV states no year at all (no date, no "N years")."""
     from synth.textcheck import terms
 
     cv_terms, n = set(terms(cv_text)), 0
+    cv_has_years = bool(re.search(r"\b(19|20)\d\d\b|\d+\s*\+?\s*years?", cv_text, re.I))
     for r in rec["requirements"]:
-        if r["verdict"] != "met" or r["llm_verdict"] != "met" or not r.get("evidence"):
+        if r["verdict"] != "met" or r["llm_verdict"] != "met":
             continue
-        ev = r["evidence"]
+        if r.get("decided_by") == "code":  # code read the CV itself, not the quote
+            n += r.get("kind") == "years" and not cv_has_years
+            continue
+        ev = r.get("evidence") or ""
         slipped = [t for t in terms(ev) if t in set(terms(r["requirement"])) and t not in cv_terms]
         years = re.findall(r"(\d+)\s*\+?\s*years?", ev, re.I)
         n += bool(slipped) or any(not re.search(rf"\b{y}\s*\+?\s*years?", cv_text, re.I) for y in years)

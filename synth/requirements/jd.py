@@ -22,7 +22,7 @@ from .model import Req
 
 _NUM = r"\d+(?:\.\d+)?"
 _WORD_NUM = r"[a-z]+(?:[- ][a-z]+)?"
-_YEARS_UNIT = r"(?:years?|yrs?)\b(?!\s+(?:old|of\s+age))"
+_YEARS_UNIT = r"(?:years?|yrs?)\b(?!\s+(?:old|of\s+age|degree|college|university|program|institution|bachelor))"
 _RANGE = re.compile(rf"(?P<lo>{_NUM})\s*\+?\s*(?:-|–|—|to)\s*(?P<hi>{_NUM})\s*\+?\s*{_YEARS_UNIT}", re.I)
 _DIGITS = re.compile(rf"(?P<n>{_NUM})\s*(?P<plus>\+|or more|plus)?\s*(?:\(\s*\d+\s*\)\s*)?{_YEARS_UNIT}"
                      r"(?P<more>\s+or\s+more)?", re.I)
@@ -196,8 +196,7 @@ def statements(text: str, lex: Lexicon | None = None) -> list[tuple[str, str | N
             continue
         else:
             off, body = start, line
-        for m in re.finditer(r"[^.!?;\n]+(?:[.!?;]+(?=\s|$)|$)" if block not in ("must", "preferred") else r".+",
-                             body):
+        for m in re.finditer(r"(?:[^.!?;\n]|\.(?=\w))+(?:[.!?;]+(?=\s|$)|$)", body):  # sentences ("ASP.NET" stays)
             piece = m.group(0).strip()
             lead = _ITEM.match(piece)
             piece = piece[lead.end():] if lead else piece
