@@ -13,8 +13,8 @@ from .jd import (is_posting, language_of, musts, posting_cues, read_jd, read_sta
                  years_statements)
 from .lexicon import Lexicon, load_lexicon
 from .model import CODE_DECIDED, KINDS, Profile, Req, Role, Verdict
-from .verify import content_on, locate, verify, verify_passage
+from .verify import content_on, locate, negated_in, verify, verify_passage
 
 __all__ = ["CODE_DECIDED", "KINDS", "Lexicon", "Profile", "Req", "Role", "Verdict", "content_on", "dated_roles",
-           "is_posting", "language_of", "load_lexicon", "locate", "merged_years", "musts", "posting_cues", "read_cv",
+           "is_posting", "language_of", "load_lexicon", "locate", "merged_years", "musts", "negated_in", "posting_cues", "read_cv",
            "read_jd", "read_statement", "statements", "verify", "verify_passage", "years_statements"]

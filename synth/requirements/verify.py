@@ -179,3 +179,13 @@ def verify_passage(req: Req, cv_text: str, span: tuple[int, int]) -> Verdict:
     passage = cv_text[span[0]:span[1]]
     ok, why = content_on(req, passage)
     return Verdict("met" if ok else "unclear", span, f"the CV passage {why}", passage)
+
+
+def negated_in(value: str, text: str, lex: Lexicon | None = None) -> bool:
+    """The text states the value only in clauses that say it is not needed ("AWS certification is NOT
+    required"): True when every sentence carrying the value is negated (False when none carries it)."""
+    from ..textcheck import present
+
+    lex = lex or load_lexicon()
+    hits = [s for s in re.split(r"(?<=[.;!?])\s+|\n+", text) if present(value, s)]
+    return bool(hits) and all(lex.has("negation", s) for s in hits)

@@ -271,7 +271,7 @@ def constraint_problem(c: dict, source: str) -> str | None:
     return None
 
 
-def _covers(have: list, q) -> bool:
+def covers(have: list, q) -> bool:
     """Does one of the anchor's readings already state the reader's requirement `q`?"""
     for h in have:
         if h.kind != q.kind:
@@ -313,7 +313,7 @@ def reader_musts(jd: dict, must: list[dict]) -> tuple[list[dict], list[dict], li
     have = [r for c in kept for r in read_statement(c.get("evidence") or c["value"])]
     for q in read_jd(jd_input(jd)):
         value = _value_of(q)
-        if q.kind in CODE_DECIDED and q.level == "must" and not q.negated and not _covers(have, q) \
+        if q.kind in CODE_DECIDED and q.level == "must" and not q.negated and not covers(have, q) \
                 and present(value, value):  # a value with content a later check can find ("a degree" has none)
             have.append(q)
             kept.append({"field": _KIND_FIELD[q.kind], "value": value, "evidence": q.text, "completed": True})
