@@ -24,6 +24,7 @@ _DATE = r"(?:(?:(?P<{p}m>" + _MONTH + r")\.?,?\s+|(?P<{p}n>\d{{1,2}})/(?:\d{{1,2
 _RANGE = re.compile(r"(?:\bbetween\s+|\bfrom\s+)?" + _DATE.format(p="a") +
                     r"\s*(?:-|–|—|to|until|till|and|through)\s*(?:" + _DATE.format(p="b") +
                     r"|(?P<now>present|current|now|today|date|ongoing))", re.I)
+_PLACEHOLDER = re.compile(r"company name|city|state|,|company|employer", re.I)
 _SKILLS_HEAD = re.compile(r"^\s*[#*\s]*(?:technical\s+|core\s+|key\s+)?(?:skills|skill highlights|competencies|"
                           r"qualifications)\b[^\n]{0,20}$", re.I)
 _HEAD = re.compile(r"^\s*(?:#+\s*\S|[A-Z][A-Za-z &/]{2,30}:?\s*$)")
@@ -76,8 +77,8 @@ def dated_roles(cv: str, today: date | None = None) -> list[Role]:
         same = _clean(cv[ls:m.start()] + " " + cv[m.end():_line_at(cv, m.end())[1]])
         nxt = cv[m.end():].lstrip().split("\n", 1)[0] if not same else ""
         prev = cv[:ls].rstrip().rsplit("\n", 1)[-1] if ls else ""
-        if nxt and _RANGE.search(nxt):  # the next line is another role's: this one's title is above
-            nxt = ""
+        if nxt and (_RANGE.search(nxt) or _PLACEHOLDER.fullmatch(nxt.strip())):  # another role's dates, or
+            nxt = ""  # livecareer's masked "Company Name": this role's title is the line above
         title = same or _clean(nxt) or _clean(prev)
         ctx = " ".join([_clean(prev), same, *[_clean(x) for x in cv[m.end():m.end() + 200].lstrip().split("\n")[:2]]])
         out.append(Role(start, end, bool(m.group("now")), title[:120], ctx, m.span()))
