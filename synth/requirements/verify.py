@@ -125,8 +125,9 @@ def _years(req: Req, p: Profile) -> Verdict:
     what = "dated roles"
     if req.terms:
         rt = set(req.terms)
-        def holds(r, where: str) -> bool:
-            return len(rt & set(terms(where))) >= max(1, len(rt) / 2)
+        def holds(r, where: str) -> bool:  # both of a two-term subject, else half ("File clerks" is no
+            have = set(terms(where))  # "Correspondence clerks" role); RJDB dev: 80.3% shortfalls found, 9.7% false
+            return sum(_has(t, have) for t in rt) >= (len(rt) if len(rt) <= 2 else -(-len(rt) // 2))
         # the role's own title decides; its surrounding lines only when no title names the subject
         roles = [r for r in roles if holds(r, r.title)] or [r for r in roles if holds(r, r.context)]
         what = f"dated roles as / with {req.subject}"
