@@ -184,7 +184,7 @@ def score(rubric: Rubric, out: dict, cv_text: str, reqs: list[Requirement]) -> d
         cap = rubric.preferred_cap
     if cap is None:
         total = raw_total
-    elif rubric.cap_mode == "scale":  # under the cap, and still ordered by the raw total
+    elif rubric.cap_mode == "scale" and cap < rubric.threshold:  # a must cap: negative anyway, still ordered
         total = cap * raw_total / 100
     else:
         total = min(raw_total, cap)

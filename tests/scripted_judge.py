@@ -63,7 +63,7 @@ def _paraphrase(line):
 def cooperative_fields(messages) -> dict:
     """The cooperative answer as a dict (tests override its scores to script a judge that rates too high): "met"
     when the CV line that best matches a requirement carries a fifth of its name's content words (or of the
-    statement's), quoted
+    statement's); the skills score is the share of the skill requirements (no years, no degree) it calls met, quoted
     in its own words (`_paraphrase`); a skills score from the share met."""
     inp = inputs(messages)
     cv = unfence(inp["cv"])
@@ -79,7 +79,9 @@ def cooperative_fields(messages) -> dict:
                 break
         verdicts.append({"requirement": num, "verdict": "met" if met else "unmet",
                          "evidence": _paraphrase(best)[:200] if met else ""})
-    share = sum(v["verdict"] == "met" for v in verdicts) / max(1, len(verdicts))
+    skill_nums = {n for n, _, req in numbered(inp) if not re.search(r"\d+\+?\s*(?:years?|yrs)|degree", req, re.I)}
+    skill_v = [v for v in verdicts if v["requirement"] in skill_nums] or verdicts  # a skills score is about skills
+    share = sum(v["verdict"] == "met" for v in skill_v) / max(1, len(skill_v))
     scores = {"career": {"score": 80, "rationale": "relevant roles"},
               "skills": {"score": round(100 * share), "rationale": "skills overlap"},
               "education": {"score": 70, "rationale": "degree fits"},
