@@ -35,22 +35,12 @@ from functools import lru_cache
 import numpy as np
 
 from synth.requirements import dated_roles as read_dated_roles
-from synth.requirements import load_lexicon, merged_years, years_statements
+from synth.requirements import load_lexicon, merged_years, read_statement, statements, years_statements
 from synth.textcheck import terms
 
 FEATURES = ("has_requirements", "must_skill_share", "years_required", "years_cv", "years_shortfall",
             "role_years_shortfall", "degree_required", "degree_gap", "cert_share", "key_term_coverage")
 
-_HEADING = re.compile(r"^\s*(#+\s*)?(required|requirements?|qualifications?|minimum|must[- ]haves?|what you (need|bring"
-                      r"|will need|have)|skills|experience|education|you have|who you are|preferred|nice to have|"
-                      r"certifications?|licen[cs]es?)\b[^\n]{0,40}:?\s*$", re.I)
-_ANY_HEADING = re.compile(r"^\s*(#+\s*\S.*|[A-Z][A-Za-z /&-]{2,40}:|(job |role )?(responsibilities|duties|summary|"
-                          r"description|overview|about( us| the (role|company|team))?|benefits|perks|what you.ll do|"
-                          r"the role|company|salary|compensation|location|job title|how to apply)\b[^\n]{0,30})\s*$",
-                          re.I)
-_ITEM = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa]|\d+[.)])\s*(.+)$")
-_ROLE_AFTER = re.compile(r"\bas (?:an? |the )?(.+?)(?: for \d|\.|,|;|$)", re.I)
-_ROLE_IN = re.compile(r"\b(?:experience|working) (?:in|as) (?:an? |the )?(.+?)(?: for \d|\.|,|;|$)", re.I)
 _CERT = re.compile(r"\b(certif\w*|licen[cs]\w*|accredit\w*)\b", re.I)
 _CERT_WORDS = {"certif", "certifi", "certific", "certify", "certified", "certification", "licens", "licen", "license",
                "licence", "accredit", "requir", "current", "valid", "active", "hold", "must", "prefer", "state"}
@@ -87,23 +77,13 @@ def degree_level(text: str) -> int:
 
 
 def _requirement_lines(text: str) -> tuple[list[str], str]:
-    """Items under requirement-like headings ("sections"); else the sentences with a years / degree /
-    certification statement ("sentences")."""
-    lines, out, inside = text.splitlines(), [], False
-    for line in lines:
-        if _HEADING.match(line):
-            inside = True
-            continue
-        if _ANY_HEADING.match(line) and not _ITEM.match(line):
-            inside = False
-            continue
-        if inside and line.strip():
-            m = _ITEM.match(line)
-            out.append((m.group(1) if m else line).strip())
-    if out:
-        return out, "sections"
-    return [s.strip() for s in re.split(r"(?<=[.;])\s+|\n", text)
-            if s.strip() and (years_statements(s) or degree_level(s) or _CERT.search(s))], \
+    """The statements under requirement-like headings ("sections"), as the requirement model finds them; else the
+    sentences with a years / degree / certification statement ("sentences")."""
+    found = statements(text)
+    under = [stmt for stmt, heading, _ in found if heading]
+    if under:
+        return under, "sections"
+    return [stmt for stmt, _, _ in found if years_statements(stmt) or degree_level(stmt) or _CERT.search(stmt)], \
         "sentences"
 
 
@@ -114,8 +94,10 @@ def _skill_name(item: str) -> str:
 
 
 def _role_of(stmt: str) -> str | None:
-    m = _ROLE_AFTER.search(stmt) or _ROLE_IN.search(stmt)
-    return m.group(1).strip() if m else None
+    """The role or skill a years statement is attached to, as the requirement model reads it ("as a Survey
+    Researcher", "of Python")."""
+    ys = [r for r in read_statement(stmt) if r.kind == "years"]
+    return ys[0].subject if ys else None
 
 
 def from_statements(lines: list[str], source: str = "sections") -> JDRequirements:

@@ -47,12 +47,17 @@ def _alt(path: str, key: str, pats: list) -> re.Pattern:
         raise InputError(f"{path}: '{key}': an entry is not a valid regular expression ({e}).") from e
 
 
-@lru_cache(maxsize=8)
-def _compile(path: str, text: str) -> Lexicon:
+def parse_yaml(path: str, text: str):
+    """A lexicon file's YAML, or an error naming the file."""
     try:
-        raw = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise InputError(f"{path}: not valid YAML ({e}).") from e
+
+
+@lru_cache(maxsize=8)
+def _compile(path: str, text: str) -> Lexicon:
+    raw = parse_yaml(path, text)
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a mapping of lists.")
     missing = [k for k in (*_LISTS, "degrees", "languages", "certification_filler") if k not in raw]

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from ..errors import InputError
 from ..prompts import load_prompt
+from .lexicon import parse_yaml
 
 SCOPES = ("assists", "contributes", "leads", "owns")  # lowest to highest
 
@@ -49,10 +48,7 @@ class ScopeCues:
 
 @lru_cache(maxsize=8)
 def _load(path: str, text: str) -> ScopeCues:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise InputError(f"{path}: not valid YAML ({e}).") from e
+    raw = parse_yaml(path, text)
     if not isinstance(raw, dict) or set(raw) != set(SCOPES):
         raise InputError(f"{path}: needs exactly the levels {', '.join(SCOPES)}, each a list of regular expressions.")
     pats = {}
