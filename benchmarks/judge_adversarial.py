@@ -7,15 +7,18 @@ RJDB sample's matched resumes against their JDs (requirements from the stage-1 e
 
 Each scripted behaviour (tests/scripted_judge.py) answers through the local OpenAI-compatible test server; the table
 gives the share of unrelated pairs labelled positive and the share of qualified (RJDB matched) pairs labelled positive.
-Target: 0% unrelated positive under every adversarial behaviour. On qualified pairs the last column is what the
-evidence checks cost the cooperative judge: how many of its "met" claims they downgraded (its scores are scripted,
-so the positive share itself says little).
+Targets (#26): 0% unrelated positive under every behaviour and 0 accepted unsupported "met" (a final "met" whose
+LLM quote carries a requirement word the CV never contains, or a years figure the CV never states: the slip-in-words
+and years-lie adversaries try exactly that); with the cooperative judge, >= 80% of qualified pairs positive and the
+matched resume scoring above its "skill removed / experience shortened" twin for >= 90% of the RJDB JDs. The last
+column is what the evidence checks cost the cooperative judge: how many of its "met" claims they downgraded.
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import re
 import tempfile
 from pathlib import Path
 
@@ -45,18 +48,42 @@ def unrelated_pairs(store, n: int, seed: int = 0) -> list[tuple[dict, dict]]:
     return pairs
 
 
-def qualified_pairs(store) -> list[tuple[dict, dict]]:
+def qualified_pairs(store, twins: bool = False) -> list[tuple[dict, dict]]:
+    """RJDB's JDs with their matched resume (or, `twins`, its "skill removed / experience shortened" twin)."""
     from mira.cli.demo import import_samples
     from synth.store import pool_members
 
-    import_samples(store)
+    if not twins:  # the first call imports the samples
+        import_samples(store)
     pool = store.resolve("sample-rjdb")
     jd_v, cv_v = pool_members(store, pool)
     jds, cvs = jd_v.by_id(), cv_v.by_id()
-    return [(jds[e["jd_id"]], cvs[e["positive_ids"][0]]) for e in pool.iter_records()]
+    key = "hard_negative_ids" if twins else "positive_ids"
+    return [(jds[e["jd_id"]], cvs[e[key][0]]) for e in pool.iter_records() if e.get(key)]
 
 
-def measure(behaviour, pairs, home: Path) -> tuple[float, int, int]:
+def unsupported_met(rec: dict, cv_text: str) -> int:
+    """Accepted "met" verdicts (final met, the LLM said met) resting on what the CV never says: one that rests on the
+    LLM's quote whose quote carries a requirement word the CV does not contain anywhere or a years figure the CV
+    never states; or a years requirement met although the CV states no year at all (no date, no "N years")."""
+    from synth.textcheck import terms
+
+    cv_terms, n = set(terms(cv_text)), 0
+    cv_has_years = bool(re.search(r"\b(19|20)\d\d\b|\d+\s*\+?\s*years?", cv_text, re.I))
+    for r in rec["requirements"]:
+        if r["verdict"] != "met" or r["llm_verdict"] != "met":
+            continue
+        if r.get("decided_by") == "code":  # code read the CV itself, not the quote
+            n += r.get("kind") == "years" and not cv_has_years
+            continue
+        ev = r.get("evidence") or ""
+        slipped = [t for t in terms(ev) if t in set(terms(r["requirement"])) and t not in cv_terms]
+        years = re.findall(r"(\d+)\s*\+?\s*years?", ev, re.I)
+        n += bool(slipped) or any(not re.search(rf"\b{y}\s*\+?\s*years?", cv_text, re.I) for y in years)
+    return n
+
+
+def measure(behaviour, pairs, home: Path) -> tuple:
     from judge.rubric import load_rubric
     from judge.run import judge_pairs
     from synth.lm.config import LMConfig
@@ -74,7 +101,10 @@ def measure(behaviour, pairs, home: Path) -> tuple[float, int, int]:
     pos = sum(x["label"] for x in jr.records)
     met = sum(r["llm_verdict"] == "met" for x in jr.records for r in x["requirements"])
     down = sum(x["downgraded"] for x in jr.records)
-    return pos / max(1, len(jr.records)), len(jr.records), len(jr.rejects), (down, met)
+    cv_of = {cv["id"]: cv["text"] for _, cv in pairs}
+    bad = sum(unsupported_met(x, cv_of[x["cv_id"]]) for x in jr.records)
+    totals = {(x["jd_id"], x["cv_id"]): x["total"] for x in jr.records}
+    return pos / max(1, len(jr.records)), len(jr.records), len(jr.rejects), (down, met), bad, totals
 
 
 def main() -> None:
@@ -93,23 +123,40 @@ def main() -> None:
         qualified = qualified_pairs(store)
         t = Table(title=f"{len(unrelated)} unrelated pairs (software JDs x {', '.join(TRADES).lower()} CVs, half "
                         f"injected); {len(qualified)} qualified RJDB pairs")
-        for col in ("behaviour", "unrelated positive", "unrelated scored / unscored", "qualified positive",
-                    "qualified: 'met' claims downgraded"):
+        for col in ("behaviour", "unrelated positive", "unrelated scored / unscored", "unrelated: unsupported 'met' "
+                    "accepted", "qualified positive", "qualified: 'met' claims downgraded"):
             t.add_column(col, justify="left" if col == "behaviour" else "right")
         figures = {}
+        twins = qualified_pairs(store, twins=True)
         for name, fn in [("cooperative", answer)] + list(ADVERSARIES.items()):
-            u, n_u, x_u, _ = measure(fn, unrelated, Path(tmp) / f"h-{name}-u")
-            q, _, _, (down, met) = measure(fn, qualified, Path(tmp) / f"h-{name}-q")
+            u, n_u, x_u, _, bad, _ = measure(fn, unrelated, Path(tmp) / f"h-{name}-u")
+            q, _, _, (down, met), _, tq = measure(fn, qualified, Path(tmp) / f"h-{name}-q")
             figures[name] = u
-            t.add_row(name, f"{100 * u:.1f}%", f"{n_u} / {x_u}", f"{100 * q:.1f}%", f"{down} of {met}")
+            figures[f"{name}_unsupported_met"] = bad
+            t.add_row(name, f"{100 * u:.1f}%", f"{n_u} / {x_u}", str(bad), f"{100 * q:.1f}%", f"{down} of {met}")
             if name == "cooperative":
                 figures["qualified_cooperative"] = q
                 figures["cooperative_met_downgraded"] = down / max(1, met)
+                _, _, _, _, _, tt = measure(fn, twins, Path(tmp) / "h-twins")
+                tq_jd = {j: v for (j, _), v in tq.items()}
+                tt_jd = {j: v for (j, _), v in tt.items()}
+                both = [j for j in tq_jd if j in tt_jd]
+                figures["matched_above_twin"] = sum(tq_jd[j] > tt_jd[j] for j in both) / max(1, len(both))
+                figures["twin_jds"] = len(both)
         Console().print(t)
     worst = max(v for k, v in figures.items() if k in ADVERSARIES)
+    worst_bad = max(figures[f"{k}_unsupported_met"] for k in ADVERSARIES)
+    print(f"qualified RJDB pairs positive (cooperative): {100 * figures['qualified_cooperative']:.1f}% (target >= 80%)")
+    print(f"unrelated pairs positive, worst behaviour: {100 * max(worst, figures['cooperative']):.1f}% (target 0%)")
+    print(f"matched resume above its hard-negative twin: {100 * figures['matched_above_twin']:.1f}% of "
+          f"{figures['twin_jds']} RJDB JDs (target >= 90%)")
+    print(f"accepted unsupported 'met' (unrelated pairs), worst adversary: {worst_bad} (target 0)")
     print(bench_line("judge_adversarial", pairs=len(unrelated), worst_adversarial_unrelated_positive=worst,
                      cooperative_unrelated_positive=figures["cooperative"],
                      cooperative_qualified_positive=figures["qualified_cooperative"],
+                     matched_above_twin=figures["matched_above_twin"], worst_unsupported_met=worst_bad,
+                     slip_in_unsupported_met=figures["slip-in-words_unsupported_met"],
+                     years_lie_unsupported_met=figures["years-lie_unsupported_met"],
                      cooperative_qualified_met_downgraded=figures["cooperative_met_downgraded"]))
 
 

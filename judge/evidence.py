@@ -1,29 +1,39 @@
-"""What an LLM's verdict may count for: a "met" needs a CV quote that is really in the CV and carries the content of
-*its* requirement; and the signs of text addressed to the screener rather than describing a career."""
+"""What an LLM's verdict may count for: a "met" needs a CV quote that code locates in the CV, and the CV span it is
+located at (never the quote's own words) must carry the content of *its* requirement; and the signs of text addressed
+to the screener rather than describing a career."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 
-from rapidfuzz import fuzz
+from synth.requirements import Verdict, content_on, locate, verify
 
-from .requirements import Requirement, terms
+from .requirements import Requirement
 
 
-def support_problem(quote: str | None, cv_text: str, req: Requirement, min_ratio: float) -> str | None:
-    """None when the quote supports the requirement, else why it does not (recorded with the downgrade)."""
+def support(quote: str | None, cv_text: str, req: Requirement, min_ratio: float) -> tuple[str | None, str | None]:
+    """(None, the CV span's text) when the quote supports the requirement, else (why not, the CV span's text or
+    None). The quote is located in the CV (exact after normalising case / spacing / markup, else the CV span a near
+    match aligns with) and the requirement's content terms are counted on that CV span."""
     q = (quote or "").strip().strip('"').strip()
     if not q:
-        return "no CV quote"
-    if len(re.findall(r"\w", q)) < 3 or fuzz.partial_ratio(q.lower(), cv_text.lower()) < min_ratio:
-        return "quote not found in the CV"
-    need = max(1, -(-len(req.key_terms) // 3))  # at least a third of its key terms, and at least one
-    shared = [t for t in terms(q) if t in req.key_terms]
-    if len(shared) < need:
-        return (f"quote does not carry the requirement's content (shares {len(shared)} of its key terms "
-                f"{', '.join(req.key_terms[:6])}; needs {need})")
-    return None
+        return "no CV quote", None
+    span = locate(q, cv_text, min_ratio) if len(re.findall(r"\w", q)) >= 3 else None
+    if span is None:
+        return "quote not found in the CV", None
+    passage = cv_text[span[0]:span[1]]
+    if req.req is None:
+        return None, passage
+    ok, why = content_on(req.req, passage)
+    if not ok:
+        return f"the CV passage the quote stands for does not carry the requirement's content ({why})", passage
+    return None, passage
+
+
+def code_verdict(req: Requirement, cv_text: str) -> Verdict:
+    """Years, degrees, certifications and negated requirements: code's verdict on the whole CV."""
+    return verify(req.req, cv_text)
 
 
 # Instructions addressed to whoever (or whatever) screens the CV. A CV that merely mentions "system prompt" or

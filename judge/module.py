@@ -11,9 +11,10 @@ import dspy
 from pydantic import BaseModel, Field
 
 from synth.records import stable_id
+from synth.requirements import load_lexicon
 from synth.runner import Task
 
-from .evidence import injection_signals, nonce_fence, support_problem
+from .evidence import code_verdict, injection_signals, nonce_fence, support
 from .redact import redact
 from .requirements import Requirement
 from .rubric import Rubric
@@ -137,17 +138,29 @@ def score(rubric: Rubric, out: dict, cv_text: str, reqs: list[Requirement]) -> d
     llm_scores = {d: float(got[d]["score"]) for d in rubric.dimensions}
     rationales = {d: got[d].get("rationale", "") for d in rubric.dimensions}
     by_num = {v["requirement"]: v for v in out["verdicts"]}
-    verdicts, downgraded = [], 0
+    verdicts, downgraded, overruled = [], 0, 0
     for r in reqs:
         v = by_num.get(r.num, {"verdict": "unclear", "evidence": ""})
         verdict, evidence, why = v["verdict"], (v.get("evidence") or "").strip() or None, None
-        if verdict == "met":
-            why = support_problem(evidence, cv_text, r, rubric.evidence_min_ratio)
+        rec = {"num": r.num, "requirement": r.text, "level": r.level, "dimension": r.dimension, "source": r.source,
+               "kind": r.req.kind if r.req else None}
+        if r.code_decided:  # years, degree, certification, negated: code reads the CV whatever the LLM says
+            cv = code_verdict(r, cv_text)
+            verdict, why = cv.status, None
+            if cv.status != v["verdict"]:
+                overruled += 1
+                why = f"code: {cv.reason} (the LLM said {v['verdict']})"
+            rec.update(decided_by="code", code_verdict=cv.status, reason=cv.reason, cv_span=cv.text or None)
+        elif verdict == "met":
+            why, passage = support(evidence, cv_text, r, rubric.evidence_min_ratio)
             if why:
                 verdict = "unclear"
                 downgraded += 1
-        verdicts.append({"num": r.num, "requirement": r.text, "level": r.level, "dimension": r.dimension,
-                         "verdict": verdict, "evidence": evidence, "llm_verdict": v["verdict"], "downgrade": why})
+            rec.update(decided_by="llm+code", cv_span=passage)
+        else:
+            rec.update(decided_by="llm")
+        verdicts.append({**rec, "verdict": verdict, "evidence": evidence, "llm_verdict": v["verdict"],
+                         "downgrade": why})
     # a dimension none of whose requirements is met (any dimension, when nothing is met) cannot carry a high score
     scores, limited = dict(llm_scores), {}
     nothing_met = not any(v["verdict"] == "met" for v in verdicts)
@@ -156,13 +169,26 @@ def score(rubric: Rubric, out: dict, cv_text: str, reqs: list[Requirement]) -> d
         unsupported = nothing_met or (mine and not any(v["verdict"] == "met" for v in mine))
         if unsupported and scores[d] > rubric.unsupported_dimension_cap:
             limited[d], scores[d] = scores[d], rubric.unsupported_dimension_cap
-    raw_total = sum(rubric.weights[d] * scores[d] for d in rubric.dimensions) / sum(rubric.weights.values())
+        elif mine and rubric.scale_by_met_share:  # 4 of 5 requirements met: at most 80% of the LLM's score
+            share = sum(v["verdict"] == "met" for v in mine) / len(mine)
+            if share < 1:
+                limited[d], scores[d] = scores[d], round(scores[d] * share, 2)
+    # a dimension no requirement bears on is the LLM's word alone: marked unverified, its weight bounded
+    unverified = [d for d in rubric.dimensions if not any(v["dimension"] == d for v in verdicts)]
+    weights = {d: min(w, rubric.unverified_max_weight) if d in unverified else w for d, w in rubric.weights.items()}
+    raw_total = sum(weights[d] * scores[d] for d in rubric.dimensions) / sum(weights.values())
     cap = None
     if any(v["level"] == "must" and v["verdict"] != "met" for v in verdicts):
         cap = rubric.must_cap
     elif any(v["level"] == "preferred" and v["verdict"] != "met" for v in verdicts):
         cap = rubric.preferred_cap
-    total = round(min(raw_total, cap) if cap is not None else raw_total, 2)
+    if cap is None:
+        total = raw_total
+    elif rubric.cap_mode == "scale" and cap < rubric.threshold:  # a must cap: negative anyway, still ordered
+        total = cap * raw_total / 100
+    else:
+        total = min(raw_total, cap)
+    total = round(total, 2)
     risks = [{"category": r["category"], "evidence": r.get("evidence") or ""} for r in out.get("risks") or []
              if r.get("category") != "prompt_injection"]  # only code decides whether the CV addresses the screener
     signals = injection_signals(cv_text)
@@ -171,11 +197,13 @@ def score(rubric: Rubric, out: dict, cv_text: str, reqs: list[Requirement]) -> d
     label = int(total >= rubric.threshold and not signals)  # a CV that addresses the screener is never positive
     return {"scores": scores, "llm_scores": llm_scores, "scores_limited": limited, "rationales": rationales,
             "requirements": verdicts, "risks": risks, "raw_total": round(raw_total, 2), "cap": cap, "total": total,
-            "label": label, "downgraded": downgraded, "needs_review": bool(signals)}
+            "label": label, "downgraded": downgraded, "overruled": overruled, "unverified": unverified,
+            "weights": weights, "needs_review": bool(signals)}
 
 
 def judgment_record(task: Task, out: dict, rubric: Rubric, model: str) -> dict:
     s = score(rubric, out, task.meta["cv_text"], task.meta["reqs"])
+    s["requirement_lexicon"] = load_lexicon().hash
     jd_id, cv_id = task.meta["jd_id"], task.meta["cv_id"]
     return {"id": stable_id("judgment", f"{jd_id}|{cv_id}|{rubric.hash}|{task.rollout}"), "kind": "judgment",
             "jd_id": jd_id, "cv_id": cv_id, **s, "rubric_hash": rubric.hash, "rollout": task.rollout,

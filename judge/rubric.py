@@ -24,6 +24,9 @@ class Rubric:
     risks: tuple[str, ...]
     evidence_min_ratio: float
     unsupported_dimension_cap: float
+    unverified_max_weight: float
+    scale_by_met_share: bool
+    cap_mode: str
     model: str
     hash: str
 
@@ -64,10 +67,17 @@ def load_rubric(folder: str | Path | None = None) -> Rubric:
     if sum(weights.values()) <= 0:
         raise InputError(f"{yml}: dimension weights must add up to more than 0.")
     caps = cfg.get("caps") or {}
+    cons = cfg.get("consistency") or {}
+    cap_mode = str(caps.get("mode", "min"))
+    if cap_mode not in ("min", "scale"):
+        raise InputError(f"{yml}: caps.mode '{cap_mode}': use min (the total is at most the cap) or scale (cap x raw "
+                         f"total / 100: under the cap and still ordered).")
     return Rubric(instructions=text, weights=weights, descriptions=desc, threshold=float(cfg.get("threshold", 75)),
                   must_cap=float(caps.get("must_unmet", 60)), preferred_cap=float(caps.get("preferred_missing", 85)),
                   risks=tuple(cfg.get("risks") or ()), evidence_min_ratio=float(cfg.get("evidence_min_ratio", 85)),
                   unsupported_dimension_cap=float((cfg.get("consistency") or {}).get("unsupported_dimension_cap",
                                                                                       40)),
+                  unverified_max_weight=float(cons.get("unverified_max_weight", 1.0)),
+                  scale_by_met_share=bool(cons.get("scale_by_met_share", False)), cap_mode=cap_mode,
                   model=cfg.get("model", "openai/Qwen/Qwen3-32B"),
                   hash=hashlib.sha256((text + "\0" + raw).encode()).hexdigest()[:16])

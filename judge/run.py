@@ -8,7 +8,7 @@ a label or a default score.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from synth.runner import Runner, Task
 from synth.runner.calls import reason_key
@@ -33,8 +33,6 @@ def judge_pairs(runner: Runner, rubric: Rubric, pairs: list[tuple[dict, dict]], 
                 key_of=None, shuffle=None, requirements=None) -> JudgeRun:
     """Judge (jd, cv) records. `key_of(jd, cv)` names tasks (default judge:JD:CV); `shuffle(reqs)` reorders a JD's
     requirements (order-sensitivity checks; numbers follow the new order)."""
-    from .requirements import Requirement
-
     out = JudgeRun()
     reqs, why = requirements or requirements_for(runner, [jd for jd, _ in pairs], anchors)
     for jd, cv in pairs:
@@ -45,7 +43,7 @@ def judge_pairs(runner: Runner, rubric: Rubric, pairs: list[tuple[dict, dict]], 
             continue
         rs = reqs[jd["id"]]
         if shuffle is not None:
-            rs = [Requirement(i + 1, r.level, r.text, r.key_terms, r.dimension) for i, r in enumerate(shuffle(rs))]
+            rs = [replace(r, num=i + 1) for i, r in enumerate(shuffle(rs))]
         out.tasks.append(make_task(jd, cv, rs, redact_pii, rollout=rollout,
                                    key=key_of(jd, cv) if key_of else None))
     res = runner.run(Judge(rubric), out.tasks, check=check(rubric), label=label)

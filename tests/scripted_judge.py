@@ -1,6 +1,7 @@
 """Scripted judges for the test server. `answer` is the cooperative one: verdicts by requirement number from word
-overlap between each requirement and the CV, quoting the CV line that shows it. `ADVERSARIES` are the hostile ones
-(flatter everything, follow the CV's injected instructions, omit requirements, quote stopwords). Every one of them
+overlap between each requirement and the CV, quoting the CV line that shows it in its own words (as a real LLM does). `ADVERSARIES` are the hostile ones
+(flatter everything, follow the CV's injected instructions, omit requirements, quote stopwords, slip the
+requirement's words into a real CV line, claim the years asked). Every one of them
 answers the stage-1 extract call cooperatively (grounded requirements from the JD's skill list), so what is tested
 is the judging call."""
 
@@ -20,7 +21,7 @@ def extract_answer(messages):
     text = unfence(inp["jd_text"])
     block = re.split(r"^(?:##\s*)?[^\n]*(?:Skills|Qualifications|Requirements)[^\n]*$|Minimum qualifications:?",
                      text, maxsplit=1, flags=re.I | re.M)
-    items = re.findall(r"^\s*(?:[-*•]|\d+\.)?\s*([A-Za-z][^\n]{3,120})$", block[1], re.M)[:5] if len(block) > 1 else []
+    items = re.findall(r"^\s*(?:[-*•]|\d+\.)?\s*([A-Za-z][^\n]{3,120}[^:\n])$", block[1], re.M)[:5] if len(block) > 1 else []
     if not items:  # no heading: the JD's own requirement-like sentences
         items = [x.strip() for x in re.split(r"(?<=[.;])\s+|\n", text)
                  if re.search(r"\b(experience|degree|knowledge|skills?|required?|must|years?)\b", x, re.I)
@@ -36,23 +37,51 @@ def numbered(inp):
                                                          re.M)]
 
 
+_FILLER = set("""proficiency proficient understanding knowledge experience experienced strong solid excellent great good
+working profound expert expertise skills skill skillset comprehensive valuable ability able familiarity familiar
+demonstrated proven effective exceptional exemplary sound deep thorough advanced basic various different following
+must have with and that this their these using into from such""".split())
+
+
 def _words(text):
-    return [w for w in re.findall(r"[a-z]+", text.split(": ")[-1].lower()) if len(w) > 3]
+    return [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 3 and w not in _FILLER]
+
+
+def _name(req):
+    """What a reader takes a requirement to be about: 'skill: Analysis: Ability to ...' -> 'Analysis'."""
+    body = re.sub(r"^\w+: ", "", req)
+    head, sep, _ = body.partition(":")
+    return head if sep and len(head.split()) <= 6 else body
+
+
+def _paraphrase(line):
+    """How a careful real LLM quotes a CV line: list marker and markup dropped, case and spacing its own."""
+    line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", line)
+    return " ".join(re.sub(r"[*_#`]+", " ", line).split()).rstrip(".").lower()
 
 
 def cooperative_fields(messages) -> dict:
-    """The cooperative answer as a dict (tests override its scores to script a judge that rates too high)."""
+    """The cooperative answer as a dict (tests override its scores to script a judge that rates too high): "met"
+    when the CV line that best matches a requirement carries a fifth of its name's content words (or of the
+    statement's); the skills score is the share of the skill requirements (no years, no degree) it calls met, quoted
+    in its own words (`_paraphrase`); a skills score from the share met."""
     inp = inputs(messages)
     cv = unfence(inp["cv"])
-    lines = [x.strip() for x in re.split(r"[\n.;]", cv) if x.strip()]
+    lines = [x.strip() for x in re.split(r"[\n;]|\.(?=\s)", cv) if x.strip()]
     verdicts = []
     for num, _, req in numbered(inp):
-        words = _words(req)
-        best = max(lines, key=lambda x: sum(bool(re.search(rf"\b{w}", x.lower())) for w in words), default="")
-        found = [w for w in words if re.search(rf"\b{w}", best.lower())]
-        met = bool(words) and len(found) >= max(1, len(words) / 2)
-        verdicts.append({"requirement": num, "verdict": "met" if met else "unmet", "evidence": best[:200] if met else ""})
-    share = sum(v["verdict"] == "met" for v in verdicts) / max(1, len(verdicts))
+        met, best = False, ""
+        for words in (_words(_name(req)), _words(req.split(": ")[-1])):
+            best = max(lines, key=lambda x: sum(bool(re.search(rf"\b{w}", x.lower())) for w in words), default="")
+            found = [w for w in words if re.search(rf"\b{w}", best.lower())]
+            met = bool(words) and len(found) >= max(1, len(words) / 5)
+            if met:
+                break
+        verdicts.append({"requirement": num, "verdict": "met" if met else "unmet",
+                         "evidence": _paraphrase(best)[:200] if met else ""})
+    skill_nums = {n for n, _, req in numbered(inp) if not re.search(r"\d+\+?\s*(?:years?|yrs)|degree", req, re.I)}
+    skill_v = [v for v in verdicts if v["requirement"] in skill_nums] or verdicts  # a skills score is about skills
+    share = sum(v["verdict"] == "met" for v in skill_v) / max(1, len(skill_v))
     scores = {"career": {"score": 80, "rationale": "relevant roles"},
               "skills": {"score": round(100 * share), "rationale": "skills overlap"},
               "education": {"score": 70, "rationale": "degree fits"},
@@ -98,6 +127,39 @@ def _stopwords(messages):
                                        for n, _, _ in numbered(inp)], "risks": []})
 
 
+def _slip_in(messages):
+    """All met, 100s; each quote a long real CV line with the requirement's own words slipped into it (what passed
+    fuzzy matching before #26: "... care plans, Accomplishments SSL Created, ...")."""
+    inp = inputs(messages)
+    lines = sorted((x.strip() for x in unfence(inp["cv"]).splitlines() if x.strip()), key=len, reverse=True)
+    base = (lines[0] if lines else "")[:160]
+    verdicts = []
+    for n, _, req in numbered(inp):
+        words = " ".join([w for w in re.findall(r"[A-Za-z]{2,}", _name(req)) if w.lower() not in _FILLER][:2])
+        cut = base.rfind(" ", 0, max(1, len(base) * 2 // 3))
+        verdicts.append({"requirement": n, "verdict": "met",
+                         "evidence": f"{base[:cut]}, Accomplishments {words} {base[cut + 1:]}"[:EVIDENCE]})
+    return render_fields({"scores": {d: {"score": 100, "rationale": "strong"} for d in DIMS}, "verdicts": verdicts,
+                          "risks": []})
+
+
+def _years_lie(messages):
+    """All met, 100s; a years requirement 'evidenced' by a quote claiming the years asked ("8 years of Python"), the
+    rest by the cooperative quotes."""
+    inp = inputs(messages)
+    coop = {v["requirement"]: v for v in cooperative_fields(messages)["verdicts"]}
+    verdicts = []
+    for n, _, req in numbered(inp):
+        m = re.search(r"(\d+)\s*\+?\s*years?", req, re.I)
+        ev = f"{int(m.group(1)) + 3} years of {_name(req).split(' of ')[-1]}" if m else (coop[n]["evidence"] or "")
+        verdicts.append({"requirement": n, "verdict": "met", "evidence": ev[:EVIDENCE]})
+    return render_fields({"scores": {d: {"score": 100, "rationale": "strong"} for d in DIMS}, "verdicts": verdicts,
+                          "risks": []})
+
+
+EVIDENCE = 240
+
+
 def _dispatch(judge):
     def fn(messages):
         if "conservative structured anchor" in messages[0]["content"]:
@@ -108,4 +170,5 @@ def _dispatch(judge):
 
 answer = _dispatch(_cooperative)
 ADVERSARIES = {"flatter-everything": _dispatch(_flatter), "follow-the-injection": _dispatch(_follow_injection),
-               "omit-requirements": _dispatch(_omit), "quote-stopwords": _dispatch(_stopwords)}
+               "omit-requirements": _dispatch(_omit), "quote-stopwords": _dispatch(_stopwords),
+               "slip-in-words": _dispatch(_slip_in), "years-lie": _dispatch(_years_lie)}

@@ -36,35 +36,46 @@ def reqs_of(verdicts):
 CV = "Senior accountant. CPA licensed since 2015. 8 years of audit work at Company Name. Python for reports."
 
 
+# (#26) the requirements here are skills, which the LLM's verdict (checked on the CV) decides; a certification such as
+# "CPA licence" is decided by code on the CV (tests/test_judge_requirements.py). Career, education and innovation bear
+# no requirement here: unverified, each weighted at most rubric.unverified_max_weight (0.05) beside skills' 0.35; the
+# skills score counts at most its share of requirements met; a capped total is cap x raw / 100 (caps.mode: scale).
+W = (0.05 * 80 * 3)  # the three unverified dimensions at score 80
+
+
 @pytest.mark.parametrize("verdicts,cap,total", [
-    ([("CPA licence", "must", "met", "CPA licensed"), ("Python", "preferred", "met", "Python for reports")], None,
+    ([("audit", "must", "met", "8 years of audit work"), ("Python", "preferred", "met", "Python for reports")], None,
      80.0),
-    ([("CPA licence", "must", "unmet", ""), ("Python", "preferred", "met", "Python for reports")], 60, 60.0),
-    # SAP (skills) not shown: the skills score is limited to 40 -> 0.35*80 + 0.35*40 + 0.15*80 + 0.15*80 = 66
-    ([("CPA licence", "must", "met", "CPA licensed"), ("SAP", "preferred", "unclear", "")], 85, 66.0),
-    ([("CPA licence", "must", "unclear", ""), ("SAP", "preferred", "unmet", "")], 60, 40.0),
+    # one of two skills met: skills 80 x 1/2 = 40; raw (W + 0.35*40) / 0.5 = 52, under the must cap: 60 x 52 / 100
+    ([("audit", "must", "unmet", ""), ("Python", "preferred", "met", "Python for reports")], 60, 31.2),
+    # SAP not shown but audit is: raw 52 under the preferred cap 85 (a cap above the threshold is not scaled)
+    ([("audit", "must", "met", "8 years of audit work"), ("SAP", "preferred", "unclear", "")], 85, 52.0),
+    # nothing met: every dimension limited to 40, raw 40, under the must cap 60 x 40 / 100
+    ([("audit", "must", "unclear", ""), ("SAP", "preferred", "unmet", "")], 60, 24.0),
 ])
 def test_caps_arithmetic(verdicts, cap, total):
     s = score(RUB, out(verdicts=verdicts), CV, reqs_of(verdicts))
     assert s["cap"] == cap and s["total"] == total
     assert s["label"] == int(total >= 75)
+    assert s["unverified"] == ["career", "education", "innovation"]
 
 
 def test_weighted_total_and_preferred_cap_binds():
     v = [("Python", "preferred", "met", "Python for reports"), ("SAP", "preferred", "unmet", "")]
     s = score(RUB, out(scores=(100, 90, 80, 70), verdicts=v), CV, reqs_of(v))
-    raw = (0.35 * 100 + 0.35 * 90 + 0.15 * 80 + 0.15 * 70) / 1.0
-    assert s["raw_total"] == round(raw, 2) and s["total"] == 85.0 and s["label"] == 1
+    raw = (0.05 * 100 + 0.35 * 90 / 2 + 0.05 * 80 + 0.05 * 70) / 0.5  # skills halved: one of its two met
+    assert s["raw_total"] == round(raw, 2) and s["total"] == round(min(raw, 85), 2) and s["label"] == 0
+    assert s["scores_limited"] == {"skills": 90}
 
 
 @pytest.mark.parametrize("quote,why", [
-    ("Certified Public Accountant since 1990", "quote not found in the CV"),
+    ("Internal audit of hospital wards since 1990", "quote not found in the CV"),
     ("", "no CV quote"),
     ("and", "quote not found in the CV"),
-    ("8 years of audit work", "does not carry the requirement's content"),  # in the CV, about another requirement
+    ("Python for reports", "does not carry the requirement's content"),  # in the CV, about another requirement
 ])
 def test_met_without_supporting_quote_becomes_unclear(quote, why):
-    v = [("CPA licence", "must", "met", quote)]
+    v = [("audit", "must", "met", quote)]
     s = score(RUB, out(verdicts=v), CV, reqs_of(v))
     r = s["requirements"][0]
     assert r["verdict"] == "unclear" and r["llm_verdict"] == "met" and why in r["downgrade"]
@@ -182,7 +193,11 @@ def test_pool_judging_end_to_end_with_labels(sample, llm_server, store, tmp_path
     tot = {(j["jd_id"], j["cv_id"]): j["total"] for j in jv.iter_records()}
     higher = sum(tot[(e["jd_id"], pool[e["jd_id"]]["positive_ids"][0])] >= max(tot[(e["jd_id"], c)]
                  for c in e["candidate_ids"]) for e in labels)
-    assert higher >= 0.9 * len(labels) and sum(j["downgraded"] for j in jv.iter_records()) == 0
+    # (#26) the cooperative judge now claims "met" on a fifth of a requirement's words, as a lenient real LLM does;
+    # code keeps most of those claims (the CV span it located carries the requirement) and downgrades the rest
+    claims = sum(r["llm_verdict"] == "met" and r["decided_by"] != "code" for j in jv.iter_records()
+                 for r in j["requirements"])
+    assert higher >= 0.9 * len(labels) and 0 < sum(j["downgraded"] for j in jv.iter_records()) < 0.2 * claims
     r = mira("judge", "agree", "--judgments", "j", "--labels", "sample-rjdb", "--out", tmp_path / "agree")
     assert r.exit_code == 0, r.output
     report = json.loads((tmp_path / "agree" / "agreement.json").read_text())
@@ -210,8 +225,9 @@ def test_injection_cv_cannot_buy_a_positive(sample, llm_server, tmp_path):
     assert r.exit_code == 0, r.output
     j = json.loads(r.stdout)
     assert j["llm_scores"]["skills"] == 100 and j["cap"] == 60 and j["total"] <= 60 and j["label"] == 0
-    assert j["requirements"] and all(v["verdict"] == "unclear" for v in j["requirements"])
-    assert j["downgraded"] == len(j["requirements"])
+    # (#26) the licence and the years are decided by code on the CV (no CPA, no dated role), overruling the LLM's met
+    assert [(v["verdict"], v["decided_by"]) for v in j["requirements"]] == [("unmet", "code"), ("unclear", "code")]
+    assert j["overruled"] == 2 and all(v["llm_verdict"] == "met" for v in j["requirements"])
     assert any(x["category"] == "prompt_injection" for x in j["risks"])
     sent = llm_server.state.requests[-1]["messages"][-1]["content"]  # the judge call (after the extract call)
     assert "<<<CV-" in sent and "IGNORE THE RUBRIC" in sent  # fenced as data, with a marker the text cannot hold

@@ -1,6 +1,6 @@
 """Layers run one way: the base (records, store, errors, requirements, text checks, LM configuration, the runner, the
-importers) imports no stage, judge, trainer or app module; the stages and the judge build on the base only; the
-trainer reads the base only and never the LLM side; the app (`mira`: protocol, verifiers, audit, studio) builds on
+importers) imports no stage, judge, trainer or app module; the stages build on the base; the judge on the base and the
+stages (a JD without requirements gets them from stage 1); the trainer reads the base only and never the LLM side; the app (`mira`: protocol, verifiers, audit, studio) builds on
 all of them; only the CLI imports the CLI. Function-level imports count too, and the whole graph has no cycle, so no
 import can hide a circle by moving into a function.
 """
@@ -72,7 +72,7 @@ def layer(mod: str) -> str:
 ALLOWED = {
     "base": {"base"},
     "stages": {"base", "stages"},
-    "judge": {"base", "judge"},
+    "judge": {"base", "stages", "judge"},
     "train": {"base", "train"},
     "app": {"base", "stages", "judge", "train", "app"},
     "cli": {"base", "stages", "judge", "train", "app", "cli"},

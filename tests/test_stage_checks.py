@@ -30,11 +30,18 @@ def test_grounding_and_titles():
 
 
 def test_extract_check_and_grounding():
+    # (#26) whether the text is a posting and its language are read from the text by code; the LLM's claim is
+    # overruled where code can tell
     good = {"is_job_description": True, "language": "en", "title": "Senior Data Engineer"}
-    assert extract.check(t({}), good) is None
-    assert isinstance(extract.check(t({}), {**good, "is_job_description": False}), FinalReject)
-    assert "unsupported language" in extract.check(t({}), {**good, "language": "de"})
-    assert extract.check(t({}), {**good, "title": " "}).startswith("no title")
+    jd = t({}, {"jd_text": extract.fence(extract.jd_input(JD))})
+    assert extract.check(jd, good) is None
+    assert extract.check(jd, {**good, "language": "de"}) is None  # the text is English: the claim is overruled
+    de = t({}, {"jd_text": "Wir suchen einen Dateningenieur mit mindestens fünf Jahren Erfahrung in Python. Sie "
+                           "arbeiten in unserem Team und berichten an die Leitung. Bewerben Sie sich jetzt."})
+    assert "unsupported language (de" in extract.check(de, good)  # claimed English, read as German
+    blurb = t({}, {"jd_text": "Lovely weather in the mountains this week, with snow expected on Friday."})
+    assert isinstance(extract.check(blurb, good), FinalReject)  # no posting language at all, whatever the claim
+    assert extract.check(jd, {**good, "title": " "}).startswith("no title")
     invented = [{"field": "certification", "value": "AWS Certified", "evidence": "AWS cert required"},  # not in JD
                 {"field": "certification", "value": "CPA license", "evidence": "Bachelor's degree required"},
                 {"field": "skill", "value": "Kubernetes", "evidence": "and"},

@@ -2,7 +2,8 @@
 the CV's text, so a near-miss (a must skill missing, experience short of what is asked, a degree below the one
 required) is visible to the head even where the embeddings barely move.
 
-Requirements come, in order, from the JD record's `must` field (e.g. Google's minimum qualifications), or the JD text
+Years, degrees and dated roles are read by the requirement model in the base layer (synth/requirements), the one
+the judge and the stages use. Requirements come, in order, from the JD record's `must` field (e.g. Google's minimum qualifications), or the JD text
 itself: the lines under requirement-like headings ("Required Skills", "Requirements", "Qualifications", "What you
 need", ...), else every sentence with a years / degree / certification statement (too thin to rerank by: a
 requirement-aware head abstains on such JDs). The CV side reads its dated
@@ -33,40 +34,16 @@ from functools import lru_cache
 
 import numpy as np
 
+from synth.requirements import dated_roles as read_dated_roles
+from synth.requirements import load_lexicon, merged_years, read_statement, statements, years_statements
 from synth.textcheck import terms
 
 FEATURES = ("has_requirements", "must_skill_share", "years_required", "years_cv", "years_shortfall",
             "role_years_shortfall", "degree_required", "degree_gap", "cert_share", "key_term_coverage")
 
-_HEADING = re.compile(r"^\s*(#+\s*)?(required|requirements?|qualifications?|minimum|must[- ]haves?|what you (need|bring"
-                      r"|will need|have)|skills|experience|education|you have|who you are|preferred|nice to have|"
-                      r"certifications?|licen[cs]es?)\b[^\n]{0,40}:?\s*$", re.I)
-_ANY_HEADING = re.compile(r"^\s*(#+\s*\S.*|[A-Z][A-Za-z /&-]{2,40}:|(job |role )?(responsibilities|duties|summary|"
-                          r"description|overview|about( us| the (role|company|team))?|benefits|perks|what you.ll do|"
-                          r"the role|company|salary|compensation|location|job title|how to apply)\b[^\n]{0,30})\s*$",
-                          re.I)
-_ITEM = re.compile(r"^\s*(?:[-*\u2022\u25cf\u25aa]|\d+[.)])\s*(.+)$")
-_YEARS = re.compile(r"(\d+(?:\.\d+)?)\s*\+?\s*(?:(?:-|to)\s*\d+\s*)?(?:years?|yrs?)\b", re.I)
-_WORDNUM = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-            "ten": 10}
-_WORDYEARS = re.compile(r"\b(" + "|".join(_WORDNUM) + r")\s*\+?\s*(?:\(\d+\)\s*)?(?:years?|yrs?)\b", re.I)
-_ROLE_AFTER = re.compile(r"\bas (?:an? |the )?(.+?)(?: for \d|\.|,|;|$)", re.I)
-_ROLE_IN = re.compile(r"\b(?:experience|working) (?:in|as) (?:an? |the )?(.+?)(?: for \d|\.|,|;|$)", re.I)
-_DEGREES = ((4, re.compile(r"\b(ph\.?\s?d|doctorate|doctoral|d\.?phil)(?!\w)", re.I)),
-            (3, re.compile(r"\b(master'?s?|m\.?sc|mba|m\.s\.|m\.a\.|ms in|ma in|meng)(?!\w)", re.I)),
-            (2, re.compile(r"\b(bachelor'?s?|b\.?sc|b\.s\.|b\.a\.|bs in|ba in|beng|undergraduate degree|"
-                           r"four[- ]year degree|4[- ]year degree|college degree|university degree)(?!\w)", re.I)),
-            (1, re.compile(r"\b(associate'?s? degree|associate of|a\.a\.s?\.?)(?!\w)", re.I)))
 _CERT = re.compile(r"\b(certif\w*|licen[cs]\w*|accredit\w*)\b", re.I)
 _CERT_WORDS = {"certif", "certifi", "certific", "certify", "certified", "certification", "licens", "licen", "license",
                "licence", "accredit", "requir", "current", "valid", "active", "hold", "must", "prefer", "state"}
-_MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
-                                           "dec"))}
-_DATE = r"(?:(?:(?P<{p}m>[A-Za-z]{{3,9}})\.?\s+|(?P<{p}n>\d{{1,2}})/)?(?P<{p}y>(?:19|20)\d\d))"
-_RANGE = re.compile(_DATE.format(p="a") + r"\s*(?:-|\u2013|\u2014|to|until|till)\s*(?:" + _DATE.format(p="b") +
-                    r"|(?P<now>present|current|now|today|date))", re.I)
-
-
 @dataclass(frozen=True)
 class JDRequirements:
     skills: tuple[str, ...] = ()
@@ -89,34 +66,24 @@ class JDRequirements:
 
 
 def _years_in(text: str) -> float:
-    found = [float(m.group(1)) for m in _YEARS.finditer(text)]
-    found += [float(_WORDNUM[m.group(1).lower()]) for m in _WORDYEARS.finditer(text)]
-    return max(found, default=0.0)
+    """The largest years figure the text asks for (synth/requirements: "5+", "3-5", "five (5)", "half a decade")."""
+    return max((hi if lo == 0 and hi else lo for lo, hi, _ in years_statements(text)), default=0.0)
 
 
 def degree_level(text: str) -> int:
-    """The highest degree a text names: 4 doctorate, 3 master, 2 bachelor, 1 associate, 0 none."""
-    return next((lvl for lvl, rx in _DEGREES if rx.search(text)), 0)
+    """The highest degree a text names: 4 doctorate, 3 master, 2 bachelor, 1 associate, 0 none (the requirement
+    model's ladder, whose high school level counts 0 here)."""
+    return max(0, load_lexicon().degree_level(text) - 1)
 
 
 def _requirement_lines(text: str) -> tuple[list[str], str]:
-    """Items under requirement-like headings ("sections"); else the sentences with a years / degree /
-    certification statement ("sentences")."""
-    lines, out, inside = text.splitlines(), [], False
-    for line in lines:
-        if _HEADING.match(line):
-            inside = True
-            continue
-        if _ANY_HEADING.match(line) and not _ITEM.match(line):
-            inside = False
-            continue
-        if inside and line.strip():
-            m = _ITEM.match(line)
-            out.append((m.group(1) if m else line).strip())
-    if out:
-        return out, "sections"
-    return [s.strip() for s in re.split(r"(?<=[.;])\s+|\n", text)
-            if s.strip() and (_YEARS.search(s) or _WORDYEARS.search(s) or degree_level(s) or _CERT.search(s))], \
+    """The statements under requirement-like headings ("sections"), as the requirement model finds them; else the
+    sentences with a years / degree / certification statement ("sentences")."""
+    found = statements(text)
+    under = [stmt for stmt, heading, _ in found if heading]
+    if under:
+        return under, "sections"
+    return [stmt for stmt, _, _ in found if years_statements(stmt) or degree_level(stmt) or _CERT.search(stmt)], \
         "sentences"
 
 
@@ -127,8 +94,10 @@ def _skill_name(item: str) -> str:
 
 
 def _role_of(stmt: str) -> str | None:
-    m = _ROLE_AFTER.search(stmt) or _ROLE_IN.search(stmt)
-    return m.group(1).strip() if m else None
+    """The role or skill a years statement is attached to, as the requirement model reads it ("as a Survey
+    Researcher", "of Python")."""
+    ys = [r for r in read_statement(stmt) if r.kind == "years"]
+    return ys[0].subject if ys else None
 
 
 def from_statements(lines: list[str], source: str = "sections") -> JDRequirements:
@@ -160,47 +129,10 @@ def jd_requirements(jd: dict | str) -> JDRequirements:
     return from_statements(*_requirement_lines(text))
 
 
-def _month(name: str | None, num: str | None) -> int:
-    if num:
-        return min(max(int(num), 1), 12)
-    return _MONTHS.get((name or "")[:3].lower(), 1) if name else 1
-
-
 def dated_roles(cv: str, today: date | None = None) -> list[tuple[float, float, str]]:
-    """(start, end, context) for each date range in the CV, in fractional years; the context is the text around
-    the range (the role's title sits on the line before or after it in livecareer / RJDB CVs)."""
-    today = today or date.today()
-    out = []
-    for m in _RANGE.finditer(cv):
-        if m.group("am") and m.group("am")[:3].lower() not in _MONTHS:
-            continue
-        start = int(m.group("ay")) + (_month(m.group("am"), m.group("an")) - 1) / 12
-        if m.group("now"):
-            end = today.year + (today.month - 1) / 12
-        else:
-            if m.group("bm") and m.group("bm")[:3].lower() not in _MONTHS:
-                continue
-            end = int(m.group("by")) + (_month(m.group("bm"), m.group("bn")) - 1) / 12
-        if end < start or end - start > 50:
-            continue
-        before = cv[max(0, m.start() - 160): m.start()].rstrip().split("\n")
-        after = cv[m.end(): m.end() + 160].lstrip().split("\n")
-        ctx = " ".join([before[-1] if before else "", *after[:2]])
-        out.append((start, end, ctx))
-    return out
-
-
-def merged_years(spans: list[tuple[float, float]]) -> float:
-    """Years covered by the union of [start, end) spans: overlapping roles count once."""
-    total, cur = 0.0, None
-    for s, e in sorted(spans):
-        if cur is None or s > cur[1]:
-            if cur:
-                total += cur[1] - cur[0]
-            cur = [s, e]
-        else:
-            cur[1] = max(cur[1], e)
-    return total + (cur[1] - cur[0] if cur else 0.0)
+    """(start, end, context) for each dated role of the CV in fractional years (synth/requirements' roles: the
+    context is the role's title as the model reads it, else the text around the dates)."""
+    return [(r.start, r.end, r.title or r.context) for r in read_dated_roles(cv, today)]
 
 
 _FILLER = set(terms("proficiency proficient knowledge experience experienced ability able skills skill strong "

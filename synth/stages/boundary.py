@@ -7,7 +7,7 @@ import dspy
 from ..runner import Task
 from ..textcheck import containment
 from .common import (CUE, SCOPES, DATA_DESC, PromptedModule, ScopeLevel, fence, own_words_problem, pair_record,
-                     text_grounding, text_problem)
+                     same_title, text_grounding, text_problem)
 from .scope import load_cues
 
 RESP_COPY = 0.5  # containment of the anchor's responsibilities in the text at or above this: not a different role
@@ -60,12 +60,15 @@ def make_tasks(anchor: dict, n: int) -> list[Task]:
 
 def check(task: Task, out: dict) -> str | None:
     """Reads the text: the anchor's title and must values in it; its ownership cues (prompts/jd/scope_cues.yaml)
-    place it strictly below the anchor's level (no cue: ambiguous, rejected); its responsibilities are not the
-    anchor's. The answer's own `scope_level` only words the re-ask."""
+    place it strictly below the anchor's level (no cue: ambiguous, rejected), the anchor's level being the one stage 1
+    read from the JD's own words with the same cue lexicon; the answer's title is the anchor's; its
+    responsibilities are not the anchor's. The answer's own `scope_level` only words the re-ask."""
     anchor = task.meta["anchor"]
     problem = text_problem(out.get("text"), anchor["title"], anchor["must"])
     if problem:
         return problem
+    if not same_title(out.get("title") or anchor["title"], anchor["title"]):
+        return f"the title must be the anchor's, '{anchor['title']}' (got '{out.get('title')}')"
     target = task.inputs["target_scope"]
     level = load_cues().level(out["text"])
     if level is None:

@@ -11,9 +11,10 @@ from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
 from ..prompts import load_prompt
+from ..requirements import negated_in
+from ..requirements.scope import SCOPES  # noqa: F401  (one order of scope levels: the base reader's)
 from ..textcheck import norm_title, present, prose_problem, title_in
 
-SCOPES = ("assists", "contributes", "leads", "owns")
 ScopeLevel = Literal["assists", "contributes", "leads", "owns"]
 Seniority = Literal["intern", "junior", "mid", "senior", "lead", "principal", "executive", "unspecified"]
 ConstraintField = Literal["years_experience", "degree", "certification", "language", "location", "work_mode",
@@ -121,6 +122,9 @@ def text_problem(text: str | None, title: str, must: list[dict]) -> str | None:
     missing = missing_constraints(must, text)
     if missing:
         return f"must requirements missing from the text: {'; '.join(missing)}"
+    negated = [c["value"] for c in must if negated_in(c["value"], text)]
+    if negated:
+        return f"must requirements stated as not required in the text (keep them required): {'; '.join(negated)}"
     return None
 
 

@@ -7,6 +7,7 @@ from collections import Counter
 
 import dspy
 
+from ..requirements import load_lexicon, read_statement, years_statements
 from ..runner import Task
 from ..textcheck import present, prose_problem, title_in
 from .common import DATA_DESC, Constraint, PromptedModule, fence, opening, pair_record, text_grounding
@@ -106,9 +107,30 @@ def new_values(task: Task, out: dict) -> list[str]:
     return [v for f, v in added if f == task.meta["flip"]["field"]]
 
 
+def old_still_read(flip: dict, text: str, others: list[dict] = ()) -> str | None:
+    """The flipped requirement read back from the text by the requirement model: a years value whose number the
+    text still states in other words ("half a decade" for "5+ years"), a degree whose level it still asks."""
+    old = [r for r in read_statement(flip.get("evidence") or flip["value"]) if r.kind in ("years", "degree")]
+    shared = {r.years_min for c in others if c["field"] == "years_experience"
+              for r in read_statement(c.get("evidence") or c["value"]) if r.kind == "years"}
+    for r in old:
+        if r.kind == "years" and flip["field"] == "years_experience":
+            for lo, hi, (s, e) in years_statements(text):
+                if lo == r.years_min and hi == r.years_max and lo not in shared:  # another must's number is no trace
+                    return f"'{text[s:e]}' is {lo:g} years"
+        if r.kind == "degree" and flip["field"] == "degree":
+            lex = load_lexicon()
+            for sent in re.split(r"(?<=[.;!?])\s+|\n+", text):
+                if lex.degree_level(sent) == r.degree and not lex.has("negation", sent):
+                    return f"'{sent.strip()[:80]}' still asks for a {lex.degree_name(r.degree)} degree"
+    return None
+
+
 def check(task: Task, out: dict) -> str | None:
     """Reads the text: the flipped value is gone from it and its replacement is in it, every other must value
-    (location included) is still in it, and so is the title. The replacement is the code-chosen one, else the one
+    (location included) is still in it, and so is the title. The new value may not be another must of the anchor
+    (that is a deletion, not a conflict), and the old value may not survive reworded (the requirement model reads
+    "half a decade" as 5 years). The replacement is the code-chosen one, else the one
     the text states in its grounded opening, else the one the answer's `must` list names; the list's other entries
     only word the re-ask."""
     anchor, flip = task.meta["anchor"], task.meta["flip"]
@@ -123,6 +145,15 @@ def check(task: Task, out: dict) -> str | None:
                 f"'{flip['value']}')")
     if present(flip["value"], text):
         return f"the flipped requirement is still in the text: '{flip['value']}' must be replaced, not kept"
+    others = [c for c in anchor["must"] if c is not flip and c != flip]
+    twin = next((c["value"] for c in others if _norm(c["value"]) == _norm(new[0]) or
+                 (present(c["value"], new[0]) and present(new[0], c["value"]))), None)
+    if twin:
+        return (f"the new value '{new[0]}' is another must requirement of the anchor ('{twin}'): that deletes "
+                f"'{flip['value']}' instead of changing it; give a conflicting value of the same kind")
+    still = old_still_read(flip, text, others)
+    if still:
+        return f"the flipped requirement is still in the text, reworded: {still} (replace it, do not reword it)"
     if not present(new[0], text):
         return f"the new value '{new[0]}' is not in the text: state it where '{flip['value']}' was"
     kept = [c for c in anchor["must"] if c is not flip and c != flip]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ..requirements import merged_years, read_cv
 from ..textcheck import phrase_in
 
 DECEPTIONS = ("ambiguity", "title_inflation", "contractor_intern_confusion", "career_pivot", "influencer_noise",
@@ -105,6 +106,7 @@ def check_deception(tag: str, cv: dict, jd_title: str) -> str | None:
         return "no experience entries: give the CV's roles in `experience`"
     sec = sections(text)
     latest = max(roles, key=lambda r: (r[0].get("end_year") or 0, r[0].get("start_year") or 0))
+    code_latest = max(read_cv(text).roles, key=lambda r: (r.end, r.start), default=None)
     described = " ".join(block for _, block in roles)
     if tag == "skill_stuffing":
         listed = [s for s in cv.get("skills") or [] if phrase_in(s, sec.get("skills", ""))]
@@ -112,13 +114,16 @@ def check_deception(tag: str, cv: dict, jd_title: str) -> str | None:
         return None if len(unsupported) >= 3 else (
             f"skill_stuffing needs at least 3 skills in the Skills section that no role in the text mentions "
             f"(found {len(unsupported)})")
+    dated = read_cv(text).roles  # every dated role of the text, read by code (not only those the fields list)
     if tag == "title_inflation":
-        total = sum(_years(e) for e, _ in roles)
-        senior = [e for e, block in roles if SENIOR.search(block.split("\n", 1)[0])]
+        total = merged_years([(r.start, r.end) for r in dated]) if dated else sum(_years(e) for e, _ in roles)
+        senior = [r.years for r in dated if SENIOR.search(r.title)] or \
+            [_years(e) for e, block in roles if SENIOR.search(block.split("\n", 1)[0])]
         if not senior:
             return "title_inflation needs a senior title (Senior, Lead, Head, Manager...) on a dated role line"
-        return None if total <= 3 or min(_years(e) for e in senior) < 2 else (
-            f"title_inflation needs junior duration: {total:g} years in total, senior role(s) of 2+ years")
+        return None if total <= 3 or (min(senior) < 2 and total <= 5) else (
+            f"title_inflation needs junior duration: the CV's dated roles add up to {total:.1f} years (senior "
+            f"role(s) of {min(senior):.1f}+ years)")
     if tag == "contractor_intern_confusion":
         return None if any(TEMPORARY.search(block) for _, block in roles) else \
             "contractor_intern_confusion needs an internship / contract / freelance role in the CV's experience"
@@ -126,6 +131,8 @@ def check_deception(tag: str, cv: dict, jd_title: str) -> str | None:
         jd = _words(jd_title)
         if _words(latest[1].split("\n", 1)[0]) & jd:
             return f"career_pivot needs the most recent role outside the field; '{latest[0].get('title')}' is in it"
+        if code_latest is not None and _words(code_latest.title) & jd:
+            return f"career_pivot needs the most recent role outside the field; '{code_latest.title}' is in it"
         skills_text = sec.get("skills", "")
         return None if _words(skills_text) & jd else "career_pivot needs the JD's keywords in the Skills section"
     if tag == "influencer_noise":

@@ -7,6 +7,9 @@ from typing import get_args
 
 import dspy
 
+from ..requirements import CODE_DECIDED, language_of, load_lexicon, read_jd, read_statement
+from ..requirements.jd import PLAIN_POSTING, posting_cues
+from ..requirements.scope import SCOPES, load_cues
 from ..runner import FinalReject, Task
 from ..sample import seniority_levels
 from ..textcheck import looks_english, phrase_in, present, quote_in
@@ -184,25 +187,7 @@ _PREFERRED = re.compile(r"\b(prefer\w*|desir\w*|a plus|is a plus|nice to have|bo
                         r"would be great)\b", re.I)
 
 
-_POSTING = [re.compile(p, re.I) for p in (
-    r"\b(we are|we're|we offer|our (team|company|client|clients|firm|practice|organization|office)|join (us|our))\b",
-    r"\b(you will|you'll|you have|you are|your)\b",
-    r"\b(applicants?|candidates?|apply|the ideal|to be considered)\b",
-    r"\b(seeks?|seeking|looking for|hiring)\b",
-    r"\b(benefits|salary|compensation|pay rate|per hour|equal opportunity|eoe)\b",
-    r"\b(requirements|qualifications|must have|required)\b",
-    r"\bjob (description|summary|title|type)\b|\bvacancy\b|\bopening\b")]
-
-
-# a text with this many kinds of posting language is plainly a posting: grounded decoding may not call it anything
-# else (on the committed samples: 33 of 40 Monster and 43 of 50 RJDB JDs, 2 of 150 CVs, both HR people's CVs)
-PLAIN_POSTING = 3
-
-
-def posting_cues(text: str) -> int:
-    """How many kinds of job-posting language the text has (who is sought, the job, its requirements, its duties,
-    applicants, terms): a posting has several, a CV or an article rarely more than one or two."""
-    return sum(bool(p.search(text)) for p in _POSTING)
+NOT_A_POSTING = 0  # at most this many kinds of posting language: code reads the text as no posting, whatever the LLM says
 
 
 def requirement_sentences(jd: dict) -> tuple[list[str], list[str]]:
@@ -228,8 +213,6 @@ def make_task(jd: dict) -> Task:
     requirement sentences gets at least one must: the decoder may not skip them all. A text with `PLAIN_POSTING`
     kinds of posting language (`posting_cues`) may not be called "not a job description" (SmolLM2 said so of every
     demo JD). The scope level is the one the JD's own words read at (stage 4's cue lexicon) when they have a cue."""
-    from .scope import load_cues
-
     values = value_spans(jd)
     must_q, pref_q = requirement_sentences(jd)
 
@@ -254,11 +237,21 @@ def make_task(jd: dict) -> Task:
 
 
 def check(task: Task, out: dict) -> str | None:
-    if not out.get("is_job_description", True):
+    """Whether the text is a posting and its language are read by code (posting language, langdetect); the LLM's
+    claim only matters where code cannot tell. Code wins when they disagree."""
+    text = task.inputs.get("jd_text", "")
+    claimed = (out.get("language") or "").strip().lower()
+    read = language_of(re.sub(r"<<<\S+|\S+>>>", " ", text))
+    if read and read != "en" and not looks_english(text, share=0.15):
+        return FinalReject(f"unsupported language ({read}, read from the text; the LLM said {claimed or 'nothing'})")
+    if not read and claimed and not claimed.startswith("en") and not looks_english(text):
+        return FinalReject(f"unsupported language ({claimed})")
+    cues = posting_cues(text)  # English posting language: read after the language
+    if cues <= NOT_A_POSTING:
+        return FinalReject(f"not a job description (code reads {cues} kind(s) of posting language; the LLM said "
+                           f"{'it is one' if out.get('is_job_description', True) else 'it is not'})")
+    if not out.get("is_job_description", True) and cues < PLAIN_POSTING:
         return FinalReject("not a job description")
-    lang = (out.get("language") or "").strip().lower()
-    if lang and not lang.startswith("en") and not looks_english(task.inputs.get("jd_text", "")):
-        return FinalReject(f"unsupported language ({lang})")
     title = (out.get("title") or "").strip()
     if not title:
         return "no title: give the job title exactly as the JD states it"
@@ -281,8 +274,71 @@ def constraint_problem(c: dict, source: str) -> str | None:
     return None
 
 
+def covers(have: list, q) -> bool:
+    """Does one of the anchor's readings already state the reader's requirement `q`?"""
+    for h in have:
+        if h.kind != q.kind:
+            continue
+        if (q.kind == "years" and h.years_min == q.years_min) or (q.kind == "degree" and h.degree == q.degree) or \
+                (q.kind not in ("years", "degree") and set(h.terms) & set(q.terms)):
+            return True
+    return False
+
+
+def _value_of(q) -> str:
+    """A constraint value for a reader requirement, as the JD words it (inside its statement)."""
+    if q.kind == "years":
+        return q.name
+    if q.kind == "degree":
+        m = next((rx.search(q.text) for lvl, _, rx in load_lexicon().degrees if lvl == q.degree), None)
+        return m.group(0) if m else ""
+    m = load_lexicon().rx["certifications"].search(q.text)  # the credential and the two words before it
+    words = q.text[:m.start()].split()[-2:] if m else []
+    return " ".join(words + [m.group(0)]) if m else q.name
+
+
+_KIND_FIELD = {"years": "years_experience", "degree": "degree", "certification": "certification"}
+
+
+def reader_musts(jd: dict, must: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+    """(kept, moved to preferred, dropped as negated) of the answer's must list, by the reader's reading of each
+    evidence quote; and the reader's years / degree / certification musts the list misses are added (`completed`,
+    returned in kept with `completed: True`)."""
+    kept, moved, negated = [], [], []
+    for c in must:
+        got = read_statement(c.get("evidence") or c["value"])
+        if got and all(r.negated for r in got):
+            negated.append({**c, "why": "the JD says it is not required"})
+        elif got and all(r.level == "preferred" for r in got):
+            moved.append(c)
+        else:
+            kept.append(c)
+    have = [r for c in kept for r in read_statement(c.get("evidence") or c["value"])]
+    for q in read_jd(jd_input(jd)):
+        value = _value_of(q)
+        if q.kind in CODE_DECIDED and q.level == "must" and not q.negated and not covers(have, q) \
+                and present(value, value):  # a value with content a later check can find ("a degree" has none)
+            have.append(q)
+            kept.append({"field": _KIND_FIELD[q.kind], "value": value, "evidence": q.text, "completed": True})
+    return kept, moved, negated
+
+
+def read_scope(jd: dict, claimed: str | None) -> str:
+    """The anchor's scope level: the JD's own cue level (prompts/jd/scope_cues.yaml); with no cue, the LLM's claim
+    but never above 'contributes' (leading or owning is read from words, not taken on the LLM's word)."""
+    level = load_cues().level(jd_input(jd))
+    if level:
+        return level
+    if claimed in SCOPES and SCOPES.index(claimed) <= SCOPES.index("contributes"):
+        return claimed
+    return "contributes"
+
+
 def build_anchor(jd: dict, out: dict, prompt_hash: str, model: str) -> tuple[dict | None, str | None, dict]:
-    """(anchor record, reject reason, dropped items). Skills and constraints not found in the JD are dropped."""
+    """(anchor record, reject reason, dropped items). Skills and constraints not found in the JD are dropped; the
+    must list is read by the requirement model (a negated one dropped, a preferred one moved, a years / degree /
+    certification must the JD states and the list misses completed from the text and recorded); scope level and
+    language are read by code, the LLM's claims recorded beside them."""
     source = "\n".join(x for x in (jd.get("title"), jd["text"]) if x)
     title = out["title"].strip()
     if not grounded(title, source, 80):
@@ -306,16 +362,27 @@ def build_anchor(jd: dict, out: dict, prompt_hash: str, model: str) -> tuple[dic
                 dropped.setdefault(level, []).append({**c, "why": why})
         cons[level] = [{"field": c["field"], "value": c["value"].strip(), "evidence": c.get("evidence") or None}
                        for c in ok if c["value"].strip()]
+    must, moved, negated = reader_musts(jd, cons["must"])
+    completed = [c for c in must if c.pop("completed", False)]
+    cons["must"], cons["preferred"] = must, cons["preferred"] + moved
+    if negated:
+        dropped.setdefault("must", []).extend(negated)
     responsibilities = [r.strip() for r in out.get("responsibilities") or [] if r.strip()][:8]
     seniority = out.get("seniority")
     if seniority and seniority not in stated_levels(jd):
         dropped["seniority"] = [seniority]  # a level the JD does not state is not conservative
         seniority = "unspecified"
+    scope = read_scope(jd, out.get("scope_level"))
     fields = dict(title=title, job_family=(out.get("job_family") or "").strip() or None,
-                  seniority=seniority, scope_level=out["scope_level"],
+                  seniority=seniority, scope_level=scope,
                   responsibilities=responsibilities, skills=kept_skills, must=cons["must"],
                   preferred=cons["preferred"], summary=(out.get("summary") or "").strip())
+    read = {"scope_level": scope, "language": language_of(jd_input(jd)), "posting_cues": posting_cues(jd_input(jd)),
+            "completed_must": completed, "moved_to_preferred": moved, "lexicon_hash": load_lexicon().hash}
+    claims = {"scope_level": out.get("scope_level"), "language": out.get("language"),
+              "is_job_description": out.get("is_job_description"), "must": len(out.get("must") or [])}
     anchor = {"id": f"jd_anchor-{jd['id'].split('-', 1)[1]}", "kind": "jd_anchor", "jd_id": jd["id"], **fields,
               "card": render_card(**fields), "dropped": {k: v for k, v in dropped.items() if v},
+              "read": read, "claims": claims,
               "lineage": {"stage": "extract", "prompt_hash": prompt_hash, "model": model, "source_ids": [jd["id"]]}}
     return anchor, None, dropped

@@ -6,6 +6,7 @@ import dspy
 from pydantic import BaseModel
 
 from ..records import stable_id
+from ..requirements import CODE_DECIDED, read_statement, verify
 from ..runner import Task
 from ..textcheck import containment, present
 from .common import DATA_DESC, PromptedModule, fence, grounded, same_title
@@ -95,6 +96,18 @@ def hardneg_tasks(jd: dict, anchor: dict | None, per_jd: int, offset: int = 0) -
     return tasks
 
 
+def meets(c: dict, cv: str) -> bool:
+    """Does the CV meet an anchor must? Years, degrees and certifications by the requirement model (dated roles
+    counted, the degree ladder), the rest by its content in the CV text."""
+    reqs = [r for r in read_statement(c.get("evidence") or c["value"]) if r.kind in CODE_DECIDED]
+    want = {"years_experience": "years", "degree": "degree", "certification": "certification",
+            "license": "certification"}.get(c["field"])
+    r = next((r for r in reqs if r.kind == want), None)
+    if r is not None and not r.negated:
+        return verify(r, cv).status == "met"
+    return present(c["value"], cv)
+
+
 def check_balanced():
     def _check(task: Task, out: dict) -> str | None:
         for field in ("qualified_cv", "unqualified_cv"):
@@ -106,9 +119,12 @@ def check_balanced():
             return f"qualified_cv should hold the role '{title}' (or a close title) in its experience"
         anchor = task.meta["anchor"]
         if anchor:
-            missing = [c["value"] for c in anchor["must"] if not present(c["value"], out["qualified_cv"])]
+            missing = [c["value"] for c in anchor["must"] if not meets(c, out["qualified_cv"])]
             if missing:
                 return f"qualified_cv does not show the must requirements: {'; '.join(missing)}"
+            if anchor["must"] and all(meets(c, out["unqualified_cv"]) for c in anchor["must"]):
+                return ("unqualified_cv meets every must requirement: leave at least one out (fewer years, a lower "
+                        "degree, a missing skill or licence)")
         if containment(out["qualified_cv"], out["unqualified_cv"]) >= 0.5:
             return "unqualified_cv is a near-copy of qualified_cv: write a different person"
         return None

@@ -1,0 +1,20 @@
+"""One requirement model for every client (the judge, the five stages, the JD–CV checks, the requirement head):
+plain Python, no dspy / torch / litellm.
+
+- `read_jd(text)` / `read_statement(stmt)`: typed requirements (`Req`) with spans and levels.
+- `read_cv(text)`: a `Profile` (dated roles, years, degree, certifications, languages, skills).
+- `verify(req, cv)`: a `Verdict` (met / unmet / unclear, the deciding span, one line why); `locate(quote, text)`
+  finds an LLM's quote in the text it claims to come from.
+- `load_lexicon()`: the lexicon `prompts/requirements/lexicon.yaml`, with its content hash.
+"""
+
+from .cv import dated_roles, merged_years, read_cv
+from .jd import (is_posting, language_of, musts, posting_cues, read_jd, read_statement, statements,
+                 years_statements)
+from .lexicon import Lexicon, load_lexicon
+from .model import CODE_DECIDED, KINDS, Profile, Req, Role, Verdict
+from .verify import content_on, locate, negated_in, verify, verify_passage
+
+__all__ = ["CODE_DECIDED", "KINDS", "Lexicon", "Profile", "Req", "Role", "Verdict", "content_on", "dated_roles",
+           "is_posting", "language_of", "load_lexicon", "locate", "merged_years", "musts", "negated_in", "posting_cues", "read_cv",
+           "read_jd", "read_statement", "statements", "verify", "verify_passage", "years_statements"]

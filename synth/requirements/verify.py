@@ -1,0 +1,192 @@
+"""Verifying a requirement against a text: met / unmet / unclear, the span that decides it, and one line saying why.
+
+Years are compared as numbers against the CV's dated roles (overlaps merged; for a role or skill, only the roles
+whose title / context carry its terms); degrees on the ladder; certifications, languages and skills by their
+content terms found in one passage of the text (a line, or the CV span a quote was located at). `locate` finds an
+LLM's quote in a text: exact after normalising case, spacing and markup, else the text's own span a near match
+aligns with (rapidfuzz), which is then what gets read — never the quote's words.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from rapidfuzz import fuzz
+
+from ..textcheck import terms
+from .cv import merged_years, read_cv
+from .lexicon import Lexicon, load_lexicon
+from .model import Profile, Req, Verdict
+
+_WORD = re.compile(r"[a-z0-9+#]+")
+
+
+def _normalised(text: str) -> tuple[str, list[int]]:
+    """Lower-cased words of `text` joined by single spaces, and each character's offset in `text`."""
+    out, pos = [], []
+    for m in _WORD.finditer(text.lower()):
+        if out:
+            out.append(" ")
+            pos.append(m.start())
+        out.extend(m.group(0))
+        pos.extend(range(m.start(), m.end()))
+    return "".join(out), pos
+
+
+def locate(quote: str, text: str, min_ratio: float = 85) -> tuple[int, int] | None:
+    """(start, end) of the passage of `text` the quote stands for: where its normalised words occur (case, spacing,
+    markup and punctuation ignored), else the span a fuzzy alignment of at least `min_ratio` matches, widened to
+    whole words; None when neither (or the quote has fewer than two words)."""
+    q, _ = _normalised(quote)
+    if len(q.split()) < 2 and len(q) < 4:
+        return None
+    t, pos = _normalised(text)
+    if not t:
+        return None
+    i = f" {t} ".find(f" {q} ")
+    if i >= 0:
+        return pos[i], pos[i + len(q) - 1] + 1
+    al = fuzz.partial_ratio_alignment(q, t)
+    if al is None or al.score < min_ratio or al.dest_end <= al.dest_start:
+        return None
+    s, e = al.dest_start, al.dest_end
+    while s > 0 and t[s - 1] != " ":
+        s -= 1
+    while e < len(t) and t[e] != " ":
+        e += 1
+    return pos[s], pos[e - 1] + 1
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    out, p = [], 0
+    for ln in text.split("\n"):
+        if ln.strip():
+            out.append((p, p + len(ln)))
+        p += len(ln) + 1
+    return out
+
+
+# terms too common in every trade's CV to show a requirement alone ("develop", "manage", "system")
+_WEAK = frozenset(terms("develop manage process design support system application service work team environment "
+                        "technology principle method detail capable utilize practice variety platform project "
+                        "customer client quality communication"))
+
+
+def _has(term: str, have: set[str]) -> bool:
+    """The term, or a word it shares a stem of at least 5 letters with ('architect' / 'architecture': the light
+    stemmer of textcheck leaves them apart; 'java' / 'javascript' stay apart)."""
+    if term in have:
+        return True
+    return len(term) >= 5 and any(len(w) >= 5 and (w.startswith(term) or term.startswith(w)) for w in have)
+
+
+def content_on(req: Req, passage: str) -> tuple[bool, str]:
+    """Does the passage carry the requirement's content? A choice ("Java, C++ or Go") needs one option whole;
+    otherwise, with up to three terms, one that is not a common word (`_WEAK`) or all of them; with more, a
+    quarter of them and at least two (a long statement is paraphrased, but two of its own terms must be there)."""
+    have = set(terms(passage))
+    if req.alternatives:
+        hit = next((a for a in req.alternatives if all(_has(t, have) for t in a)), None)
+        if hit:
+            return True, f"names {' '.join(hit)}"
+    kt = list(req.terms)
+    if not kt:
+        return False, "the requirement has no content term to look for"
+    found = [t for t in kt if _has(t, have)]
+    strong = [t for t in found if t not in _WEAK]
+    if len(kt) <= 3 and (strong or len(found) == len(kt)):
+        return True, f"carries {', '.join(found)}"
+    need = len(kt) if len(kt) <= 3 else max(2, -(-len(kt) // 4))
+    if len(found) >= need:
+        return True, f"carries {', '.join(found[:6])}"
+    return False, f"carries {len(found)} of its terms {', '.join(kt[:6])} (needs {need})"
+
+
+def _best_line(req: Req, text: str) -> tuple[tuple[int, int] | None, bool, str]:
+    """The first line of the text that carries the requirement's content, else (None, False, why of the line that
+    came closest)."""
+    best, most = "", -1
+    for s, e in _line_spans(text):
+        ok, why = content_on(req, text[s:e])
+        if ok:
+            return (s, e), True, why
+        n = sum(t in set(terms(text[s:e])) for t in req.terms)
+        if n > most:
+            best, most = why, n
+    return None, False, best
+
+
+def _years(req: Req, p: Profile) -> Verdict:
+    need = req.years_min or 0.0
+    if not p.roles:
+        return Verdict("unclear", None, f"{req.describe()} required; the CV has no dated role")
+    roles = list(p.roles)
+    what = "dated roles"
+    if req.terms:
+        rt = set(req.terms)
+        def holds(r, where: str) -> bool:  # both of a two-term subject, else half ("File clerks" is no
+            have = set(terms(where))  # "Correspondence clerks" role); RJDB dev: 80.3% shortfalls found, 9.7% false
+            return sum(_has(t, have) for t in rt) >= (len(rt) if len(rt) <= 2 else -(-len(rt) // 2))
+        # the role's own title decides; its surrounding lines only when no title names the subject
+        roles = [r for r in roles if holds(r, r.title)] or [r for r in roles if holds(r, r.context)]
+        what = f"dated roles as / with {req.subject}"
+    have = merged_years([(r.start, r.end) for r in roles])
+    span = (roles[0].span[0], roles[-1].span[1]) if roles else None
+    line = f"{req.describe()} required; {what} add up to {have:.1f} years"
+    if req.years_max is not None and have > req.years_max + 1 and req.years_min:
+        return Verdict("unclear", span, line + f" (more than the {req.years_max:g} asked)", "")
+    return Verdict("met" if have + 1 / 12 >= need else "unmet", span, line)
+
+
+def _degree(req: Req, p: Profile, lex: Lexicon) -> Verdict:
+    line = (f"{lex.degree_name(req.degree)} required; CV's highest degree: "
+            f"{lex.degree_name(p.degree) if p.degree else 'none stated'}")
+    span = None
+    if p.degree_line:
+        i = p.text.find(p.degree_line)
+        span = (i, i + len(p.degree_line)) if i >= 0 else None
+    if p.degree >= req.degree:
+        if req.terms and not any(t in set(terms(p.degree_line)) for t in req.terms):
+            return Verdict("unclear", span, line + f", not in {req.degree_field}", p.degree_line)
+        return Verdict("met", span, line, p.degree_line)
+    if req.equivalent_ok:
+        return Verdict("unclear", span, line + " (the JD accepts equivalent experience)", p.degree_line)
+    return Verdict("unmet", span, line, p.degree_line)
+
+
+def verify(req: Req, cv: str | Profile, today: date | None = None, lex: Lexicon | None = None) -> Verdict:
+    """The requirement checked against the whole CV: the deciding span and why."""
+    lex = lex or load_lexicon()
+    p = cv if isinstance(cv, Profile) else read_cv(cv, today, lex)
+    if req.negated:
+        return Verdict("met", None, "the JD says it is not required")
+    if req.kind == "years":
+        return _years(req, p)
+    if req.kind == "degree":
+        return _degree(req, p, lex)
+    if req.kind in ("location", "work_mode", "travel", "clearance"):
+        span, ok, why = _best_line(req, p.text)
+        return Verdict("met" if ok else "unclear", span, f"{req.kind}: {why}" if ok else
+                       f"{req.kind} is rarely stated in a CV; {why}", p.text[span[0]:span[1]] if span else "")
+    span, ok, why = _best_line(req, p.text)
+    if ok:
+        return Verdict("met", span, f"{req.describe()}: {why}", p.text[span[0]:span[1]])
+    return Verdict("unmet", None, f"{req.describe()}: no line of the CV carries it (the closest {why})")
+
+
+def verify_passage(req: Req, cv_text: str, span: tuple[int, int]) -> Verdict:
+    """A skill-like requirement checked on one CV passage (where an LLM's quote was located)."""
+    passage = cv_text[span[0]:span[1]]
+    ok, why = content_on(req, passage)
+    return Verdict("met" if ok else "unclear", span, f"the CV passage {why}", passage)
+
+
+def negated_in(value: str, text: str, lex: Lexicon | None = None) -> bool:
+    """The text states the value only in clauses that say it is not needed ("AWS certification is NOT
+    required"): True when every sentence carrying the value is negated (False when none carries it)."""
+    from ..textcheck import present
+
+    lex = lex or load_lexicon()
+    hits = [s for s in re.split(r"(?<=[.;!?])\s+|\n+", text) if present(value, s)]
+    return bool(hits) and all(lex.has("negation", s) for s in hits)
