@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,6 @@ RAW_KEEP = 2_000  # characters of an over-long value kept in its reject (with it
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 @dataclass
@@ -137,9 +135,11 @@ def _sniff(sample: str, path: Path) -> type[csv.Dialect]:
     return Sniffed if len(header) > 1 else csv.excel
 
 
-def read_rows(path: Path, encoding: str | None = None, on_bytes=None) -> tuple[list[str], Iterator]:
+def read_rows(path: Path, encoding: str | None = None, on_bytes=None,
+              field_limit: int = 1 << 24) -> tuple[list[str], Iterator]:
     """(columns, iterator of (line, row dict or None, error or None)) for a CSV, TSV, JSON or JSONL file.
-    `encoding`: see `file_encoding` (None: UTF-8, or what a byte-order mark says)."""
+    `encoding`: see `file_encoding` (None: UTF-8, or what a byte-order mark says). A CSV field over `field_limit`
+    characters makes its row a reject, read past without being held."""
     if not path.exists():
         raise InputError(f"Cannot read {path}: no such file.{_data_hint(path)}")
     if path.is_dir():
@@ -154,7 +154,8 @@ def read_rows(path: Path, encoding: str | None = None, on_bytes=None) -> tuple[l
         sample = probe.read(1 << 16)
     fh = _open_text(path, encoding, on_bytes)
     dialect = _sniff(sample, path)
-    reader = csv.reader(fh, dialect)
+    lines = _Lines(fh, dialect.quotechar)
+    reader = csv.reader(lines, dialect)
     try:
         header = next(reader)
     except StopIteration:
@@ -165,23 +166,64 @@ def read_rows(path: Path, encoding: str | None = None, on_bytes=None) -> tuple[l
 
     def rows():
         with fh:
-            start = reader.line_num + 1
             while True:
+                start = lines.n + 1
+                lines.new_row()
+                csv.field_size_limit(field_limit)  # the csv module's own setting, for this reader's next row
                 try:
                     values = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as e:
-                    yield start, None, f"unparseable CSV row ({e})"
-                    start = reader.line_num + 1
+                    if "field limit" not in str(e):
+                        yield start, None, f"unparseable CSV row ({e})"
+                        continue
+                    chars, digest = lines.skip_row()
+                    yield start, {"(row as in the file, shortened)": lines.head}, (f"a field over {field_limit} characters (the row has {chars} characters, "
+                                        f"sha256 {digest}); raise --max-chars to keep it")
                     continue
                 if not any(v.strip() for v in values):
-                    start = reader.line_num + 1
                     continue  # blank line: not a row
-                row = {h: (values[i] if i < len(values) else None) for i, h in enumerate(header)}
-                yield start, row, None
-                start = reader.line_num + 1
+                yield start, {h: (values[i] if i < len(values) else None) for i, h in enumerate(header)}, None
     return header, rows()
+
+
+class _Lines:
+    """A CSV file's lines for csv.reader, with the line number and the quote parity, and each row's size and sha256
+    as it goes by: a row with a field over the limit is then read on to its end without holding it (the csv module
+    would grow its field buffer to 4 bytes a character of the whole field)."""
+
+    def __init__(self, fh, quotechar: str | None):
+        self.fh, self.q, self.n, self.in_quotes = fh, quotechar or "", 0, False
+        self.new_row()
+
+    def new_row(self) -> None:
+        self.hash, self.chars, self.head = hashlib.sha256(), 0, ""
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.fh)
+        self.n += line.count("\n") or 1
+        if self.q and line.count(self.q) % 2:
+            self.in_quotes = not self.in_quotes
+        self.chars += len(line)
+        if len(self.head) < RAW_KEEP:
+            self.head += line[: RAW_KEEP - len(self.head)]
+        self.hash.update(line.encode("utf-8", "surrogateescape"))
+        return line
+
+    def skip_row(self) -> tuple[int, str]:
+        """Read on to the end of the row whose field broke the limit (where its quotes close); its characters and
+        the sha256 of its text as in the file."""
+        try:
+            while self.in_quotes:
+                next(self)
+        except StopIteration:
+            pass
+        self.in_quotes = False
+        return self.chars, self.hash.hexdigest()
 
 
 def _jsonl_rows(path: Path, encoding: str, on_bytes):
@@ -339,7 +381,7 @@ def import_file(store: DatasetStore, kind: str, path: str | Path, name: str, pre
             raise InputError(f"Preset '{preset}' imports {p.kind} records, not {kind}: "
                              f"use `mira data import {p.kind} ...`.")
     encoding = file_encoding(path, encoding) if path.is_file() else encoding
-    columns, rows = read_rows(path, encoding, on_bytes)
+    columns, rows = read_rows(path, encoding, on_bytes, field_limit=max(4 * max_chars, 1 << 16))
     mapping = resolve_mapping(kind, columns, p, mapping or {}, path)
     report = ImportReport(kind, str(path))
     manifest = {"sources": [{"file": str(path), "bytes": path.stat().st_size}], "preset": preset,

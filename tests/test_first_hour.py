@@ -159,19 +159,37 @@ def test_row16_help_lists_choices(home):
     assert bad.returncode == 2 and "'job' is not one of 'jd', 'cv', 'pool'" in bad.stderr
 
 
-# -- row 17: a 3 MB single-field text (the 50 MB case is measured in the report, not in a test) ---------------------
-def test_row17_huge_field_reject_keeps_start_size_and_hash(home, tmp_path, store):
-    text = ("engineer python data " * 150_000).strip()  # 3.3 MB in one quoted field
-    f = tmp_path / "big.csv"
+# -- row 17: a huge single-field text (the 50 MB case is measured in the report, not in a test) ---------------------
+def test_row17_long_field_reject_keeps_start_size_and_hash(home, tmp_path, store):
+    text = ("engineer python data " * 14_000).strip()  # 294k characters: over --max-chars, under the field limit
+    f = tmp_path / "long.csv"
     f.write_text(f'text\n"{text}"\n')
-    r = mira(home, "data", "import", "jd", f, "--name", "big", "--max-chars", "100000")
+    r = mira(home, "data", "import", "jd", f, "--name", "long", "--max-chars", "100000")
     assert r.returncode == 0, r.stderr
-    v = store.resolve("big")
+    v = store.resolve("long")
     (rej,) = list(v.iter_rejects())
-    assert rej["reason"].startswith("text over 100000 characters") and rej["where"] == "big.csv:2"
+    assert rej["reason"].startswith("text over 100000 characters") and rej["where"] == "long.csv:2"
     raw = rej["raw"]["text"]
     assert raw["chars"] == len(text) and raw["bytes"] == len(text.encode())
     assert raw["sha256"] == hashlib.sha256(text.encode()).hexdigest() and text.startswith(raw["start"])
+    assert (v.path / "rejects.jsonl").stat().st_size < 10_000
+
+
+def test_row17_huge_field_is_read_past_and_the_rows_after_it_import(home, tmp_path, store):
+    body = "\n".join(["engineer python data, with \"\"quotes\"\" " * 100] * 300)  # 1.2 MB over 300 lines
+    row = f'Huge,"{body}"\n'
+    ok = "Accountant,Runs the month-end close and reconciles ledgers for a mid-sized firm\n"
+    f = tmp_path / "big.csv"
+    f.write_text("title,description\n" + ok + row + ok.replace("Accountant", "Clerk").replace("Runs", "Files"))
+    r = mira(home, "data", "import", "jd", f, "--name", "big", "--max-chars", "100000")
+    assert r.returncode == 0, r.stderr
+    v = store.resolve("big")
+    assert sorted(x["source"]["line"] for x in v.records()) == [2, 303]
+    (rej,) = list(v.iter_rejects())
+    assert rej["where"] == "big.csv:3"
+    assert rej["reason"] == (f"a field over 400000 characters (the row has {len(row)} characters, sha256 "
+                             f"{hashlib.sha256(row.encode()).hexdigest()}); raise --max-chars to keep it")
+    assert row.startswith(rej["raw"]["(row as in the file, shortened)"])
     assert (v.path / "rejects.jsonl").stat().st_size < 10_000
 
 
