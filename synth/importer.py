@@ -71,41 +71,39 @@ def _is_utf8(name: str) -> bool:
 
 
 def file_encoding(path: Path, encoding: str | None = None) -> str:
-    """The encoding to read `path` with: a byte-order mark wins (UTF-8, UTF-16, UTF-32); else `encoding`; else UTF-8,
-    checked on the first 64 KiB: other bytes stop the import with the encoding charset-normalizer guesses, to pass
-    as --encoding (a guess is never applied silently: latin-1 and cp1252 decode any bytes, rightly or not)."""
+    """The encoding to read `path` with: a byte-order mark wins (UTF-8, UTF-16, UTF-32); else `encoding`; else UTF-8.
+    Rows with bytes that are not valid in it become rejects that name --encoding; when no row decodes the import
+    stops (`not_decodable`) with the encoding charset-normalizer guesses (a guess is never applied silently:
+    latin-1 and cp1252 decode any bytes, rightly or not)."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
+            head = fh.read(64)
     except OSError as e:
         raise InputError(f"Cannot read {path}: {e.strerror or e}.") from None
     bom = next((enc for mark, enc in _BOMS if head.startswith(mark)), None)
     if bom and (encoding is None or _is_utf8(encoding) or encoding.lower().startswith(bom[:6])):
         return bom
-    if encoding is not None:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise InputError(f"--encoding {encoding}: unknown encoding (e.g. utf-8, latin-1, cp1252, utf-16).") from None
-        return "utf-8-sig" if _is_utf8(encoding) else encoding
+    if encoding is None:
+        return "utf-8-sig"
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < 1 << 16)
-    except UnicodeDecodeError as e:
-        line = head[: e.start].count(b"\n") + 1
-        raise InputError(f"{path} is not UTF-8 text (byte 0x{head[e.start]:02x} on line {line}); "
-                         f"{_guess(head)} pass its encoding, e.g. --encoding {_guess(head, True)}.") from None
-    return "utf-8-sig"
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"--encoding {encoding}: unknown encoding (e.g. utf-8, latin-1, cp1252, utf-16).") from None
+    return "utf-8-sig" if _is_utf8(encoding) else encoding
 
 
-def _guess(head: bytes, name_only: bool = False) -> str:
-    try:
-        from charset_normalizer import from_bytes
-    except ImportError:  # pragma: no cover - a dependency
-        best = None
-    else:
-        best = from_bytes(head).best()
-    enc = best.encoding.replace("_", "-") if best is not None else "latin-1"
-    return enc if name_only else (f"it looks like {enc} (charset-normalizer's guess):" if best else "")
+def guess_encoding(path: Path) -> str:
+    """charset-normalizer's guess from the start of the file (latin-1 when it has none)."""
+    from charset_normalizer import from_path
+
+    best = from_path(path, steps=4, chunk_size=1 << 16).best()
+    return best.encoding.replace("_", "-") if best is not None else "latin-1"
+
+
+def not_decodable(path: Path, encoding: str, bad: int, rows: int) -> str:
+    enc, guess = "UTF-8" if _is_utf8(encoding) or encoding == "utf-8-sig" else encoding, guess_encoding(path)
+    return (f"{path} is not {enc} text: {bad} of {rows} rows have bytes that are not; it looks like {guess} "
+            f"(charset-normalizer's guess): pass its encoding, e.g. --encoding {guess}.")
 
 
 def _open_text(path: Path, encoding: str, on_bytes) -> io.TextIOWrapper:
@@ -468,5 +466,8 @@ def _import_docs(store, kind, path, name, rows, mapping, preset, max_chars, repo
             seen[rec["id"]] = line
             w.add(rec, where)
             report.imported += 1
+        bad = sum(n for why, n in report.rejected.items() if why.startswith("undecodable bytes"))
+        if bad and not report.imported and not report.duplicates:  # a file in another encoding: say which
+            raise InputError(not_decodable(path, manifest["params"]["encoding"], bad, report.rows))
         w.manifest["stages"] = {"import": _counts(report)}
         report.versions.append(w.commit())

@@ -50,8 +50,8 @@ def test_row4_latin1_csv_names_the_encoding_and_the_flag_works(home, tmp_path, s
     r = mira(home, "data", "import", "jd", f, "--name", "lat")
     assert r.returncode == 1
     line = one_error_line(r)
-    assert "is not UTF-8" in line and "0xe9 on line 2" in line and "--encoding" in line
-    assert store.names() == []  # nothing written
+    assert f"{f} is not UTF-8 text: 2 of 2 rows have bytes that are not" in line and "--encoding cp1252" in line
+    assert store.names() == []  # no 0-record version
     ok = mira(home, "data", "import", "jd", f, "--name", "lat", "--encoding", "latin-1")
     assert ok.returncode == 0, ok.stderr
     assert any("Montréal" in t for t in _texts(store, "lat")) and store.resolve("lat").count == 2
@@ -68,7 +68,17 @@ def test_row5_byte_order_mark_picks_the_encoding(home, tmp_path, store, codec):
     assert store.resolve("bom").manifest["params"]["encoding"] == codec.replace("-sig", "")
 
 
-def test_row5_bad_bytes_past_the_sniffed_head_are_rejects_that_name_the_flag(store, tmp_path):
+def test_row4_a_few_bad_rows_are_rejects_and_the_cli_names_the_flag(home, tmp_path, store):
+    f = tmp_path / "mixed.csv"
+    f.write_bytes("title,description\nA,plain text for a filing clerk\nB,Café manager\n".encode("latin-1"))
+    r = mira(home, "data", "import", "jd", f, "--name", "mixed")
+    assert r.returncode == 0, r.stderr
+    assert store.resolve("mixed").count == 1
+    assert re.search(r"1 rows have bytes that are not valid in the file's encoding: .* import it again with "
+                     r"--encoding \S+\.", r.stdout.replace("\n", " "))
+
+
+def test_row4_bad_bytes_far_into_the_file_are_rejects_that_name_the_flag(store, tmp_path):
     f = tmp_path / "late.csv"
     f.write_bytes(("title,description\n" + "Clerk,plain ascii text for a filing clerk role\n" * 3000).encode()
                   + "Chef,Crème brûlée\n".encode("latin-1"))

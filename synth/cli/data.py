@@ -13,7 +13,7 @@ from rich.text import Text
 
 from ..errors import InputError
 from ..export import export_version
-from ..importer import DEFAULT_MAX_CHARS, ImportReport, import_file, parse_map
+from ..importer import DEFAULT_MAX_CHARS, ImportReport, guess_encoding, import_file, parse_map
 from ..presets import PRESETS
 from ..store import Version
 from .common import HomeOpt, console, short, store_for
@@ -60,6 +60,12 @@ def _print_report(r: ImportReport) -> None:
     console.print(t)
     for v in r.versions:
         console.print(f"  → [bold]{v.ref}[/] ({v.kind}, {v.count} records) in {v.path}")
+    bad = sum(n for why, n in r.rejected.items() if why.startswith("undecodable bytes"))
+    if bad:
+        enc = guess_encoding(Path(r.file))
+        console.print(f"[yellow]{bad} rows have bytes that are not valid in the file's encoding: if the file is in "
+                      f"another one (charset-normalizer guesses {enc}), import it again with --encoding {enc}.[/]",
+                      highlight=False)
 
 
 @app.command("list")
