@@ -31,7 +31,9 @@ def test_grounding_and_titles():
 
 def test_extract_check_and_grounding():
     good = {"is_job_description": True, "language": "en", "title": "Senior Data Engineer"}
-    assert extract.check(t({}), good) is None
+    assert extract.check(t({}, extract.make_task(JD).inputs), good) is None
+    assert extract.check(t({}, extract.make_task(JD).inputs), {**good, "title": "Chief Astronaut"}).startswith(
+        "title not found in the JD")  # re-asked, not rejected after the runner kept it (#33 row 8)
     assert isinstance(extract.check(t({}), {**good, "is_job_description": False}), FinalReject)
     assert "unsupported language" in extract.check(t({}), {**good, "language": "de"})
     assert extract.check(t({}), {**good, "title": " "}).startswith("no title")
