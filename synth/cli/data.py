@@ -41,7 +41,8 @@ def import_cmd(
     store = store_for(home)
     size = file.stat().st_size if file.is_file() else None
     with Progress(TextColumn("[bold]importing[/] {task.description}"), BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as prog:
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as prog:
         task = prog.add_task(file.name, total=size)
         report = import_file(store, kind, file, name, preset=preset, mapping=parse_map(map_), max_chars=max_chars,
                              encoding=encoding, on_bytes=lambda n: prog.advance(task, n))
