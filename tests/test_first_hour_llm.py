@@ -102,7 +102,8 @@ def test_row10_ctrl_c_during_llm_calls_exits_130(home, store, llm_server):
     llm_server.state.latency = 20.0
     p = subprocess.Popen([sys.executable, "-m", "synth.cli", "synth", "jd", "--jds", "jobs", "--name", "x",
                           "--limit", "2", *_lm(llm_server)], env=env_for(home), cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True,  # Ctrl-C reaches it even where ours is ignored
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         while llm_server.calls < 1 and time.monotonic() < deadline:
