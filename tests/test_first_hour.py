@@ -11,7 +11,7 @@ import pytest
 from synth import __version__
 from synth.importer import import_file
 from synth.store import DatasetStore, code_version
-from tests.first_hour import ROOT, SAMPLES, mira, mira_patched, one_error_line, table_value
+from tests.first_hour import SAMPLES, mira, mira_patched, one_error_line, table_value
 
 ROWS = "title,description\nIngénieur logiciel,Développeur café à Montréal: Python, SQL and five years of work\n" \
        "Chef pâtissier,Crème brûlée and mille-feuille for a small hotel kitchen\n"

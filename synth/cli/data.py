@@ -13,7 +13,8 @@ from rich.text import Text
 
 from ..errors import InputError
 from ..export import export_version
-from ..importer import DEFAULT_MAX_CHARS, ImportReport, guess_encoding, import_file, parse_map
+from ..importer import DEFAULT_MAX_CHARS, ImportReport, import_file, parse_map
+from ..textfile import guess_encoding
 from ..presets import PRESETS
 from ..store import Version
 from .common import HomeOpt, console, short, store_for
