@@ -46,7 +46,7 @@ def unrelated_pairs(store, n: int, seed: int = 0) -> list[tuple[dict, dict]]:
 
 
 def qualified_pairs(store) -> list[tuple[dict, dict]]:
-    from synth.cli.demo import import_samples
+    from mira.cli.demo import import_samples
     from synth.store import pool_members
 
     import_samples(store)

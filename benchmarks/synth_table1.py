@@ -54,7 +54,7 @@ def main() -> None:
     args = ap.parse_args()
     from rich.console import Console
 
-    from synth.cli.data import stage_table
+    from mira.cli.data import stage_table
     from synth.importer import import_file
     from synth.store import DatasetStore
     from tests.scripted_llm import answer

@@ -11,6 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from synth.errors import InputError
+from synth.labels import pair_labels
 from synth.store import pool_members
 from synth.runner import Runner
 from synth.store import DatasetStore, Version
@@ -43,7 +44,8 @@ def confusion(pairs: list[tuple[int, int]]) -> dict:
 
 
 def load_labels(store: DatasetStore, ref_or_file: str) -> dict[tuple[str, str], int]:
-    """A pool REF (candidates labelled by membership in positives) or a CSV / JSONL file with jd_id, cv_id, label."""
+    """A pool REF (candidates labelled by membership in positives), a label REF (a reviewer's decisions, `mira
+    studio`; 'unsure' left out) or a CSV / JSONL file with jd_id, cv_id, label."""
     p = Path(ref_or_file)
     if p.is_file():
         rows = [json.loads(x) for x in p.read_text().splitlines() if x.strip()] if p.suffix in (".jsonl", ".ndjson") \
@@ -55,14 +57,31 @@ def load_labels(store: DatasetStore, ref_or_file: str) -> dict[tuple[str, str], 
             except KeyError as e:
                 raise InputError(f"{p}:{i}: missing field {e}.") from None
         return out
-    pool = store.resolve(ref_or_file, "pool")
+    v = store.resolve(ref_or_file, ("pool", "label"))
+    if v.kind == "label":
+        return pair_labels(v)
+    pool = v
     return {(e["jd_id"], c): int(c in e["positive_ids"]) for e in pool.iter_records() for c in e["candidate_ids"]}
 
 
 def agreement(judgments: Version, labels: dict[tuple[str, str], int]) -> dict:
-    pairs = [(j["label"], labels[(j["jd_id"], j["cv_id"])]) for j in judgments.iter_records()
-             if (j["jd_id"], j["cv_id"]) in labels and j.get("rollout") is None]
-    return confusion(pairs)
+    """Confusion and kappa of the judge's labels, plus Spearman / Kendall of its totals with the human grades."""
+    hits = [(j, labels[(j["jd_id"], j["cv_id"])]) for j in judgments.iter_records()
+            if (j["jd_id"], j["cv_id"]) in labels and j.get("rollout") is None]
+    return {**confusion([(j["label"], y) for j, y in hits]), **rank_correlation([(j["total"], y) for j, y in hits])}
+
+
+def rank_correlation(pairs: list[tuple[float, float]]) -> dict:
+    """Spearman's rho and Kendall's tau-b (scipy) of judge totals vs human grades; None where either is constant."""
+    try:
+        from scipy.stats import kendalltau, spearmanr
+    except ImportError:
+        raise InputError("Rank correlations need scipy: pip install 'mira[studio]' (or mira[train]).") from None
+
+    a, b = [x for x, _ in pairs], [y for _, y in pairs]
+    if len(pairs) < 2 or len(set(a)) < 2 or len(set(b)) < 2:
+        return {"spearman": None, "kendall": None}
+    return {"spearman": float(spearmanr(a, b).statistic), "kendall": float(kendalltau(a, b).statistic)}
 
 
 def histograms(judgments: Version, out: Path) -> Path:

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from synth.errors import InputError
+from synth.errors import BudgetStop, InputError
 from synth.store import pool_members
 from synth.runner import Runner
 from synth.runner.calls import reason_key
-from synth.stages.pipeline import BudgetStop
 from synth.store import DatasetStore, Version
 
 from .rubric import Rubric, load_rubric

@@ -27,3 +27,7 @@ class SchemaError(MiraError):
 
 class InputError(MiraError):
     """A file or argument that cannot be used at all (unreadable file, unknown preset, unknown column...)."""
+
+
+class BudgetStop(MiraError):
+    """The run reached --max-cost; the journal holds what is done."""

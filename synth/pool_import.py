@@ -8,9 +8,7 @@ from .records import stable_id
 
 def import_pool(store, kind, path, name, rows, mapping, preset, max_chars, report, manifest):
     """A JD–CV file -> `<name>-jd`, `<name>-cv` and the `pool` version `<name>` that references them."""
-    jd_w = store.writer(f"{name}-jd", "jd", {**manifest, "role": f"JDs of pool {name}"})
-    cv_w = store.writer(f"{name}-cv", "cv", {**manifest, "role": f"CVs of pool {name}"})
-    pool_w = store.writer(name, "pool", manifest)
+    jd_w, cv_w, pool_w = pool_writers(store, name, manifest)
     with jd_w, cv_w, pool_w:
         seen: dict[str, int] = {}
         cv_ids: set[str] = set()
@@ -61,9 +59,21 @@ def import_pool(store, kind, path, name, rows, mapping, preset, max_chars, repor
                 entry["hard_negative_lost"] = {c: list(f["hard_negative_lost"]) for c in ids["hard_negative"]}
             pool_w.add(entry, where)
             report.imported += 1
-        counts = {"import": _counts(report)}
-        jd_w.manifest["stages"] = cv_w.manifest["stages"] = counts
-        jd_v, cv_v = jd_w.commit(), cv_w.commit()
-        pool_w.manifest.update(stages=counts, parents=[jd_v.ref, cv_v.ref], refs={"jd": jd_v.ref, "cv": cv_v.ref})
-        report.versions += [jd_v, cv_v, pool_w.commit()]
+        commit_pool(report, jd_w, cv_w, pool_w)
+
+
+def pool_writers(store, name: str, manifest: dict):
+    """Writers of `<name>-jd`, `<name>-cv` and the pool `<name>` (every pool import format writes these three)."""
+    return (store.writer(f"{name}-jd", "jd", {**manifest, "role": f"JDs of pool {name}"}),
+            store.writer(f"{name}-cv", "cv", {**manifest, "role": f"CVs of pool {name}"}),
+            store.writer(name, "pool", manifest))
+
+
+def commit_pool(report, jd_w, cv_w, pool_w, **counts) -> None:
+    """Commit the JD and CV versions, then the pool naming them, with the import counts in every manifest."""
+    stages = {"import": {**_counts(report), **counts}}
+    jd_w.manifest["stages"] = cv_w.manifest["stages"] = stages
+    jd_v, cv_v = jd_w.commit(), cv_w.commit()
+    pool_w.manifest.update(stages=stages, parents=[jd_v.ref, cv_v.ref], refs={"jd": jd_v.ref, "cv": cv_v.ref})
+    report.versions += [jd_v, cv_v, pool_w.commit()]
 

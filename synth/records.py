@@ -16,7 +16,7 @@ from .errors import SchemaError
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 SCHEMA_VERSION = 1
-KINDS = ("jd", "cv", "pool", "jd_anchor", "jd_pair", "jdcv_triplet", "boundary_pair", "judgment")
+KINDS = ("jd", "cv", "pool", "jd_anchor", "jd_pair", "jdcv_triplet", "boundary_pair", "judgment", "label")
 
 _CTRL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200d\u2060\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")

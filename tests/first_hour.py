@@ -21,13 +21,13 @@ def env_for(home: Path, **extra: str) -> dict:
 
 
 def mira(home: Path, *args, timeout: float = 180, cwd: Path = ROOT, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "synth.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "mira.cli", *map(str, args)], capture_output=True, text=True,
                           env=env_for(home, **env), timeout=timeout, cwd=cwd)
 
 
 def mira_patched(home: Path, prelude: str, *args, timeout: float = 120) -> subprocess.CompletedProcess:
     """`mira ARGS` after `prelude` ran in the same process (e.g. to make the file system refuse writes)."""
-    code = f"import sys\n{prelude}\nfrom synth.cli import main\nsys.argv = ['mira', *{list(map(str, args))!r}]\nmain()\n"
+    code = f"import sys\n{prelude}\nfrom mira.cli import main\nsys.argv = ['mira', *{list(map(str, args))!r}]\nmain()\n"
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env_for(home),
                           timeout=timeout, cwd=ROOT)
 

@@ -51,7 +51,7 @@ def build(kind, path):
 
 @pytest.fixture
 def rjdb_small(store):
-    from synth.cli.demo import import_samples
+    from mira.cli.demo import import_samples
     from train.data import r2_triplets
 
     import_samples(store)

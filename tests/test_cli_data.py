@@ -5,7 +5,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from synth.cli import app
+from mira.cli import app
 from synth.paths import SAMPLES_DIR
 
 runner = CliRunner()

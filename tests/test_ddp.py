@@ -81,8 +81,8 @@ def test_cli_r2_nproc_2_trains_and_saves_once(store, tmp_path):
 
     from typer.testing import CliRunner
 
-    from synth.cli import app
-    from synth.cli.demo import import_samples
+    from mira.cli import app
+    from mira.cli.demo import import_samples
 
     import_samples(store)
     out = tmp_path / "ddp"

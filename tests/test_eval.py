@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.cli import app
+from mira.cli.demo import import_samples
 from train.evaluate import auc, cohens_d
 from train.head import search_lambda, train_head
 from train.metrics import Query, rank_metrics, ranking

@@ -118,7 +118,7 @@ def test_row12_eval_local_warns_when_k_exceeds_the_shortlist(home, store):
 
 
 def test_row12_warning_counts_candidates_and_corpus(store, capsys):
-    from synth.cli.eval_cmd import warn_large_k
+    from mira.cli.eval_cmd import warn_large_k
 
     import_file(store, "pool", SAMPLES / "rjdb_pairs_sample.jsonl", "rjdb", preset="rjdb")
     assert warn_large_k(store, "rjdb", [1, 2, 3, 10]) == [3, 10]
@@ -139,7 +139,7 @@ def test_row14_sample_imports_work_from_a_clone(home, store):
 
 def test_row14_missing_real_data_explains_mira_data(home, tmp_path):
     r = mira(home, "data", "import", "pool", "../shared/data/pairs/rjdb/rjdb_dev.jsonl", "--preset", "rjdb",
-             "--name", "rjdb", MIRA_DATA=str(tmp_path / "nowhere"))
+             "--name", "rjdb", cwd=tmp_path, MIRA_DATA=str(tmp_path / "nowhere"))  # a clone without ../shared
     assert r.returncode == 1
     line = one_error_line(r)
     assert "$MIRA_DATA" in line and str(tmp_path / "nowhere") in line and "datasets/_raw" in line

@@ -100,7 +100,7 @@ def test_row9_summary_counts_every_reject_of_table1(home, store, llm_server):
 def test_row10_ctrl_c_during_llm_calls_exits_130(home, store, llm_server):
     _jobs(store)
     llm_server.state.latency = 20.0
-    p = subprocess.Popen([sys.executable, "-m", "synth.cli", "synth", "jd", "--jds", "jobs", "--name", "x",
+    p = subprocess.Popen([sys.executable, "-m", "mira.cli", "synth", "jd", "--jds", "jobs", "--name", "x",
                           "--limit", "2", *_lm(llm_server)], env=env_for(home), cwd=ROOT, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True,  # Ctrl-C reaches it even where ours is ignored
                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -174,7 +174,7 @@ def test_row21_log_gets_plain_progress_lines_and_full_width_tables(home, store, 
 @pytest.mark.parametrize("noise", ["import warnings; warnings.warn('old API', FutureWarning)",
                                    "from tqdm.auto import tqdm; [x for x in tqdm(range(3), desc='GGUF tensors')]"])
 def test_row21_library_noise_is_silenced_in_a_log(home, noise):
-    r = subprocess.run([sys.executable, "-c", f"import synth.cli\n{noise}"], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-c", f"import mira.cli\n{noise}"], capture_output=True, text=True,
                        env=env_for(home), cwd=ROOT, timeout=120)
     assert r.returncode == 0 and r.stderr == "", r.stderr
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from judge.module import JudgePair, verdict_grounding
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.cli import app
+from mira.cli.demo import import_samples
 from synth.lm.grammar import accepts
 from synth.lm.schema import ground_schema, json_pattern_literal, output_schema
 from synth.stages import boundary, card, constraint, extract, paraphrase

@@ -1,8 +1,8 @@
 import pytest
 from typer.testing import CliRunner
 
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.cli import app
+from mira.cli.demo import import_samples
 from synth.store import DatasetStore
 from synth.stages.deceptions import check_deception, looks_like_cv
 from tests.llm_server import render_fields

@@ -9,8 +9,8 @@ from judge.module import check, make_task, score
 from judge.redact import redact
 from judge.requirements import make_requirements
 from judge.rubric import load_rubric
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.cli import app
+from mira.cli.demo import import_samples
 from synth.store import DatasetStore
 from tests.scripted_judge import ADVERSARIES, answer, extract_answer
 

@@ -4,8 +4,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.cli import app
+from mira.cli.demo import import_samples
 from synth.lm.config import LMConfig
 from synth.runner import Runner, RunnerConfig
 from synth.stages import extract

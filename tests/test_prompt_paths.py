@@ -53,7 +53,7 @@ def test_a_missing_user_folder_is_a_clear_error(clean_env, monkeypatch):
 def test_the_cli_option_sets_the_folder(clean_env, monkeypatch):
     from typer.testing import CliRunner
 
-    from synth.cli import app
+    from mira.cli import app
 
     mine = clean_env / "mine" / "jd"
     mine.mkdir(parents=True)

@@ -4,9 +4,9 @@ import zlib
 import pytest
 from typer.testing import CliRunner
 
-from judge.protocol import pooled_metrics
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.protocol import pooled_metrics
+from mira.cli import app
+from mira.cli.demo import import_samples
 from synth.records import stable_id
 from synth.sample import allocate, stratified_sample
 from tests.scripted_judge import answer

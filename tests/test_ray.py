@@ -11,8 +11,8 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.cli import app
+from mira.cli.demo import import_samples
 from synth.errors import InputError
 from synth.runner import Runner, RunnerConfig, Task
 from synth.store import DatasetStore
@@ -230,7 +230,7 @@ def test_ray_missing_says_how_to_install(monkeypatch, lm_config):
 
 
 def test_bare_ray_means_a_local_cluster():
-    from synth.cli import bare_ray
+    from mira.cli import bare_ray
 
     assert bare_ray(["synth", "jd", "--ray", "--workers", "2"]) == ["synth", "jd", "--ray", "local", "--workers", "2"]
     assert bare_ray(["judge", "pool", "--ray"]) == ["judge", "pool", "--ray", "local"]

@@ -8,8 +8,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.cli import app
+from mira.cli.demo import import_samples
 from synth.errors import InputError
 from train.head import HeadResult, PairHead, _rank_pairs, load_head, save_head, search_lambda, train_head
 from train.requirements import FEATURES

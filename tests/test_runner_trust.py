@@ -167,9 +167,9 @@ def test_auth_or_404_on_first_call_stops(llm_server, lm_config, home, status, wo
 
 
 def test_cli_against_closed_port_exits_1_without_a_version(home, monkeypatch):
-    from synth.cli import app
+    from mira.cli import app
 
-    from synth.cli.demo import import_samples
+    from mira.cli.demo import import_samples
     from synth.store import DatasetStore
 
     import_samples(DatasetStore(home))
@@ -214,9 +214,9 @@ def test_mira_toml_names_the_key_variable(monkeypatch, tmp_path):
 
 # -- the summary table -------------------------------------------------------------------------------------------
 def test_every_llm_command_ends_with_the_summary(llm_server, home):
-    from synth.cli import app
+    from mira.cli import app
 
-    from synth.cli.demo import import_samples
+    from mira.cli.demo import import_samples
     from synth.store import DatasetStore
 
     import_samples(DatasetStore(home))

@@ -1,8 +1,8 @@
 import pytest
 from typer.testing import CliRunner
 
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.cli import app
+from mira.cli.demo import import_samples
 from synth.errors import InputError
 from synth.records import stable_id
 from synth.split import group_key, split_version

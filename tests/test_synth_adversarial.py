@@ -7,8 +7,8 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.cli import app
+from mira.cli.demo import import_samples
 from synth.store import DatasetStore
 from tests import scripted_llm
 from tests.llm_server import render_fields
@@ -125,7 +125,7 @@ def test_cooperative_llm_yields_n_distinct_variants_per_jd(sample, llm_server, s
     assert stages["boundary"]["jds_at_request"] > 0 and stages["boundary"]["requested_per_jd"] == 3
     from rich.console import Console
 
-    from synth.cli.data import stage_table
+    from mira.cli.data import stage_table
 
     con = Console(width=200, record=True)
     con.print(stage_table(store.resolve("coop-pairs")))

@@ -3,8 +3,8 @@
 import pytest
 from typer.testing import CliRunner
 
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.cli import app
+from mira.cli.demo import import_samples
 from synth.store import DatasetStore
 from synth.records import validate
 from synth.stages.boundary_pairs import select, titles_match

@@ -7,8 +7,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from synth.cli import app
-from synth.cli.demo import import_samples
+from mira.cli import app
+from mira.cli.demo import import_samples
 from synth.records import stable_id
 from train.backbones import apply_lora, load_encoder, merge_lora
 from train.config import R1Config, R2Config, load_config

@@ -18,6 +18,7 @@ from synth.store import DatasetStore
 from .backbones import DEFAULT_BACKBONE, resolve_base
 from .embed_cache import EmbeddingCache, model_fingerprint
 from .head import PairHead, load_head, search_lambda
+from .local_eval import entry_query, scored_summary
 from .metrics import Query, rank_metrics, write_trec_run
 
 ZERO_SHOT = ("zero-shot", "zeroshot", DEFAULT_BACKBONE)
@@ -191,7 +192,8 @@ def eval_jds(store: DatasetStore, pool_ref: str) -> list[dict]:
 
 
 def local_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int], cache: EmbeddingCache,
-               run_file: Path | None = None) -> dict:
+               run_file: Path | None = None, min_grade: int = 1) -> dict:
+    """Rerank each JD's shortlist; a graded pool counts grade >= min_grade as relevant (train/local_eval.py)."""
     pool, jds, cvs = _pool(store, pool_ref)
     scorer.abstained = 0
     entries = pool.records()
@@ -204,11 +206,11 @@ def local_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int]
         cands = e["candidate_ids"]
         scores = scorer.rerank(jv[e["jd_id"]], np.stack([cvv[c] for c in cands]), jds[e["jd_id"]],
                                [cvs[c]["text"] for c in cands])
-        queries.append(Query(e["jd_id"], cands, scores, set(e["positive_ids"]), set(e.get("hard_negative_ids", [])),
-                             e.get("hard_negative_lost") or {}))
+        queries.append(entry_query(e, scores, min_grade))
     if run_file:
         write_trec_run(queries, run_file, scorer.name)
-    return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "local",
+    return {**rank_metrics(queries, ks), **scored_summary(pool, queries, min_grade), "model": scorer.name,
+            "pool": pool.ref, "mode": "local",
             "lambda": scorer.lam if scorer.head else None, "max_length": scorer.max_length,
             "head_abstained": scorer.abstained}
 
@@ -285,7 +287,8 @@ def global_eval(store: DatasetStore, pool_ref: str, scorer: Scorer, ks: list[int
                              set(e.get("hard_negative_ids", [])), e.get("hard_negative_lost") or {}))
     if run_file:
         write_trec_run(queries, run_file, scorer.name)
-    return {**rank_metrics(queries, ks), "model": scorer.name, "pool": pool.ref, "mode": "global", "k1": k1,
+    return {**rank_metrics(queries, ks), **scored_summary(pool, queries, 1), "model": scorer.name, "pool": pool.ref,
+            "mode": "global", "k1": k1,
             "corpus_size": len(ids), "corpus": corpus_ref, "ann": index is not None,
             "ann_params": ({"dtype": "f32", "connectivity": index.connectivity,
                             "expansion_search": index.expansion_search} if index is not None else None),

@@ -4,7 +4,9 @@ Definitions (every JD that has at least one positive counts; JDs without positiv
 - Recall@K = |top-K ∩ P| / |P| with P *all* positives of the JD, retrieved or not: a JD whose positives the first
   stage missed counts with recall 0, never dropped.
 - Precision@K = |top-K ∩ P| / K (the review budget is K, even when fewer candidates were retrieved).
-- nDCG@K with the ideal ranking over all of P; MRR = 1 / rank of the first positive (0 when none was retrieved).
+- nDCG@K with the ideal ranking over all of P (binary gain; a graded pool's gain is the candidate's grade, every
+  grade > 0 counting, as trec_eval does, while Recall / Precision / MRR count grade >= the threshold);
+  MRR = 1 / rank of the first positive (0 when none was retrieved).
 - pos_above_hardneg, over JDs with a labelled hard negative: the best-ranked positive is above every hard negative
   (an unretrieved item ranks below every retrieved one; both unretrieved is not "above").
 - Where the errors are, when hard negatives say what they lost (`hard_negative_lost`, e.g. RJDB's "skill removed",
@@ -35,6 +37,7 @@ class Query:
     positives: set[str]  # every positive of the JD, whether retrieved or not
     hard_negatives: set[str] = field(default_factory=set)
     lost: dict[str, list[str]] = field(default_factory=dict)  # hard negative -> the must requirements it fails
+    grades: dict[str, int] | None = None  # graded relevance (nDCG gains); None: binary, positives gain 1
 
 
 def ranking(q: Query) -> list[str]:
@@ -48,7 +51,7 @@ def rank_metrics(queries: list[Query], ks: list[int]) -> dict:
     out: dict = {"n_queries": len(used), "excluded_no_positive": len(queries) - len(used)}
     if not used:
         return out
-    per_q = [query_metrics(ranking(q), q.positives, ks) for q in used]
+    per_q = [query_metrics(ranking(q), q.positives, ks, q.grades) for q in used]
     for m in per_q[0]:
         out[m] = float(np.mean([x[m] for x in per_q]))
     above, with_hn = 0, 0
@@ -67,16 +70,19 @@ def rank_metrics(queries: list[Query], ks: list[int]) -> dict:
     return out
 
 
-def query_metrics(order: list[str], positives: set[str], ks: list[int]) -> dict[str, float]:
-    """One JD's Recall@K, Precision@K, nDCG@K (binary gain, ideal ranking over all positives) and MRR, for a
-    ranked candidate list and the JD's positives (retrieved or not)."""
+def query_metrics(order: list[str], positives: set[str], ks: list[int],
+                  grades: dict[str, int] | None = None) -> dict[str, float]:
+    """One JD's Recall@K, Precision@K, nDCG@K (binary gain, or the grades as gains; ideal ranking over all positives
+    or graded candidates) and MRR, for a ranked candidate list and the JD's positives (retrieved or not)."""
     hits = [c in positives for c in order]
     n_pos = len(positives)
+    gain = [float(h) for h in hits] if grades is None else [float(grades.get(c, 0)) for c in order]
+    ideal = [1.0] * n_pos if grades is None else sorted((float(g) for g in grades.values() if g > 0), reverse=True)
     out: dict[str, float] = {}
     for k in ks:
         top = sum(hits[:k])
-        dcg = sum(1 / math.log2(i + 2) for i, h in enumerate(hits[:k]) if h)
-        idcg = sum(1 / math.log2(i + 2) for i in range(min(n_pos, k)))
+        dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gain[:k]) if g)
+        idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal[:k]))
         out[f"recall@{k}"] = top / n_pos
         out[f"precision@{k}"] = top / k
         out[f"ndcg@{k}"] = dcg / idcg

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from .decoding import DECODING
 
 LOCAL = "local"
 # Prefixes Mira serves with its own OpenAI-compatible HTTP client (fast: ~0.5 ms CPU per call);
@@ -105,8 +106,6 @@ class LMConfig:
         d.pop("api_key_env")  # which variable holds the key changes nothing about the answers
         d.pop("more_bases")  # endpoints given together serve one model: which one answered changes nothing
         if self.model == LOCAL:  # how the embedded model decodes changes its answers: a new setting, new answers
-            from .local import DECODING
-
             d["decoding"] = dict(DECODING)
         return d
 

@@ -13,27 +13,13 @@ answer, finish reason and token usage of the call.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-from dataclasses import dataclass, field
 
 from .config import LMConfig
 from .schema import response_format, to_chat_adapter
-from .transport import make_transport
+from .factory import make_transport
+from .scope import SCOPE, CallScope  # noqa: F401  (the runner reads them here too)
 
 
-@dataclass
-class CallScope:
-    feedback: list[dict] = field(default_factory=list)
-    output_schema: dict | None = None  # the item's grounded schema: the local model decodes under it, a server
-    # gets it as response_format (`--grounded`)
-    raw: str | None = None
-    finish_reason: str | None = None
-    usage: dict = field(default_factory=dict)
-    latency: float = 0.0
-    calls: int = 0
-
-
-SCOPE: contextvars.ContextVar[CallScope | None] = contextvars.ContextVar("mira_call_scope", default=None)
 
 
 def _text(parts) -> str:

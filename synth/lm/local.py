@@ -17,15 +17,12 @@ from pathlib import Path
 
 from ..errors import InputError
 from .config import LMConfig
+from .decoding import DECODING, GGUF_FILE, MAX_ANSWER_TOKENS, MAX_PROMPT_TOKENS  # noqa: F401
+from .grammar import matcher
+from .scope import SCOPE
 from .schema import bound_schema, ground_schema, output_schema, to_chat_adapter  # noqa: F401  (re-exported)
 from .transport import ChatResult
 
-GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-MAX_PROMPT_TOKENS = 1536
-REPETITION_PENALTY = 1.3
-MAX_ANSWER_TOKENS = 768  # a stage-1 anchor with its evidence quotes ran past 512 on a restaurant-manager posting
-DECODING = {"gguf": GGUF_FILE, "repetition_penalty": REPETITION_PENALTY, "penalty_over": "answer", "greedy": True,
-            "grammar": "llguidance", "json": "compact", "forced_tokens": "one pass"}
 
 
 def gguf_path() -> Path:
@@ -79,8 +76,13 @@ class LocalTransport:
             return
         import logging
 
-        import transformers
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        try:  # torch and transformers come with the `local` extra: a plain `pip install mira` has neither
+            import transformers
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError:
+            raise InputError("No LM is configured and the embedded local model is not available (pip install "
+                             "'mira[local]'). Pass one, e.g. --lm openai/Qwen/Qwen3-32B --api-base "
+                             "http://localhost:8000/v1 (or set MIRA_LM).") from None
 
         transformers.utils.logging.disable_progress_bar()
         logging.getLogger("transformers").setLevel(logging.ERROR)
@@ -153,8 +155,6 @@ class LocalTransport:
     def generate(self, messages: list[dict], schema: dict | None, max_tokens: int) -> ChatResult:
         import torch
 
-        from .grammar import matcher
-
         self._load()
         t0 = time.perf_counter()
         prompt, n_in = self._prompt(messages)
@@ -177,8 +177,6 @@ class LocalTransport:
                           time.perf_counter() - t0)
 
     async def chat(self, messages: list[dict], params: dict) -> ChatResult:
-        from .engine import SCOPE
-
         if self._lock is None:
             self._lock = asyncio.Lock()
         scope = SCOPE.get()

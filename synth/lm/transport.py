@@ -13,6 +13,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from ..errors import InputError
 from .config import LMConfig
 
 
@@ -154,9 +155,7 @@ class LiteLLMTransport:
     """Any provider litellm supports (Anthropic, Ollama's native API, Bedrock...)."""
 
     def __init__(self, cfg: LMConfig):
-        import litellm
-
-        from ..errors import InputError
+        import litellm  # loaded only for the providers that need it (it costs ~1 s to import)
 
         # litellm prints a "Provider List" banner (with raw ANSI codes) for every failed call; our errors say more
         litellm.suppress_debug_info = True
@@ -247,21 +246,3 @@ class MultiTransport:
     async def aclose(self) -> None:
         for p in self.parts:
             await p.aclose()
-
-
-def make_transport(cfg: LMConfig):
-    if len(cfg.endpoints) > 1 and cfg.transport != "local":
-        return MultiTransport([make_transport(cfg.with_(api_base=b, more_bases=())) for b in cfg.endpoints],
-                              list(cfg.endpoints))
-    if cfg.transport == "http":
-        return HttpTransport(cfg)
-    if cfg.transport == "litellm":
-        return LiteLLMTransport(cfg)
-    try:
-        from .local import LocalTransport
-    except ImportError:
-        from ..errors import InputError
-
-        raise InputError("No LM is configured and the embedded local model is not available. Pass one, e.g. "
-                         "--lm openai/Qwen/Qwen3-32B --api-base http://localhost:8000/v1 (or set MIRA_LM).") from None
-    return LocalTransport(cfg)

@@ -19,7 +19,8 @@ from typing import Iterable
 from ..errors import InputError, MiraError
 from ..lm.config import LMConfig, strip_credentials
 from ..lm.engine import SCOPE, CallScope, MiraAsyncEngine, make_dspy_lm
-from ..lm.transport import LMCallError, make_transport
+from ..lm.factory import make_transport
+from ..lm.transport import LMCallError
 from ..records import canonical_json
 from ..store import mira_home
 from .budget import Budget, BudgetReached
@@ -121,7 +122,8 @@ class Runner:
         out_max = calls * (1 + r) * mt
         return {"items": len(tasks), "cached": cached, "calls": calls, "calls_max": calls * (1 + r),
                 "input_tokens": in_max, "output_tokens_max": out_max,
-                "cost_max": dollars(self.lm_config.model, in_max, out_max)}
+                "cost_max": getattr(self.executor, "price", dollars)(self.lm_config.model, in_max, out_max),
+                "pricing": getattr(self.executor, "pricing", None)}  # batch calls: the batch rate
 
     def close(self) -> None:
         self.cache.close()
@@ -200,7 +202,7 @@ class Runner:
 
         try:
             with dspy.context(lm=self.lm, adapter=self.adapter), progress:
-                if getattr(self.executor, "streams", False):  # Ray Data: rounds of one attempt per item
+                if getattr(self.executor, "streams", False):  # Ray Data or batches: rounds of one attempt per item
                     from .rounds import run_rounds
 
                     if run_rounds(self, module, list(pending), check, prompt_hash, sig_hash, stats, journal, finish):

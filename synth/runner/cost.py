@@ -50,3 +50,26 @@ def dollars(model: str, prompt_tokens: int, completion_tokens: int) -> float | N
 def estimate_tokens(text: str) -> int:
     """~4 characters per token: the usual estimate for English with BPE tokenizers (a dry-run figure)."""
     return max(1, len(text) // 4)
+
+
+BATCH_DISCOUNT = 0.5  # the stated rate when the cost map has no batch price: OpenAI's and Anthropic's batch APIs
+# both bill half the online price
+
+
+@lru_cache(maxsize=64)
+def batch_prices(model: str) -> tuple[float, float, bool] | None:
+    """Per-token (input, output) prices of a batch call, and whether they are litellm's own batch prices
+    (`input_cost_per_token_batches`); else the online prices at BATCH_DISCOUNT."""
+    table = _cost_map()
+    for name in [model] + ([model.split("/", 1)[1]] if "/" in model else []):
+        entry = table.get(name) or {}
+        if "input_cost_per_token_batches" in entry:
+            return (float(entry["input_cost_per_token_batches"]),
+                    float(entry.get("output_cost_per_token_batches", 0.0)), True)
+    prices = _prices(model)
+    return None if prices is None else (prices[0] * BATCH_DISCOUNT, prices[1] * BATCH_DISCOUNT, False)
+
+
+def batch_dollars(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    prices = batch_prices(model)
+    return None if prices is None else prompt_tokens * prices[0] + completion_tokens * prices[1]

@@ -26,6 +26,7 @@ import time
 from typing import Iterator
 
 from ..lm import transport as tr
+from ..lm.factory import make_transport
 from ..lm.config import LMConfig, strip_credentials
 from ..lm.engine import SCOPE, CallScope
 from ..ray_connect import connect, quiet_data_context
@@ -78,7 +79,7 @@ class LLMBatchWorker:
         if key:  # this actor's own process only: the variable the driver's config reads its key from
             os.environ[lm.api_key_env or "MIRA_API_KEY"] = key
         self.cfg = lm
-        self.transport = tr.make_transport(lm)
+        self.transport = make_transport(lm)
         self.engine = MiraAsyncEngine(lm, self.transport)
         self.lm = make_dspy_lm(lm, self.transport, self.engine)
         self.adapter = CachedChatAdapter(use_json_adapter_fallback=False)

@@ -27,6 +27,8 @@ def run_rounds(runner, module, tasks: list, check, prompt_hash: str | None, sig_
     rc, lm = runner.rc, runner.lm_config
     acc = {t.key: Attempts(cost=0.0 if runner.priced else None) for t in tasks}
     todo, stopped = list(tasks), False
+    if hasattr(runner.executor, "bind"):  # a batch executor journals its batches in the run folder
+        runner.executor.bind(journal.folder)
     for attempt in range(rc.max_reasks + 1):
         if not todo or stopped:
             break

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
+from typing import Callable
 
 from ..dedup import Deduplicator, MinHashParams
 from ..errors import InputError
@@ -18,6 +19,9 @@ from . import jdcv
 from .pipeline import BudgetStop, StageCounts, dedup_counted
 
 GENERATORS = ("balanced", "hardneg", "both")
+
+Verifier = Callable[[list[dict], list[dict], dict], dict[str, str]]
+"""(generated triplets, the JD records, anchors by JD id) -> {triplet id: why it is dropped}."""
 
 
 def _run(runner: Runner, module, tasks, check, label):
@@ -56,8 +60,9 @@ def estimate_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, generator: 
 
 def run_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, name: str, generator: str = "both",
              per_jd: int = 1, cvs_ref: str | None = None, anchors_ref: str | None = None,
-             verify_with_judge: bool = False, limit: int | None = None, seed: int = 0,
-             judge_runner: Runner | None = None) -> Version:
+             verify: Verifier | None = None, limit: int | None = None, seed: int = 0) -> Version:
+    """Generate, check, optionally verify (`verify`: e.g. the judge, from `mira.jdcv_verify`) and deduplicate the
+    triplets of the JDs in `jds_ref`; every reject is kept with its reason."""
     if generator not in GENERATORS:
         raise InputError(f"--generator '{generator}': use balanced, hardneg or both.")
     jd_v = store.resolve(jds_ref, "jd")
@@ -115,8 +120,8 @@ def run_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, name: str, gener
                 pos, fam = positives[jd["id"]]
                 triplets.append(("real", jdcv.triplet(jd, pos, cv["text"], "real", "real_unrelated", fam, None, None,
                                                       [jd["id"], cv["id"]])))
-    if verify_with_judge:
-        triplets = _verify(judge_runner or runner, triplets, counts, rejects, jds, anchors)
+    if verify is not None:
+        triplets = _apply_verifier(verify, triplets, counts, rejects, jds, anchors)
     dedup = Deduplicator(MinHashParams())
     kept = dedup_counted([s for s, _ in triplets], [t for _, t in triplets], [t["negative"] for _, t in triplets],
                          dedup, counts, rejects)
@@ -126,38 +131,21 @@ def run_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, name: str, gener
                                         store.resolve(anchors_ref).ref) if r]
     return store.write(name, "jdcv_triplet", kept, rejects, manifest={
         "parents": parents, "prompts": prompts, "lm": runner.lm_public, "seed": seed, "stages": counts.manifest(),
-        "balance": balance, "params": {"generator": generator, "per_jd": per_jd, "verify_with_judge": verify_with_judge,
+        "balance": balance, "params": {"generator": generator, "per_jd": per_jd, "verify": getattr(verify, "name", None) if verify else None,
                                        "limit": limit}, "dedup": dedup.params.manifest()})
 
 
-def _verify(runner: Runner, triplets, counts: StageCounts, rejects: list, jd_records: list[dict],
-            anchors: dict | None = None) -> list:
-    """Judge every generated negative against its JD (requirements from code: anchors, JD fields, or the extract
-    stage); a 'negative' the judge rates positive (>= 75) is dropped, and so is one it cannot score."""
-    from judge.rubric import load_rubric
-    from judge.run import judge_pairs
-
-    rub = load_rubric()
-    generated = [(i, s, t) for i, (s, t) in enumerate(triplets) if t["generator"] != "real"]
-    jds = {t["jd_id"]: {"id": t["jd_id"], "text": t["jd"]} for _, _, t in generated}
-    jds.update({jd["id"]: jd for jd in jd_records if jd["id"] in jds})  # with their must / preferred fields
-    pairs = [(jds[t["jd_id"]], {"id": t["id"], "text": t["negative"]}) for _, _, t in generated]
-    jr = judge_pairs(runner, rub, pairs, redact_pii=False, anchors=anchors, label="jdcv-verify",
-                     key_of=lambda jd, cv: f"verify:{cv['id']}")
-    if not jr.complete:
-        raise BudgetStop("Stopped at the budget during jdcv-verify. Re-run the same command with a larger "
-                         "--max-cost to continue; nothing is paid twice.")
-    label = {r["cv_id"]: r["label"] for r in jr.records}
-    failed = {r["cv_id"]: r["reason"] for r in jr.rejects}
-    drop = set()
-    for i, stage, t in generated:
-        if t["id"] in failed:
-            why = f"judge could not verify the negative: {failed[t['id']]}"
-        elif label.get(t["id"]) == 1:
-            why = "negative rated positive by the judge (>= threshold)"
+def _apply_verifier(verify: Verifier, triplets, counts: StageCounts, rejects: list, jd_records: list[dict],
+                    anchors: dict) -> list:
+    """Drop the generated triplets the verifier names (real negatives are not generated: never sent), each counted
+    as a reject of its own stage with the verifier's reason."""
+    generated = [t for s, t in triplets if t["generator"] != "real"]
+    drop = verify(generated, jd_records, anchors) if generated else {}
+    kept = []
+    for stage, t in triplets:
+        if t["id"] in drop:
+            counts.reject(stage, drop[t["id"]])
+            rejects.append({"reason": drop[t["id"]], "stage": "judge-verify", "where": t["id"]})
         else:
-            continue
-        drop.add(i)
-        counts.reject(stage, why)
-        rejects.append({"reason": why, "stage": "judge-verify", "where": t["id"]})
-    return [x for i, x in enumerate(triplets) if i not in drop]
+            kept.append((stage, t))
+    return kept

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 from ..dedup import Deduplicator, MinHashParams
-from ..errors import InputError, MiraError
+from ..errors import BudgetStop, InputError  # noqa: F401  (BudgetStop: raised here, imported by jdcv_pipeline)
 from ..runner import Runner
 from ..runner.calls import reason_key
 from ..store import DatasetStore, Version
@@ -19,10 +19,6 @@ from . import boundary, card, constraint, extract, paraphrase
 from .scope import load_cues
 
 STAGE_NAMES = {1: "extract", 2: "paraphrase", 3: "card", 4: "boundary", 5: "constraint"}
-
-
-class BudgetStop(MiraError):
-    """The run reached --max-cost; the journal holds what is done."""
 
 
 def parse_stages(spec: str) -> tuple[int, ...]:

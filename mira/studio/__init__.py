@@ -1,0 +1,1 @@
+"""Mira Studio: a local web app to read, review and label the datasets of a Mira home (`mira studio`)."""
