@@ -6,13 +6,11 @@ reason; exact duplicate texts are dropped and counted; ids are hashes of the nor
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import io
 import json
 import re
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,14 +20,10 @@ from .errors import InputError
 from .presets import FIELDS, PRESETS, TEXT_GUESSES, Preset, split_items
 from .records import normalize_text, stable_id
 from .store import DatasetStore, Version
+from .textfile import RAW_KEEP, CsvLines, file_encoding, not_decodable, open_text
 
 DEFAULT_MAX_CHARS = 200_000
-RAW_KEEP = 2_000  # characters of an over-long value kept in its reject (with its size and sha256)
-# byte-order marks, longest first (UTF-32 LE starts with UTF-16 LE's)
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 @dataclass
@@ -45,79 +39,6 @@ class ImportReport:
     @property
     def rejected_total(self) -> int:
         return sum(self.rejected.values())
-
-
-class _CountingRaw(io.RawIOBase):
-    """Binary reader that counts bytes, so progress can follow a text stream through its buffers."""
-
-    def __init__(self, fh, on_bytes: Callable[[int], None] | None):
-        self.fh, self.on_bytes, self.done = fh, on_bytes, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        n = self.fh.readinto(b)
-        self.done += n or 0
-        if self.on_bytes and n:
-            self.on_bytes(n)
-        return n
-
-    def close(self) -> None:
-        self.fh.close()
-        super().close()
-
-
-def _is_utf8(name: str) -> bool:
-    return name.lower().replace("_", "-") in ("utf-8", "utf8")
-
-
-def file_encoding(path: Path, encoding: str | None = None) -> str:
-    """The encoding to read `path` with: a byte-order mark wins (UTF-8, UTF-16, UTF-32); else `encoding`; else UTF-8,
-    checked on the first 64 KiB: other bytes stop the import with the encoding charset-normalizer guesses, to pass
-    as --encoding (a guess is never applied silently: latin-1 and cp1252 decode any bytes, rightly or not)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(1 << 16)
-    except OSError as e:
-        raise InputError(f"Cannot read {path}: {e.strerror or e}.") from None
-    bom = next((enc for mark, enc in _BOMS if head.startswith(mark)), None)
-    if bom and (encoding is None or _is_utf8(encoding) or encoding.lower().startswith(bom[:6])):
-        return bom
-    if encoding is not None:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise InputError(f"--encoding {encoding}: unknown encoding (e.g. utf-8, latin-1, cp1252, utf-16).") from None
-        return "utf-8-sig" if _is_utf8(encoding) else encoding
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < 1 << 16)
-    except UnicodeDecodeError as e:
-        line = head[: e.start].count(b"\n") + 1
-        raise InputError(f"{path} is not UTF-8 text (byte 0x{head[e.start]:02x} on line {line}); "
-                         f"{_guess(head)} pass its encoding, e.g. --encoding {_guess(head, True)}.") from None
-    return "utf-8-sig"
-
-
-def _guess(head: bytes, name_only: bool = False) -> str:
-    try:
-        from charset_normalizer import from_bytes
-    except ImportError:  # pragma: no cover - a dependency
-        best = None
-    else:
-        best = from_bytes(head).best()
-    enc = best.encoding.replace("_", "-") if best is not None else "latin-1"
-    return enc if name_only else (f"it looks like {enc} (charset-normalizer's guess):" if best else "")
-
-
-def _open_text(path: Path, encoding: str, on_bytes) -> io.TextIOWrapper:
-    try:
-        raw = open(path, "rb")
-    except OSError as e:
-        raise InputError(f"Cannot read {path}: {e.strerror or e}.") from None
-    enc = "utf-8-sig" if _is_utf8(encoding) else encoding
-    return io.TextIOWrapper(io.BufferedReader(_CountingRaw(raw, on_bytes), 1 << 20), encoding=enc,
-                            errors="surrogateescape", newline="")
 
 
 def _sniff(sample: str, path: Path) -> type[csv.Dialect]:
@@ -137,9 +58,11 @@ def _sniff(sample: str, path: Path) -> type[csv.Dialect]:
     return Sniffed if len(header) > 1 else csv.excel
 
 
-def read_rows(path: Path, encoding: str | None = None, on_bytes=None) -> tuple[list[str], Iterator]:
+def read_rows(path: Path, encoding: str | None = None, on_bytes=None,
+              field_limit: int = 1 << 24) -> tuple[list[str], Iterator]:
     """(columns, iterator of (line, row dict or None, error or None)) for a CSV, TSV, JSON or JSONL file.
-    `encoding`: see `file_encoding` (None: UTF-8, or what a byte-order mark says)."""
+    `encoding`: see `file_encoding` (None: UTF-8, or what a byte-order mark says). A CSV field over `field_limit`
+    characters makes its row a reject, read past without being held."""
     if not path.exists():
         raise InputError(f"Cannot read {path}: no such file.{_data_hint(path)}")
     if path.is_dir():
@@ -150,11 +73,12 @@ def read_rows(path: Path, encoding: str | None = None, on_bytes=None) -> tuple[l
         return _jsonl_rows(path, encoding, on_bytes)
     if suffix == ".json":
         return _json_rows(path, encoding)
-    with _open_text(path, encoding, None) as probe:
+    with open_text(path, encoding, None) as probe:
         sample = probe.read(1 << 16)
-    fh = _open_text(path, encoding, on_bytes)
+    fh = open_text(path, encoding, on_bytes)
     dialect = _sniff(sample, path)
-    reader = csv.reader(fh, dialect)
+    lines = CsvLines(fh, dialect.quotechar)
+    reader = csv.reader(lines, dialect)
     try:
         header = next(reader)
     except StopIteration:
@@ -165,28 +89,31 @@ def read_rows(path: Path, encoding: str | None = None, on_bytes=None) -> tuple[l
 
     def rows():
         with fh:
-            start = reader.line_num + 1
             while True:
+                start = lines.n + 1
+                lines.new_row()
+                csv.field_size_limit(field_limit)  # the csv module's own setting, for this reader's next row
                 try:
                     values = next(reader)
                 except StopIteration:
                     return
                 except csv.Error as e:
-                    yield start, None, f"unparseable CSV row ({e})"
-                    start = reader.line_num + 1
+                    if "field limit" not in str(e):
+                        yield start, None, f"unparseable CSV row ({e})"
+                        continue
+                    chars, digest = lines.skip_row()
+                    yield start, {"(row as in the file, shortened)": lines.head}, (f"a field over {field_limit} characters (the row has {chars} characters, "
+                                        f"sha256 {digest}); raise --max-chars to keep it")
                     continue
                 if not any(v.strip() for v in values):
-                    start = reader.line_num + 1
                     continue  # blank line: not a row
-                row = {h: (values[i] if i < len(values) else None) for i, h in enumerate(header)}
-                yield start, row, None
-                start = reader.line_num + 1
+                yield start, {h: (values[i] if i < len(values) else None) for i, h in enumerate(header)}, None
     return header, rows()
 
 
 def _jsonl_rows(path: Path, encoding: str, on_bytes):
     head: list[str] = []
-    with _open_text(path, encoding, None) as probe:
+    with open_text(path, encoding, None) as probe:
         for n, line in enumerate(probe):
             if n >= 100:
                 break
@@ -197,11 +124,11 @@ def _jsonl_rows(path: Path, encoding: str, on_bytes):
             except ValueError:
                 pass
     if not head:
-        with _open_text(path, encoding, None) as probe:
+        with open_text(path, encoding, None) as probe:
             blank = not any(line.strip() for line in probe)
     if not head and blank:
         raise InputError(f"Cannot read {path}: the file is empty.")
-    fh = _open_text(path, encoding, on_bytes)
+    fh = open_text(path, encoding, on_bytes)
 
     def rows():
         with fh:
@@ -339,7 +266,7 @@ def import_file(store: DatasetStore, kind: str, path: str | Path, name: str, pre
             raise InputError(f"Preset '{preset}' imports {p.kind} records, not {kind}: "
                              f"use `mira data import {p.kind} ...`.")
     encoding = file_encoding(path, encoding) if path.is_file() else encoding
-    columns, rows = read_rows(path, encoding, on_bytes)
+    columns, rows = read_rows(path, encoding, on_bytes, field_limit=max(4 * max_chars, 1 << 16))
     mapping = resolve_mapping(kind, columns, p, mapping or {}, path)
     report = ImportReport(kind, str(path))
     manifest = {"sources": [{"file": str(path), "bytes": path.stat().st_size}], "preset": preset,
@@ -426,5 +353,8 @@ def _import_docs(store, kind, path, name, rows, mapping, preset, max_chars, repo
             seen[rec["id"]] = line
             w.add(rec, where)
             report.imported += 1
+        bad = sum(n for why, n in report.rejected.items() if why.startswith("undecodable bytes"))
+        if bad and not report.imported and not report.duplicates:  # a file in another encoding: say which
+            raise InputError(not_decodable(path, manifest["params"]["encoding"], bad, report.rows))
         w.manifest["stages"] = {"import": _counts(report)}
         report.versions.append(w.commit())

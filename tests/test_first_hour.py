@@ -11,7 +11,7 @@ import pytest
 from synth import __version__
 from synth.importer import import_file
 from synth.store import DatasetStore, code_version
-from tests.first_hour import ROOT, SAMPLES, mira, mira_patched, one_error_line, table_value
+from tests.first_hour import SAMPLES, mira, mira_patched, one_error_line, table_value
 
 ROWS = "title,description\nIngénieur logiciel,Développeur café à Montréal: Python, SQL and five years of work\n" \
        "Chef pâtissier,Crème brûlée and mille-feuille for a small hotel kitchen\n"
@@ -50,8 +50,8 @@ def test_row4_latin1_csv_names_the_encoding_and_the_flag_works(home, tmp_path, s
     r = mira(home, "data", "import", "jd", f, "--name", "lat")
     assert r.returncode == 1
     line = one_error_line(r)
-    assert "is not UTF-8" in line and "0xe9 on line 2" in line and "--encoding" in line
-    assert store.names() == []  # nothing written
+    assert f"{f} is not UTF-8 text: 2 of 2 rows have bytes that are not" in line and "--encoding cp1252" in line
+    assert store.names() == []  # no 0-record version
     ok = mira(home, "data", "import", "jd", f, "--name", "lat", "--encoding", "latin-1")
     assert ok.returncode == 0, ok.stderr
     assert any("Montréal" in t for t in _texts(store, "lat")) and store.resolve("lat").count == 2
@@ -68,7 +68,17 @@ def test_row5_byte_order_mark_picks_the_encoding(home, tmp_path, store, codec):
     assert store.resolve("bom").manifest["params"]["encoding"] == codec.replace("-sig", "")
 
 
-def test_row5_bad_bytes_past_the_sniffed_head_are_rejects_that_name_the_flag(store, tmp_path):
+def test_row4_a_few_bad_rows_are_rejects_and_the_cli_names_the_flag(home, tmp_path, store):
+    f = tmp_path / "mixed.csv"
+    f.write_bytes("title,description\nA,plain text for a filing clerk\nB,Café manager\n".encode("latin-1"))
+    r = mira(home, "data", "import", "jd", f, "--name", "mixed")
+    assert r.returncode == 0, r.stderr
+    assert store.resolve("mixed").count == 1
+    assert re.search(r"1 rows have bytes that are not valid in the file's encoding: .* import it again with "
+                     r"--encoding \S+\.", r.stdout.replace("\n", " "))
+
+
+def test_row4_bad_bytes_far_into_the_file_are_rejects_that_name_the_flag(store, tmp_path):
     f = tmp_path / "late.csv"
     f.write_bytes(("title,description\n" + "Clerk,plain ascii text for a filing clerk role\n" * 3000).encode()
                   + "Chef,Crème brûlée\n".encode("latin-1"))
@@ -159,19 +169,37 @@ def test_row16_help_lists_choices(home):
     assert bad.returncode == 2 and "'job' is not one of 'jd', 'cv', 'pool'" in bad.stderr
 
 
-# -- row 17: a 3 MB single-field text (the 50 MB case is measured in the report, not in a test) ---------------------
-def test_row17_huge_field_reject_keeps_start_size_and_hash(home, tmp_path, store):
-    text = ("engineer python data " * 150_000).strip()  # 3.3 MB in one quoted field
-    f = tmp_path / "big.csv"
+# -- row 17: a huge single-field text (the 50 MB case is measured in the report, not in a test) ---------------------
+def test_row17_long_field_reject_keeps_start_size_and_hash(home, tmp_path, store):
+    text = ("engineer python data " * 14_000).strip()  # 294k characters: over --max-chars, under the field limit
+    f = tmp_path / "long.csv"
     f.write_text(f'text\n"{text}"\n')
-    r = mira(home, "data", "import", "jd", f, "--name", "big", "--max-chars", "100000")
+    r = mira(home, "data", "import", "jd", f, "--name", "long", "--max-chars", "100000")
     assert r.returncode == 0, r.stderr
-    v = store.resolve("big")
+    v = store.resolve("long")
     (rej,) = list(v.iter_rejects())
-    assert rej["reason"].startswith("text over 100000 characters") and rej["where"] == "big.csv:2"
+    assert rej["reason"].startswith("text over 100000 characters") and rej["where"] == "long.csv:2"
     raw = rej["raw"]["text"]
     assert raw["chars"] == len(text) and raw["bytes"] == len(text.encode())
     assert raw["sha256"] == hashlib.sha256(text.encode()).hexdigest() and text.startswith(raw["start"])
+    assert (v.path / "rejects.jsonl").stat().st_size < 10_000
+
+
+def test_row17_huge_field_is_read_past_and_the_rows_after_it_import(home, tmp_path, store):
+    body = "\n".join(["engineer python data, with \"\"quotes\"\" " * 100] * 300)  # 1.2 MB over 300 lines
+    row = f'Huge,"{body}"\n'
+    ok = "Accountant,Runs the month-end close and reconciles ledgers for a mid-sized firm\n"
+    f = tmp_path / "big.csv"
+    f.write_text("title,description\n" + ok + row + ok.replace("Accountant", "Clerk").replace("Runs", "Files"))
+    r = mira(home, "data", "import", "jd", f, "--name", "big", "--max-chars", "100000")
+    assert r.returncode == 0, r.stderr
+    v = store.resolve("big")
+    assert sorted(x["source"]["line"] for x in v.records()) == [2, 303]
+    (rej,) = list(v.iter_rejects())
+    assert rej["where"] == "big.csv:3"
+    assert rej["reason"] == (f"a field over 400000 characters (the row has {len(row)} characters, sha256 "
+                             f"{hashlib.sha256(row.encode()).hexdigest()}); raise --max-chars to keep it")
+    assert row.startswith(rej["raw"]["(row as in the file, shortened)"])
     assert (v.path / "rejects.jsonl").stat().st_size < 10_000
 
 

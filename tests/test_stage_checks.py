@@ -42,6 +42,8 @@ def test_extract_check_and_grounding():
     blurb = t({}, {"jd_text": "Lovely weather in the mountains this week, with snow expected on Friday."})
     assert isinstance(extract.check(blurb, good), FinalReject)  # no posting language at all, whatever the claim
     assert extract.check(jd, {**good, "title": " "}).startswith("no title")
+    assert extract.check(t({}, extract.make_task(JD).inputs), {**good, "title": "Chief Astronaut"}).startswith(
+        "title not found in the JD")  # re-asked, not rejected after the runner kept it (#33 row 8)
     invented = [{"field": "certification", "value": "AWS Certified", "evidence": "AWS cert required"},  # not in JD
                 {"field": "certification", "value": "CPA license", "evidence": "Bachelor's degree required"},
                 {"field": "skill", "value": "Kubernetes", "evidence": "and"},

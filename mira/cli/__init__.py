@@ -49,9 +49,7 @@ def bare_ray(args: list[str]) -> list[str]:
 def plain_flags(cmd) -> None:
     """Help shows a flag (`--dry-run`, `--help`) bare: a flag takes no value, so it gets no `<bool>` type (typer
     labels every option with its type); applied to every command of the tree once, when the CLI is built."""
-    import typer._click as tclick
-
-    help_opt = cmd.get_help_option(tclick.Context(cmd))  # made (and cached by the command) now, so it is marked too
+    help_opt = cmd.get_help_option(cmd.context_class(cmd))  # made (and cached by the command) now, so it is marked
     for p in [*cmd.params, *([help_opt] if help_opt is not None else [])]:
         if getattr(p, "is_flag", False) and p.metavar is None:
             p.metavar = ""

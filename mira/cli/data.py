@@ -19,6 +19,7 @@ from synth.presets import PRESETS
 from synth.store import Version
 from synth.pool_long import import_pool_file
 from synth.pool_trec import import_trec
+from synth.textfile import guess_encoding
 from .common import HomeOpt, console, short, store_for
 
 app = typer.Typer(no_args_is_help=True, help="Import, inspect, compare and export dataset versions.")
@@ -63,7 +64,8 @@ def import_cmd(
     importer = import_pool_file if kind == "pool" else partial(import_file, kind=kind)
     size = file.stat().st_size if file.is_file() else None
     with Progress(TextColumn("[bold]importing[/] {task.description}"), BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True) as prog:
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                  disable=not console.is_terminal) as prog:
         task = prog.add_task(file.name, total=size)
         report = importer(store, path=file, name=name, preset=preset, mapping=parse_map(map_), max_chars=max_chars,
                              encoding=encoding, on_bytes=lambda n: prog.advance(task, n))
@@ -90,6 +92,12 @@ def _print_report(r: ImportReport) -> None:
                           f"{sum(len(x['positive_ids']) for x in e)} positives (grade >= 1), "
                           f"{sum(1 for x in e if not x['positive_ids'])} JDs without a positive"
                           + (f"; graded relevance on {graded} JDs" if graded else ""))
+    bad = sum(n for why, n in r.rejected.items() if why.startswith("undecodable bytes"))
+    if bad:
+        enc = guess_encoding(Path(r.file))
+        console.print(f"[yellow]{bad} rows have bytes that are not valid in the file's encoding: if the file is in "
+                      f"another one (charset-normalizer guesses {enc}), import it again with --encoding {enc}.[/]",
+                      highlight=False)
 
 
 @app.command("list")
