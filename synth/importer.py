@@ -1,253 +1,24 @@
 """`mira data import`: CSV (any dialect, very large fields), JSON and JSONL into `jd`, `cv` or `pool` versions.
 
 Rows are streamed (memory stays flat as files grow). Every bad row goes to the version's rejects with file:line and
-reason; exact duplicate texts are dropped and counted; ids are hashes of the normalised text.
+reason; exact duplicate texts are dropped and counted; ids are hashes of the normalised text. Reading and mapping
+rows is `rows.py`; pools (one row per JD with its candidates) are `pool_import.py`.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import json
-import re
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from .errors import InputError
-from .presets import FIELDS, PRESETS, TEXT_GUESSES, Preset, split_items
-from .records import normalize_text, stable_id
-from .store import DatasetStore, Version
-from .textfile import RAW_KEEP, CsvLines, file_encoding, not_decodable, open_text
+from .pool_import import import_pool
+from .presets import FIELDS, PRESETS
+from .rows import (DEFAULT_MAX_CHARS, ImportReport, clean, doc_record, raw_row, read_rows, report_counts,
+                   resolve_mapping, row_fields, source_of, text_problem)
+from .store import DatasetStore
+from .textfile import file_encoding, not_decodable
 
-DEFAULT_MAX_CHARS = 200_000
-_SURROGATE = re.compile(r"[\udc80-\udcff]")
-
-
-@dataclass
-class ImportReport:
-    kind: str
-    file: str
-    rows: int = 0
-    imported: int = 0
-    duplicates: int = 0
-    rejected: Counter = field(default_factory=Counter)
-    versions: list[Version] = field(default_factory=list)
-
-    @property
-    def rejected_total(self) -> int:
-        return sum(self.rejected.values())
-
-
-def _sniff(sample: str, path: Path) -> type[csv.Dialect]:
-    """Delimiter and quote character from the sample; quotes are always doubled-escaped (RFC 4180), because the
-    sniffer often mistakes multi-line quoted fields for backslash escaping."""
-    if path.suffix.lower() == ".tsv":
-        return csv.excel_tab
-    try:
-        sniffed = csv.Sniffer().sniff(sample, delimiters=",;\t|")
-    except csv.Error:
-        return csv.excel
-
-    class Sniffed(csv.excel):
-        delimiter = sniffed.delimiter
-        quotechar = sniffed.quotechar or '"'
-    header = next(csv.reader(io.StringIO(sample), Sniffed), [])
-    return Sniffed if len(header) > 1 else csv.excel
-
-
-def read_rows(path: Path, encoding: str | None = None, on_bytes=None,
-              field_limit: int = 1 << 24) -> tuple[list[str], Iterator]:
-    """(columns, iterator of (line, row dict or None, error or None)) for a CSV, TSV, JSON or JSONL file.
-    `encoding`: see `file_encoding` (None: UTF-8, or what a byte-order mark says). A CSV field over `field_limit`
-    characters makes its row a reject, read past without being held."""
-    if not path.exists():
-        raise InputError(f"Cannot read {path}: no such file.{_data_hint(path)}")
-    if path.is_dir():
-        raise InputError(f"Cannot read {path}: it is a directory.")
-    encoding = file_encoding(path, encoding)
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return _jsonl_rows(path, encoding, on_bytes)
-    if suffix == ".json":
-        return _json_rows(path, encoding)
-    with open_text(path, encoding, None) as probe:
-        sample = probe.read(1 << 16)
-    fh = open_text(path, encoding, on_bytes)
-    dialect = _sniff(sample, path)
-    lines = CsvLines(fh, dialect.quotechar)
-    reader = csv.reader(lines, dialect)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InputError(f"Cannot read {path}: the file is empty.") from None
-    except csv.Error as e:
-        raise InputError(f"Cannot read {path}: not a CSV file ({e}).") from None
-    header = [h.strip() for h in header]
-
-    def rows():
-        with fh:
-            while True:
-                start = lines.n + 1
-                lines.new_row()
-                csv.field_size_limit(field_limit)  # the csv module's own setting, for this reader's next row
-                try:
-                    values = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as e:
-                    if "field limit" not in str(e):
-                        yield start, None, f"unparseable CSV row ({e})"
-                        continue
-                    chars, digest = lines.skip_row()
-                    yield start, {"(row as in the file, shortened)": lines.head}, (f"a field over {field_limit} characters (the row has {chars} characters, "
-                                        f"sha256 {digest}); raise --max-chars to keep it")
-                    continue
-                if not any(v.strip() for v in values):
-                    continue  # blank line: not a row
-                yield start, {h: (values[i] if i < len(values) else None) for i, h in enumerate(header)}, None
-    return header, rows()
-
-
-def _jsonl_rows(path: Path, encoding: str, on_bytes):
-    head: list[str] = []
-    with open_text(path, encoding, None) as probe:
-        for n, line in enumerate(probe):
-            if n >= 100:
-                break
-            try:
-                obj = json.loads(line)
-                if isinstance(obj, dict):
-                    head.extend(k for k in obj if k not in head)
-            except ValueError:
-                pass
-    if not head:
-        with open_text(path, encoding, None) as probe:
-            blank = not any(line.strip() for line in probe)
-    if not head and blank:
-        raise InputError(f"Cannot read {path}: the file is empty.")
-    fh = open_text(path, encoding, on_bytes)
-
-    def rows():
-        with fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except ValueError as e:
-                    yield n, None, f"unparseable JSON line ({e})"
-                    continue
-                yield (n, obj, None) if isinstance(obj, dict) else (n, None, "JSON line is not an object")
-    return head, rows()
-
-
-def _json_rows(path: Path, encoding: str):
-    text = path.read_text(encoding=encoding)
-    if not text.strip():
-        raise InputError(f"Cannot read {path}: the file is empty.")
-    try:
-        data = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"Cannot read {path}: not valid JSON ({e}).") from None
-    if isinstance(data, dict):
-        lists = [v for v in data.values() if isinstance(v, list)]
-        if len(lists) != 1:
-            raise InputError(f"Cannot read {path}: expected a list of objects, or an object holding one list.")
-        data = lists[0]
-    if not isinstance(data, list):
-        raise InputError(f"Cannot read {path}: expected a list of objects.")
-    cols: list[str] = []
-    for obj in data[:100]:
-        if isinstance(obj, dict):
-            cols.extend(k for k in obj if k not in cols)
-    rows = ((i, o, None) if isinstance(o, dict) else (i, None, "item is not an object") for i, o in enumerate(data, 1))
-    return cols, rows
-
-
-def _data_hint(path: Path) -> str:
-    """For a path under the real-data folder: where that folder is looked for."""
-    from .paths import SAMPLES_DIR, data_dir
-
-    if "shared/data" not in path.as_posix() and not str(path).startswith(str(data_dir())):
-        return ""
-    return (f" The real public data is read from $MIRA_DATA (now {data_dir()}; default ../shared/data beside the "
-            f"checkout); set MIRA_DATA to where you keep it, or try the committed samples in {SAMPLES_DIR}.")
-
-
-def parse_map(items: list[str] | None) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        col, sep, fld = item.rpartition("=")
-        if not sep or not col or not fld:
-            raise InputError(f"--map '{item}' is not of the form column=field.")
-        out[col] = fld.strip()
-    return out
-
-
-def resolve_mapping(kind: str, columns: list[str], preset: Preset | None, user_map: dict[str, str],
-                    path: Path) -> dict[str, str]:
-    mapping = dict(preset.mapping) if preset else {}
-    if preset:
-        mapping.update({c: f"meta.{c}" for c in preset.meta if c in columns})
-    mapping.update(user_map)
-    for col, fld in mapping.items():
-        if fld not in FIELDS[kind] and not fld.startswith("meta."):
-            raise InputError(f"--map {col}={fld}: unknown field '{fld}' for {kind} records "
-                             f"(fields: {', '.join(FIELDS[kind])}, or meta.NAME).")
-    for col in user_map:
-        if col not in columns:
-            raise InputError(f"--map: unknown column '{col}' in {path} (columns: {', '.join(columns) or 'none'}).")
-    missing = [c for c in mapping if c not in columns and c not in user_map]
-    if missing:
-        raise InputError(f"{path} lacks column(s) {', '.join(missing)} that preset '{preset.name}' needs "
-                         f"(columns: {', '.join(columns)}).")
-    main = "jd" if kind == "pool" else "text"
-    if main not in mapping.values() and not (preset and preset.derive):
-        lower = {c.lower(): c for c in columns}
-        guess = next((lower[g] for g in TEXT_GUESSES if g in lower), None)
-        if guess is None:
-            raise InputError(f"No {main} column found in {path}; name it with --map COLUMN={main} "
-                             f"(columns: {', '.join(columns)}).")
-        mapping[guess] = main
-    return mapping
-
-
-def _fields(row: dict, mapping: dict[str, str], preset: Preset | None) -> tuple[dict, str | None]:
-    """Mapped fields of one row, or an error reason."""
-    out: dict = {"meta": {}}
-    for col, fld in mapping.items():
-        val = row.get(col)
-        if val is None:
-            return out, f"missing column '{col}'"
-        if isinstance(val, str) and _SURROGATE.search(val):
-            return out, (f"undecodable bytes in column '{col}' (not valid text in the file's encoding: pass the "
-                         "file's real encoding, e.g. --encoding latin-1)")
-        if fld.startswith("meta."):
-            out["meta"][fld[5:]] = val
-        else:
-            out[fld] = val
-    if preset and preset.derive:
-        derived = preset.derive(row)
-        if "_reject" in derived:
-            return out, derived["_reject"]
-        out.update({k: v for k, v in derived.items() if v is not None or k not in out})
-    return out, None
-
-
-def _clean(v) -> str | None:
-    if v is None:
-        return None
-    v = normalize_text(v if isinstance(v, str) else str(v))
-    return v or None
-
-
-def _items(v) -> list[str]:
-    if isinstance(v, list):
-        return [s for s in (_clean(x) for x in v) if s]
-    return [s for s in (_clean(x) for x in split_items(v if isinstance(v, str) else None)) if s]
+__all__ = ["DEFAULT_MAX_CHARS", "ImportReport", "import_file"]
 
 
 def import_file(store: DatasetStore, kind: str, path: str | Path, name: str, preset: str | None = None,
@@ -272,61 +43,10 @@ def import_file(store: DatasetStore, kind: str, path: str | Path, name: str, pre
     manifest = {"sources": [{"file": str(path), "bytes": path.stat().st_size}], "preset": preset,
                 "mapping": mapping, "params": {"max_chars": max_chars,
                                                               "encoding": encoding.replace("utf-8-sig", "utf-8")}}
-    if kind == "pool":
-        from .pool_import import import_pool as fn
-    else:
-        fn = _import_docs
+    fn = import_pool if kind == "pool" else _import_docs
     fn(store, kind, path, name, rows, mapping, p, max_chars, report, manifest)
     return report
 
-
-def _raw(row: dict | None) -> dict | None:
-    """The row as read, with undecodable bytes shown as \\xNN so the reject stays valid UTF-8 JSON; a value over
-    RAW_KEEP characters keeps its start, its size and its sha256 (the file holds the rest)."""
-    if row is None:
-        return None
-
-    def fix(v):
-        if not isinstance(v, str):
-            return v
-        if len(v) > RAW_KEEP:
-            data = v.encode("utf-8", "surrogateescape")
-            return {"start": fix(v[:RAW_KEEP]), "chars": len(v), "bytes": len(data),
-                    "sha256": hashlib.sha256(data).hexdigest()}
-        if _SURROGATE.search(v):
-            return v.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        return v
-    return {k: fix(v) for k, v in row.items()}
-
-
-def _source(path: Path, line: int, f: dict, preset: Preset | None) -> dict:
-    sid = f.get("source_id")
-    return {"file": path.name, "line": line, "source_id": None if sid is None else str(sid),
-            "preset": preset.name if preset else None}
-
-
-def _doc_record(kind: str, text: str, f: dict, source: dict) -> dict:
-    rec = {"id": stable_id(kind, text), "kind": kind, "text": text, "title": _clean(f.get("title")),
-           "category": _clean(f.get("category")), "source": source,
-           "meta": {k: v for k, v in f.get("meta", {}).items() if v not in (None, "")}}
-    if kind == "jd":
-        rec.update(company=_clean(f.get("company")), location=_clean(f.get("location")),
-                   responsibilities=_clean(f.get("responsibilities")),
-                   must=_items(f.get("must")), preferred=_items(f.get("preferred")))
-    return rec
-
-
-def _text_problem(text: str | None, max_chars: int, what: str = "text") -> str | None:
-    if not text:
-        return f"empty {what}"
-    if len(text) > max_chars:
-        return f"{what} over {max_chars} characters ({len(text)}); raise --max-chars to keep it"
-    return None
-
-
-def _counts(report: ImportReport) -> dict:
-    return {"in": report.rows, "kept": report.imported, "rejected": dict(report.rejected),
-            "duplicates": report.duplicates}
 
 
 def _import_docs(store, kind, path, name, rows, mapping, preset, max_chars, report, manifest):
@@ -335,17 +55,17 @@ def _import_docs(store, kind, path, name, rows, mapping, preset, max_chars, repo
         for line, row, err in rows:
             report.rows += 1
             where = f"{path.name}:{line}"
-            f, err = (None, err) if err else _fields(row, mapping, preset)
+            f, err = (None, err) if err else row_fields(row, mapping, preset)
             if not err and isinstance(f.get("text"), str) and len(f["text"]) > 2 * max_chars:
                 # far over the limit: refused before normalising (which would copy it twice)
                 err = f"text over {max_chars} characters ({len(f['text'])} as read); raise --max-chars to keep it"
-            text = None if err else _clean(f.get("text"))
-            err = err or _text_problem(text, max_chars)
+            text = None if err else clean(f.get("text"))
+            err = err or text_problem(text, max_chars)
             if err:
                 report.rejected[err.split(" (")[0]] += 1
-                w.reject(err, stage="import", where=where, raw=_raw(row))
+                w.reject(err, stage="import", where=where, raw=raw_row(row))
                 continue
-            rec = _doc_record(kind, text, f, _source(path, line, f, preset))
+            rec = doc_record(kind, text, f, source_of(path, line, f, preset))
             if rec["id"] in seen:
                 report.duplicates += 1
                 w.reject("duplicate", stage="dedup", where=where, duplicate_of=rec["id"], first_line=seen[rec["id"]])
@@ -356,5 +76,5 @@ def _import_docs(store, kind, path, name, rows, mapping, preset, max_chars, repo
         bad = sum(n for why, n in report.rejected.items() if why.startswith("undecodable bytes"))
         if bad and not report.imported and not report.duplicates:  # a file in another encoding: say which
             raise InputError(not_decodable(path, manifest["params"]["encoding"], bad, report.rows))
-        w.manifest["stages"] = {"import": _counts(report)}
+        w.manifest["stages"] = {"import": report_counts(report)}
         report.versions.append(w.commit())

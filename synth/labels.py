@@ -13,7 +13,6 @@ import json
 import os
 import re
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Iterable
 
 from .errors import InputError

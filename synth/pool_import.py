@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .importer import _clean, _counts, _doc_record, _fields, _raw, _source, _text_problem
 from .records import stable_id
+from .rows import clean, doc_record, raw_row, report_counts, row_fields, source_of, text_problem
 
 
 def import_pool(store, kind, path, name, rows, mapping, preset, max_chars, report, manifest):
@@ -15,23 +15,23 @@ def import_pool(store, kind, path, name, rows, mapping, preset, max_chars, repor
         for line, row, err in rows:
             report.rows += 1
             where = f"{path.name}:{line}"
-            f, err = (None, err) if err else _fields(row, mapping, preset)
-            jd_text = None if err else _clean(f.get("jd"))
-            err = err or _text_problem(jd_text, max_chars, "JD text")
+            f, err = (None, err) if err else row_fields(row, mapping, preset)
+            jd_text = None if err else clean(f.get("jd"))
+            err = err or text_problem(jd_text, max_chars, "JD text")
             cvs = {}
             for role in ("positive", "hard_negative", "negative"):
                 if err:
                     break
                 vals = f.get(role) or []
                 for v in (vals if isinstance(vals, list) else [vals]):
-                    t = _clean(v)
-                    err = err or _text_problem(t, max_chars, f"{role} CV text")
+                    t = clean(v)
+                    err = err or text_problem(t, max_chars, f"{role} CV text")
                     cvs.setdefault(role, []).append(t)
             if not err and not cvs.get("positive"):
                 err = "no positive CV"
             if err:
                 report.rejected[err.split(" (")[0]] += 1
-                pool_w.reject(err, stage="import", where=where, raw=_raw(row))
+                pool_w.reject(err, stage="import", where=where, raw=raw_row(row))
                 continue
             jd_id = stable_id("jd", jd_text)
             if jd_id in seen:
@@ -39,8 +39,8 @@ def import_pool(store, kind, path, name, rows, mapping, preset, max_chars, repor
                 pool_w.reject("duplicate", stage="dedup", where=where, duplicate_of=jd_id, first_line=seen[jd_id])
                 continue
             seen[jd_id] = line
-            src = _source(path, line, f, preset)
-            jd_w.add(_doc_record("jd", jd_text, {"title": f.get("jd_title"), "meta": f.get("meta", {})}, src), where)
+            src = source_of(path, line, f, preset)
+            jd_w.add(doc_record("jd", jd_text, {"title": f.get("jd_title"), "meta": f.get("meta", {})}, src), where)
             ids = {}
             for role, texts in cvs.items():
                 ids[role] = []
@@ -48,7 +48,7 @@ def import_pool(store, kind, path, name, rows, mapping, preset, max_chars, repor
                     cid = stable_id("cv", t)
                     if cid not in cv_ids:
                         cv_ids.add(cid)
-                        cv_w.add(_doc_record("cv", t, {"meta": {"role": role}}, src), where)
+                        cv_w.add(doc_record("cv", t, {"meta": {"role": role}}, src), where)
                     if cid not in ids[role]:
                         ids[role].append(cid)
             cands = list(dict.fromkeys(ids.get("positive", []) + ids.get("hard_negative", []) + ids.get("negative", [])))
@@ -71,7 +71,7 @@ def pool_writers(store, name: str, manifest: dict):
 
 def commit_pool(report, jd_w, cv_w, pool_w, **counts) -> None:
     """Commit the JD and CV versions, then the pool naming them, with the import counts in every manifest."""
-    stages = {"import": {**_counts(report), **counts}}
+    stages = {"import": {**report_counts(report), **counts}}
     jd_w.manifest["stages"] = cv_w.manifest["stages"] = stages
     jd_v, cv_v = jd_w.commit(), cv_w.commit()
     pool_w.manifest.update(stages=stages, parents=[jd_v.ref, cv_v.ref], refs={"jd": jd_v.ref, "cv": cv_v.ref})

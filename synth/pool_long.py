@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
-from .importer import (ImportReport, _clean, _doc_record, _fields, _raw, _source, _text_problem, import_file,
-                       read_rows)
+from .importer import import_file
 from .pool_import import commit_pool, pool_writers
+from .rows import ImportReport, clean, doc_record, raw_row, read_rows, row_fields, source_of, text_problem
 from .records import stable_id
 
 # column names tried, in order, for each field when --map does not name one
@@ -110,25 +110,25 @@ def import_long(store, path: Path, name: str, rows, mapping: dict[str, str], max
 
         def reject(err, line, row, **extra):
             report.rejected[err.split(" (")[0].split(" '")[0]] += 1
-            pool_w.reject(err, stage="import", where=f"{path.name}:{line}", raw=_raw(row), **extra)
+            pool_w.reject(err, stage="import", where=f"{path.name}:{line}", raw=raw_row(row), **extra)
 
         for line, row, err in rows:
             report.rows += 1
-            f, err = (None, err) if err else _fields(row, mapping, None)
+            f, err = (None, err) if err else row_fields(row, mapping, None)
             if err:
                 reject(err, line, row)
                 continue
-            jd_text, cv_text = _clean(f.get("jd")), _clean(f.get("cv"))
-            key = _clean(f.get("jd_id")) if by_id else (jd_text and stable_id("jd", jd_text))
+            jd_text, cv_text = clean(f.get("jd")), clean(f.get("cv"))
+            key = clean(f.get("jd_id")) if by_id else (jd_text and stable_id("jd", jd_text))
             g = groups.get(key) if key else None
             grade, hard, err = parse_label(f.get("label"))
             if by_id and not key:
                 err = "empty JD id"
             elif g is None or jd_text is not None:
-                err = err or _text_problem(jd_text, max_chars, "JD text")
+                err = err or text_problem(jd_text, max_chars, "JD text")
             if not err and g is not None and jd_text is not None and jd_text != g.text:
                 err = f"JD id '{key}' has a different text on line {g.line}"
-            err = err or _text_problem(cv_text, max_chars, "CV text")
+            err = err or text_problem(cv_text, max_chars, "CV text")
             if err:
                 reject(err, line, row)
                 continue
@@ -152,8 +152,8 @@ def import_long(store, path: Path, name: str, rows, mapping: dict[str, str], max
                 g.hard.append(cid)
             if cid not in cv_ids:
                 cv_ids.add(cid)
-                src = _source(path, line, {"source_id": f.get("cv_id")}, None)
-                cv_w.add(_doc_record("cv", cv_text, {}, src), f"{path.name}:{line}")
+                src = source_of(path, line, {"source_id": f.get("cv_id")}, None)
+                cv_w.add(doc_record("cv", cv_text, {}, src), f"{path.name}:{line}")
             report.imported += 1
         jd_seen: dict[str, int] = {}
         for g in groups.values():
@@ -165,8 +165,8 @@ def import_long(store, path: Path, name: str, rows, mapping: dict[str, str], max
                               where=f"{path.name}:{g.line}", duplicate_of=jd_id, first_line=jd_seen[jd_id])
                 continue
             jd_seen[jd_id] = g.line
-            src = _source(path, g.line, {"source_id": g.key if by_id else None}, None)
-            jd_w.add(_doc_record("jd", g.text, {"title": g.fields.get("jd_title"), "meta": g.fields.get("meta", {})},
+            src = source_of(path, g.line, {"source_id": g.key if by_id else None}, None)
+            jd_w.add(doc_record("jd", g.text, {"title": g.fields.get("jd_title"), "meta": g.fields.get("meta", {})},
                                  src), f"{path.name}:{g.line}")
             pool_w.add({"id": f"pool-{jd_id[3:]}", "kind": "pool", "jd_id": jd_id, "candidate_ids": g.order,
                         "positive_ids": [c for c in g.order if g.grades.get(c, 0) >= 1], "hard_negative_ids": g.hard,

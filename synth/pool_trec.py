@@ -18,12 +18,12 @@ import json
 from pathlib import Path
 
 from .errors import InputError
-from .importer import (
+from .rows import (
     DEFAULT_MAX_CHARS,
     ImportReport,
-    _clean,
-    _doc_record,
-    _text_problem,
+    clean,
+    doc_record,
+    text_problem,
 )
 from .pool_import import commit_pool, pool_writers
 from .records import stable_id
@@ -85,8 +85,8 @@ def import_trec(store, name: str, queries: Path, collection: Path, qrels: Path, 
 
         q_text: dict[str, tuple[str, int]] = {}
         for n, qid, text, err in _texts(queries, encoding):
-            text = None if err else _clean(text)
-            err = err or _text_problem(text, max_chars, "JD text") or ("repeated query id" if qid in q_text else None)
+            text = None if err else clean(text)
+            err = err or text_problem(text, max_chars, "JD text") or ("repeated query id" if qid in q_text else None)
             if err:
                 reject(err, queries, n)
                 continue
@@ -127,15 +127,15 @@ def import_trec(store, name: str, queries: Path, collection: Path, qrels: Path, 
         for n, did, text, err in _texts(collection, encoding):
             if did not in needed and not err:
                 continue
-            text = None if err else _clean(text)
-            err = err or _text_problem(text, max_chars, "CV text")
+            text = None if err else clean(text)
+            err = err or text_problem(text, max_chars, "CV text")
             if err:
                 reject(err, collection, n)
                 continue
             cid = stable_id("cv", text)
             if cid not in written:
                 written.add(cid)
-                cv_w.add(_doc_record("cv", text, {}, {"file": collection.name, "line": n, "source_id": did,
+                cv_w.add(doc_record("cv", text, {}, {"file": collection.name, "line": n, "source_id": did,
                                                       "preset": None}), f"{collection.name}:{n}")
             docs[did] = cid
         for (qid, did), (path, n) in where.items():
@@ -165,7 +165,7 @@ def import_trec(store, name: str, queries: Path, collection: Path, qrels: Path, 
                 continue
             jd_seen[jd_id] = qid
             src = {"file": queries.name, "line": n, "source_id": qid, "preset": None}
-            jd_w.add(_doc_record("jd", text, {}, src), f"{queries.name}:{n}")
+            jd_w.add(doc_record("jd", text, {}, src), f"{queries.name}:{n}")
             entry = {"id": f"pool-{jd_id[3:]}", "kind": "pool", "jd_id": jd_id, "candidate_ids": cands,
                      "positive_ids": [c for c, g in grades.items() if g >= 1], "hard_negative_ids": [],
                      "relevance": grades, "scope": "local", "source": src}

@@ -4,7 +4,7 @@ it and put through the stage's own check / build (plain functions of (task, outp
 
 from synth.runner import FinalReject, Task
 from synth.stages import card, constraint, extract, paraphrase
-from synth.stages.common import fence, render_card
+from synth.stages.common import fence
 from synth.stages.deceptions import check_deception
 from synth.stages.jdcv import check_balanced
 

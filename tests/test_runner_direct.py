@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 
 import dspy
-import pytest
 
 from judge.module import Judge, check, make_task
 from judge.requirements import make_requirements

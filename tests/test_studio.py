@@ -17,7 +17,6 @@ from mira.studio.marks import find_spans, render, word_diff  # noqa: E402
 from mira.studio.pager import Filter, Pager, line_offsets  # noqa: E402
 from mira.cli import app as cli  # noqa: E402
 from synth.labels import LabelSession  # noqa: E402
-from synth.records import stable_id  # noqa: E402
 
 
 def evil(field: str) -> str:

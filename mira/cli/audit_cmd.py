@@ -31,7 +31,7 @@ PerGroupOpt = Annotated[Optional[int], typer.Option("--per-group", help="use onl
 
 
 def _finish(report: dict, out: Path | None, png: Path | None, fail_on_flag: bool) -> None:
-    from mira.audit.report import any_flagged, plot, table, write_json
+    from mira.audit.report import plot, table, write_json
 
     console.print(table(report))
     if report.get("redacted"):

@@ -14,8 +14,9 @@ from rich.text import Text
 
 from synth.errors import InputError
 from synth.export import export_version
-from synth.importer import DEFAULT_MAX_CHARS, ImportReport, import_file, parse_map
+from synth.importer import import_file
 from synth.presets import PRESETS
+from synth.rows import DEFAULT_MAX_CHARS, ImportReport, parse_map
 from synth.store import Version
 from synth.pool_long import import_pool_file
 from synth.pool_trec import import_trec
