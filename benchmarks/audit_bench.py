@@ -92,7 +92,7 @@ def main() -> None:
     from train.embed_cache import EmbeddingCache
     from train.evaluate import make_scorer
 
-    console = Console()
+    console = Console(width=150)
     t0 = time.time()
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="mira-audit-bench-"))
     store = DatasetStore(tmp)
