@@ -143,7 +143,7 @@ def main() -> None:
                       f"{d[2]} / {d[3]}", f"{m['head_abstained']} of {m['jds_in_pool']}" if "head" in label else "")
         console.print(t)
     console.print(f"BM25 shortlists hold {100 * shortlist_recall:.1f}% of the JDs' same-category CVs "
-                  f"(the ceiling of any reranker here is Recall within the shortlist)")
+                  f"(Recall here counts the shortlisted ones, the labelled positives of a local pool)")
     files = write_comparison([{**m, "model": label} for label, m in rows.items()], KS, args.work / "report", title)
     console.print(f"report: {files['md']}, {files['png']}")
     key = {"upstream BM25": "bm25", "zero-shot": "zs", "R2": "r2", "R2 + paper head": "paper_head",

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mira.cli import app
+from synth.errors import InputError
 from synth.pool_long import import_pool_file
 from synth.pool_trec import import_trec
 from train.local_eval import upstream_eval
@@ -95,6 +96,8 @@ def test_wide_pool_files_still_import_as_before(store, tmp_path):
                          mapping={"jd": "jd", "positive": "positive", "hard_negative": "hard_negative"})
     (e,) = r.versions[2].records()
     assert len(e["candidate_ids"]) == 2 and len(e["positive_ids"]) == 1 and "relevance" not in e
+    with pytest.raises(InputError, match="does not carry a retriever's ranking"):  # positives-first is no ranking
+        upstream_eval(store, r.versions[2].ref, [1])
 
 
 @pytest.fixture

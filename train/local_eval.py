@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from synth.errors import InputError
 from synth.store import DatasetStore, Version, pool_members
 
 from .metrics import Query, rank_metrics, write_trec_run
@@ -59,7 +60,11 @@ def upstream_eval(store: DatasetStore, pool_ref: str, ks: list[int], run_file: P
     """The upstream retriever as a row of `mira eval local` / `compare`: its own ranking of each shortlist."""
     pool = store.resolve(pool_ref, "pool")
     pool_members(store, pool)  # the same pool contract as every model's evaluation
-    queries = [entry_query(e, upstream_scores(e), min_grade) for e in pool.iter_records()]
+    entries = pool.records()
+    if pool.manifest.get("format") not in ("long", "trec") and not all("upstream_scores" in e for e in entries):
+        raise InputError(f"{pool.ref} does not carry a retriever's ranking (a one-row-per-JD import lists positives "
+                         f"first): 'upstream' needs a long file in shortlist order, a TREC set, or upstream_scores.")
+    queries = [entry_query(e, upstream_scores(e), min_grade) for e in entries]
     if run_file:
         write_trec_run(queries, run_file, UPSTREAM)
     return {**rank_metrics(queries, ks), **scored_summary(pool, queries, min_grade), "model": UPSTREAM,
