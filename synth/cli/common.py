@@ -120,4 +120,7 @@ def print_estimate(est: dict, model: str, dry_run: bool = True) -> None:
                       .get(k, k.replace("_", " ")), f"{est[k]:,}")
     t.add_row("cost (at most)", "unknown: model not in litellm's cost map" if est["cost_max"] is None
               else f"${est['cost_max']:.4f}")
+    for name, p in (est.get("parts") or {}).items():
+        t.add_row(f"  {name}: calls / with re-asks / input tokens",
+                  f"{p['calls']:,} / {p['calls_max']:,} / {p['input_tokens']:,}")
     console.print(t)

@@ -15,6 +15,7 @@ from ..errors import InputError
 from ..runner import Runner
 from ..store import DatasetStore, Version
 from . import jdcv
+from .estimate import combine
 from .pipeline import BudgetStop, StageCounts, dedup_counted
 
 GENERATORS = ("balanced", "hardneg", "both")
@@ -42,8 +43,15 @@ def _examples(cvs: list[dict], n: int, rng: random.Random) -> list[str]:
 
 def estimate_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, generator: str = "both", per_jd: int = 1,
                   cvs_ref: str | None = None, anchors_ref: str | None = None, limit: int | None = None,
-                  seed: int = 0) -> dict:
-    """The dry-run estimate of the balanced generator's calls (the same tasks `run_jdcv` sends first)."""
+                  seed: int = 0, verify_with_judge: bool = False) -> dict:
+    """The dry-run estimate of every call `run_jdcv` can send: the balanced generator (always: it writes the
+    positive), the hard-negative generator for every JD (at most: a JD whose balanced call fails gets none), and with
+    --verify-with-judge one judge call per negative, each priced with a CV as long as the generator may write."""
+    from judge.rubric import load_rubric
+    from judge.run import estimate_judging
+
+    if generator not in GENERATORS:
+        raise InputError(f"--generator '{generator}': use balanced, hardneg or both.")
     jd_v = store.resolve(jds_ref, "jd")
     jds = jd_v.records()[:limit] if limit else jd_v.records()
     anchors = {a["jd_id"]: a for a in store.resolve(anchors_ref, "jd_anchor").iter_records()} if anchors_ref else {}
@@ -51,7 +59,17 @@ def estimate_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, generator: 
     rng = random.Random(seed)
     n_bal = per_jd if generator in ("balanced", "both") else 1
     tasks = [t for jd in jds for t in jdcv.balanced_tasks(jd, anchors.get(jd["id"]), n_bal, _examples(cvs, n_bal, rng))]
-    return runner.estimate(jdcv.Balanced(), tasks)
+    parts = {"balanced": runner.estimate(jdcv.Balanced(), tasks)}
+    if generator in ("hardneg", "both"):
+        parts["hardneg"] = runner.estimate(jdcv.HardNegative(), [
+            t for i, jd in enumerate(jds) for t in jdcv.hardneg_tasks(jd, anchors.get(jd["id"]), per_jd, offset=i)])
+    if verify_with_judge:
+        n_neg = (n_bal if generator in ("balanced", "both") else 0) + \
+            (per_jd if generator in ("hardneg", "both") else 0) + (1 if cvs else 0)
+        longest = {"id": "cv-standin", "text": "x" * 4 * runner.lm_config.max_tokens}  # ~max_tokens tokens
+        parts.update(estimate_judging(runner, load_rubric(), [(jd, longest) for jd in jds for _ in range(n_neg)],
+                                      redact_pii=not runner.lm_config.is_local, anchors=anchors, split=True))
+    return combine(parts)
 
 
 def run_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, name: str, generator: str = "both",
