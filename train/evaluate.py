@@ -325,6 +325,7 @@ def write_comparison(rows: list[dict], ks: list[int], out: Path, title: str) -> 
             ax.plot(ks, [r.get(f"{m}@{k}", math.nan) for k in ks], marker="o", label=r["model"])
     for ax, m in zip(axes, ("Recall@K", "Precision@K")):
         ax.set_xlabel("K")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # K is a count: no 1.2, 1.4
         ax.set_title(m)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
