@@ -265,7 +265,7 @@ def _closing(console: Console, store: DatasetStore, out: dict, model: str) -> No
                  f"held-out JDs, where one JD moves Recall@1 by {1 / max(1, out['eval']['n_test']):.2f}: R2 below (or "
                  "above) zero-shot here is noise on a tiny sample, not the method's effect, which needs thousands "
                  "of JDs. " if out.get("eval") else "")
-              + "The tiny local LLM writes what real models write far better.", "",
+              + ("The tiny local LLM writes what real models write far better." if model == "local" else ""), "",
               "The same against a real endpoint (keys from the environment only):",
               "  mira demo --lm openai/Qwen/Qwen3-32B --api-base http://your-vllm:8000/v1",
               "  mira synth jd --jds sample-jd --name jobs --lm openai/Qwen/Qwen3-32B --api-base http://your-vllm:8000/v1"]
