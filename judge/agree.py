@@ -14,11 +14,12 @@ from synth.errors import InputError
 from synth.labels import pair_labels
 from synth.store import pool_members
 from synth.runner import Runner
+from synth.stages.estimate import combine
 from synth.store import DatasetStore, Version
 
 from .requirements import requirements_for
 from .rubric import Rubric
-from .run import judge_pairs
+from .run import estimate_judging, judge_pairs
 
 
 def cohen_kappa(pairs: list[tuple[int, int]]) -> float:
@@ -163,6 +164,19 @@ def _resampling(runner: Runner, temperature: float, sample_seed: int) -> Runner:
     differs per repeat)."""
     cfg = runner.lm_config.with_(temperature=temperature, extra={**runner.lm_config.extra, "seed": sample_seed})
     return Runner(cfg, runner.home, runner.rc, console=runner.console)
+
+
+def estimate_agree(store: DatasetStore, runner: Runner, rubric: Rubric, judgments: Version, repeat: int,
+                   shuffle: bool, n: int = 20, seed: int = 0, redact_pii: bool = True) -> dict:
+    """The dry-run estimate of `judge agree`'s LLM calls: each repeat and the shuffled run re-judge the same sample
+    (every one a new request: the runner is expected to ignore the cache), with the original run's requirements."""
+    sample, jds, cvs = _sample_tasks(store, judgments, n, seed, redact_pii)
+    pairs = [(jds[j["jd_id"]], cvs[j["cv_id"]]) for j in sample]
+    one = estimate_judging(runner, rubric, pairs, redact_pii, _anchors(store, judgments), split=True)
+    parts = {f"repeat {r}: {k}": v for r in range(1, repeat + 1) for k, v in one.items()}
+    if shuffle:
+        parts.update({f"shuffled order: {k}": v for k, v in one.items()})
+    return combine(parts)
 
 
 def order_sensitivity(store: DatasetStore, runner: Runner, rubric: Rubric, judgments: Version, n: int = 20,

@@ -10,6 +10,7 @@ from typing import Literal
 import dspy
 from pydantic import BaseModel, Field
 
+from synth.lm.schema import check_grounding
 from synth.records import stable_id
 from synth.requirements import load_lexicon
 from synth.runner import Task
@@ -59,6 +60,7 @@ class Judge(dspy.Module):
     """Instructions from the rubric files; forward only delegates."""
 
     direct = True  # forward is exactly `self.predict(**inputs)`: the runner may make that call itself
+    grounded = check_grounding(JudgePair, ("verdicts", "scores.*.score"))  # paths verdict_grounding uses
 
     def __init__(self, rubric: Rubric):
         super().__init__()

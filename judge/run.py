@@ -12,9 +12,11 @@ from dataclasses import dataclass, field, replace
 
 from synth.runner import Runner, Task
 from synth.runner.calls import reason_key
+from synth.stages import extract
+from synth.stages.estimate import combine
 
 from .module import Judge, check, judgment_record, make_task
-from .requirements import requirements_for
+from .requirements import make_requirements, requirements_for
 from .rubric import Rubric
 
 
@@ -65,14 +67,19 @@ def judge_pairs(runner: Runner, rubric: Rubric, pairs: list[tuple[dict, dict]], 
 
 
 def estimate_judging(runner: Runner, rubric: Rubric, pairs: list[tuple[dict, dict]], redact_pii: bool,
-                     anchors: dict[str, dict] | None = None) -> dict:
-    """The dry-run estimate of the judge calls, with every re-ask; JDs whose requirements still need the extract
-    stage are priced with their JD-field placeholder (that stage adds one call per such JD)."""
-    from .requirements import make_requirements, requirements_for
-
+                     anchors: dict[str, dict] | None = None, split: bool = False) -> dict:
+    """The dry-run estimate of the judge calls, with every re-ask. A JD whose requirements still need the extract
+    stage adds that call (priced as the extract stage sends it), and its judge calls are priced with its own
+    requirement-like sentences as the requirements (the extracted ones are spans of those sentences). With `split`,
+    {"requirements (extract)": ..., "judge": ...}; else their sum."""
     reqs, _ = requirements_for(runner, [jd for jd, _ in pairs], anchors, extract_missing=False)
-    placeholder = make_requirements([("must", "requirement extracted from the JD")])
-    tasks = [make_task(jd, cv, reqs.get(jd["id"]) or placeholder, redact_pii) for jd, cv in pairs]
-    est = runner.estimate(Judge(rubric), tasks)
-    est["jds_needing_extraction"] = len({jd["id"] for jd, _ in pairs if jd["id"] not in reqs})
-    return est
+    need = {jd["id"]: jd for jd, _ in pairs if jd["id"] not in reqs and not extract.precheck(jd)}
+    for jd in need.values():
+        must, pref = extract.requirement_sentences(jd)
+        reqs[jd["id"]] = make_requirements([("must", s) for s in must] + [("preferred", s) for s in pref]) or \
+            make_requirements([("must", extract.jd_input(jd)[:300])])
+    tasks = [make_task(jd, cv, reqs[jd["id"]], redact_pii) for jd, cv in pairs if jd["id"] in reqs]
+    parts = {"requirements (extract)": runner.estimate(extract.Extract(), [extract.make_task(j) for j in
+                                                                            need.values()]),
+             "judge": runner.estimate(Judge(rubric), tasks)}
+    return parts if split else {**combine(parts), "jds_needing_extraction": len(need)}

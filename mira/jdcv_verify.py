@@ -8,7 +8,7 @@ callable (`Verifier`).
 from __future__ import annotations
 
 from judge.rubric import load_rubric
-from judge.run import judge_pairs
+from judge.run import estimate_judging, judge_pairs
 from synth.errors import BudgetStop
 from synth.runner import Runner
 
@@ -21,6 +21,13 @@ class JudgeVerifier:
 
     def __init__(self, runner: Runner):
         self.runner = runner
+
+    def estimate(self, jds: list[dict], negatives_per_jd: int, anchors: dict) -> dict:
+        """The dry run's bound: one judge call per negative, each CV as long as a generator may write."""
+        longest = {"id": "cv-standin", "text": "x" * 4 * self.runner.lm_config.max_tokens}  # ~max_tokens tokens
+        return estimate_judging(self.runner, load_rubric(), [(jd, longest) for jd in jds
+                                                             for _ in range(negatives_per_jd)],
+                                redact_pii=not self.runner.lm_config.is_local, anchors=anchors, split=True)
 
     def __call__(self, generated: list[dict], jd_records: list[dict], anchors: dict) -> dict[str, str]:
         rub = load_rubric()

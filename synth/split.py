@@ -5,22 +5,25 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-from .errors import InputError
+from .errors import InputError, MiraError
 from .store import DatasetStore, Version
 
 SPLIT_NAMES = ("train", "val", "test")
 GROUPINGS = ("jd", "jd_family", "employer")
 
 
-def _jd_lookup(store: DatasetStore, v: Version) -> dict[str, dict]:
-    """JD records reachable from the version's lineage (pool refs, or parents of kind jd / jd_anchor)."""
+def _jd_lookup(store: DatasetStore, v: Version, by: str) -> dict[str, dict]:
+    """JD records reachable from the version's lineage (pool refs, or parents of kind jd / jd_anchor). A lineage
+    entry that cannot be read is an error: without it every record would fall into a group of its own JD, a split
+    that leaks job families or employers."""
     out: dict[str, dict] = {}
     refs = list((v.manifest.get("refs") or {}).values()) + list(v.manifest.get("parents") or [])
     for ref in refs:
         try:
             pv = store.resolve(ref)
-        except Exception:  # noqa: BLE001 - a parent that is gone only limits the lookup
-            continue
+        except MiraError as e:
+            raise InputError(f"Cannot split {v.ref} --by {by}: its lineage names {ref}, which cannot be read ({e}). "
+                             "Restore that dataset, or split --by jd.") from e
         if pv.kind == "jd":
             for r in pv.iter_records():
                 out[r["id"]] = r
@@ -49,7 +52,7 @@ def split_version(store: DatasetStore, ref: str, by: str = "jd", ratios: tuple[f
     if not 2 <= len(ratios) <= 3 or any(r < 0 for r in ratios) or abs(sum(ratios) - 1) > 1e-6:
         raise InputError("--ratios: two or three non-negative numbers adding up to 1, e.g. 0.8,0.1,0.1.")
     v = store.resolve(ref)
-    jds = _jd_lookup(store, v) if by != "jd" or v.kind not in ("jd", "pool") else {}
+    jds = _jd_lookup(store, v, by) if by != "jd" and v.kind != "jd" else {}
     groups: dict[str, list[dict]] = defaultdict(list)
     for rec in v.iter_records():
         groups[group_key(rec, by, jds)].append(rec)

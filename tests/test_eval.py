@@ -82,21 +82,53 @@ def sample(store):
     return store
 
 
-def test_eval_cli_on_sample_pool_writes_valid_json(sample, tmp_path):
+ROLES = ["Registered nurse for night shifts in a cardiac ward, ACLS certified, patient charting in Epic.",
+         "Senior Java backend engineer: Spring Boot microservices, Kafka, PostgreSQL, AWS deployment.",
+         "Payroll specialist: ADP, multi-state tax filings, reconciliation of benefits deductions.",
+         "Warehouse forklift operator, night shift, inventory scanning and loading trucks safely."]
+OTHER = ["Pastry chef: laminated doughs, wedding cakes, running a bakery's morning production.",
+         "Commercial airline pilot, Boeing 737 type rating, 5000 flight hours.",
+         "Kindergarten teacher planning play-based lessons and parent meetings.",
+         "Marine biologist surveying coral reefs, scuba certified, grant writing."]
+
+
+def _pool_with_known_ranks(store):
+    """4 JDs, 2 candidates each: the JD's own text (cosine 1) and an unrelated one. JDs 0-2 label their copy as the
+    positive, JD 3 labels the unrelated CV positive and its copy the hard negative: a correct ranker gives recall@1
+    3/4, MRR (3 + 1/2) / 4, and the copy above the hard negative 3 times of 4."""
+    from synth.records import stable_id
+
+    src = {"file": "t", "line": 1}
+    jds = [{"id": stable_id("jd", t), "kind": "jd", "text": t, "source": src} for t in ROLES]
+    same = [{"id": stable_id("cv", "CV: " + t), "kind": "cv", "text": t + " ", "source": src} for t in ROLES]
+    other = [{"id": stable_id("cv", t), "kind": "cv", "text": t, "source": src} for t in OTHER]
+    jv, cv = store.write("k-jd", "jd", jds), store.write("k-cv", "cv", same + other)
+    pool = []
+    for i, jd in enumerate(jds):
+        pos, neg = (same[i], other[i]) if i < 3 else (other[i], same[i])
+        pool.append({"id": stable_id("pool", jd["text"]), "kind": "pool", "jd_id": jd["id"], "scope": "local",
+                     "candidate_ids": [neg["id"], pos["id"]], "positive_ids": [pos["id"]],
+                     "hard_negative_ids": [neg["id"]], "source": src})
+    return store.write("k-pool", "pool", pool, manifest={"refs": {"jd": jv.ref, "cv": cv.ref}})
+
+
+def test_eval_cli_ranks_a_pool_with_known_answers(store, tmp_path):
+    _pool_with_known_ranks(store)
     out = tmp_path / "local.json"
-    r = cli.invoke(app, ["eval", "local", "--pool", "sample-rjdb", "--model", "zero-shot", "--k", "1,2,5",
+    r = cli.invoke(app, ["eval", "local", "--pool", "k-pool", "--model", "zero-shot", "--k", "1,2",
                          "--out", str(out)])
     assert r.exit_code == 0, r.output
     m = json.loads(out.read_text())
-    assert m["n_queries"] == 50 and 0 <= m["recall@1"] <= 1 and m["recall@2"] == 1.0  # 2 candidates each
-    assert m["pool"].startswith("sample-rjdb@") and "pos_above_hardneg" in m and m["recall@1"] == \
-        m["pos_above_hardneg"]
+    assert m["n_queries"] == 4 and m["pool"].startswith("k-pool@")
+    assert m["recall@1"] == 0.75 and m["recall@2"] == 1.0 and m["mrr"] == pytest.approx(0.875)
+    assert m["pos_above_hardneg"] == 0.75
     out = tmp_path / "global.json"
-    r = cli.invoke(app, ["eval", "global", "--pool", "sample-rjdb", "--model", "zero-shot", "--k", "1,5,10",
-                         "--k1", "50", "--corpus", "sample-cv", "--out", str(out)])
+    r = cli.invoke(app, ["eval", "global", "--pool", "k-pool", "--model", "zero-shot", "--k", "1",
+                         "--k1", "8", "--corpus", "k-cv", "--out", str(out)])
     assert r.exit_code == 0, r.output
     g = json.loads(out.read_text())
-    assert g["corpus_size"] == 150 and g["n_queries"] == 50 and g["recall@1"] <= g["recall@5"] <= g["recall@10"]
+    # from the whole corpus of 8: each JD's own text comes first, which is the positive for JDs 0-2 only
+    assert g["corpus_size"] == 8 and g["n_queries"] == 4 and g["recall@1"] == 0.75
 
 
 def test_head_compare_and_diagnose_cli(sample, tmp_path):

@@ -9,11 +9,11 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from judge.module import JudgePair, verdict_grounding
+from judge.module import verdict_grounding
 from mira.cli import app
 from mira.cli.demo import import_samples
 from synth.lm.grammar import accepts
-from synth.lm.schema import ground_schema, json_pattern_literal, output_schema
+from synth.lm.schema import GroundingPathError, ground_schema, json_pattern_literal, output_schema
 from synth.stages import boundary, card, constraint, extract, paraphrase
 from synth.store import DatasetStore
 from synth.textcheck import phrase_in, quote_in
@@ -34,8 +34,7 @@ JD = {"id": "jd-9", "title": "Payroll Specialist",
 def test_nested_paths_enums_and_keywords_leave_the_shared_schema_alone():
     base = output_schema(extract.ExtractAnchor)
     g = ground_schema(base, {"skills[]": ["ADP", "Excel"], "must[].evidence": ["3+ years of payroll"],
-                             "must": {"maxItems": 2}, "summary": {"pattern": "^x$", "maxLength": None},
-                             "nope.deeper": ["ignored"]})
+                             "must": {"maxItems": 2}, "summary": {"pattern": "^x$", "maxLength": None}})
     assert g["properties"]["skills"]["items"] == {"type": "string", "enum": ["ADP", "Excel"]}
     must = g["properties"]["must"]
     assert must["maxItems"] == 2 and must["items"]["properties"]["evidence"]["enum"] == ["3+ years of payroll"]
@@ -46,6 +45,8 @@ def test_nested_paths_enums_and_keywords_leave_the_shared_schema_alone():
     assert "evidence" in must["items"]["required"]
     assert g["properties"]["summary"]["pattern"] == "^x$" and "maxLength" not in g["properties"]["summary"]
     assert base == output_schema(extract.ExtractAnchor)
+    with pytest.raises(GroundingPathError, match="nope.deeper"):  # a path with no field is an error (#27)
+        ground_schema(base, {"skills[]": ["ADP"], "nope.deeper": ["x"]})
 
 
 def test_stage1_spans_are_the_jds_own_text():
@@ -177,7 +178,10 @@ def test_a_code_chosen_replacement_is_checked_in_the_text():
 
 
 def test_judge_verdicts_name_only_given_numbers():
-    g = ground_schema(output_schema(JudgePair, bounded=False), verdict_grounding(4))
+    from judge.module import Judge
+    from judge.rubric import load_rubric
+
+    g = ground_schema(output_schema(Judge(load_rubric()).predict.signature, bounded=False), verdict_grounding(4))
     v = g["properties"]["verdicts"]
     assert (v["minItems"], v["maxItems"]) == (4, 4) and v["items"] is False
     assert [x["properties"]["requirement"]["enum"] for x in v["prefixItems"]] == [[1], [2], [3], [4]]
@@ -204,8 +208,8 @@ def test_every_rubric_score_is_decoded_inside_0_to_100():
     assert not accepts(dims["career"], '{"score": -1, "rationale": "ok"}')
     # SmolLM2 added "description" keys until the token limit when the score objects were open
     assert not accepts(dims["career"], '{"score": 10, "rationale": "ok", "description": "x"}')
-    assert ground_schema({"type": "object", "properties": {}}, {"scores.*.score": [1]}) == {"type": "object",
-                                                                                          "properties": {}}
+    with pytest.raises(GroundingPathError, match=r"scores\.\*\.score"):  # a `*` over no fields is an error (#27)
+        ground_schema({"type": "object", "properties": {}}, {"scores.*.score": [1]})
 
 
 def _title_liar(msgs):

@@ -12,7 +12,9 @@ from judge.rubric import load_rubric
 from mira.cli import app
 from mira.cli.demo import import_samples
 from synth.store import DatasetStore
-from tests.scripted_judge import ADVERSARIES, answer, extract_answer
+from tests.llm_server import render_fields
+from tests.scripted_judge import ADVERSARIES, answer, cooperative_fields, extract_answer
+from tests.scripted_llm import inputs
 
 cli = CliRunner()
 RUB = load_rubric()
@@ -205,7 +207,12 @@ def test_pool_judging_end_to_end_with_labels(sample, llm_server, store, tmp_path
     judged = [(j["label"], truth[(j["jd_id"], j["cv_id"])]) for j in jv.iter_records()]
     a = report["agreement"]
     assert a["n"] == jv.count and a["tp"] == sum(1 for x, y in judged if x and y) and a["tn"] == judged.count((0, 0))
-    assert -1 <= a["kappa"] <= 1
+    # kappa by hand from the pairs: (p_o - p_e) / (1 - p_e)
+    n = len(judged)
+    po = sum(x == y for x, y in judged) / n
+    pj, py = sum(x for x, _ in judged) / n, sum(y for _, y in judged) / n
+    pe = pj * py + (1 - pj) * (1 - py)
+    assert 0 < pe < 1 and a["kappa"] == pytest.approx((po - pe) / (1 - pe))
     assert (tmp_path / "agree" / "score_histograms.png").stat().st_size > 1000
     r = mira("judge", "review", "--judgments", "j", "--band", "0-70", "--out", tmp_path / "review.csv")
     assert r.exit_code == 0
@@ -290,20 +297,44 @@ def test_pool_with_unknown_cv_ids_exits_1_before_any_call(sample, llm_server, st
 
 
 def test_agree_repeat_and_shuffle(sample, llm_server, store, tmp_path):
-    llm_server.add("", fn=answer)
+    """A judge that answers each judging prompt cooperatively the first time and with every score 0 when asked
+    again: each repeat is a real new request (not the cache), so every pair the first run labelled positive flips,
+    and each pair's totals are (t, 0, 0)."""
+    seen: dict[str, int] = {}
+
+    def second_thoughts(messages):
+        prompt = messages[-1]["content"]
+        if "cv" not in inputs(messages):
+            return answer(messages)
+        seen[prompt] = seen.get(prompt, 0) + 1
+        if seen[prompt] == 1:
+            return answer(messages)
+        f = cooperative_fields(messages)
+        return render_fields({**f, "scores": {d: {**v, "score": 0} for d, v in f["scores"].items()}})
+
+    llm_server.add("", fn=second_thoughts)
     args = ["--lm", "openai/gpt-4o-mini", "--api-base", llm_server.url]
     assert mira("judge", "pool", "--pool", "sample-rjdb", "--name", "j", *args).exit_code == 0
     calls = llm_server.calls
-    r = mira("judge", "agree", "--judgments", "j", "--repeat", 2, "--shuffle-requirements", "--sample", 3,
+    first = store.resolve("j").records()
+    n = len(first)
+    r = mira("judge", "agree", "--judgments", "j", "--repeat", 2, "--shuffle-requirements", "--sample", n,
              "--out", tmp_path / "a", *args)
     assert r.exit_code == 0, r.output
     rep = json.loads((tmp_path / "a" / "agreement.json").read_text())
     sc = rep["self_consistency"]
-    assert sc["pairs"] == 3 and sc["repeats"] == 2 and sc["label_flip_rate"] == 0.0  # the scripted judge is stable
-    assert rep["order_sensitivity"]["pairs"] == 3
+    positives = sum(j["label"] for j in first)
+    assert 0 < positives < n  # both labels in the first run, so the rate below is not 0 or 1 by construction
+    assert sc["pairs"] == n and sc["repeats"] == 2 and sc["label_flip_rate"] == pytest.approx(positives / n)
+    assert sc["mean_std_total"] == pytest.approx(sum(j["total"] for j in first) / n * 2 ** 0.5 / 3)
+    assert rep["order_sensitivity"]["pairs"] == n
     # repeats really sample: temperature 0.7 and a distinct seed each; the requirements (extracted once, cached)
-    # are the same, and each shuffled order is a new request
-    assert llm_server.calls == calls + 3 * 2 + 3 and rep["order_sensitivity"]["label_flips"] == 0
+    # are the same; a shuffled order is a new request, except where it left the order as it was (the first run's
+    # request, answered from the cache: a JD with one requirement, or a shuffle that kept the order)
+    old = {json.dumps(b["messages"]) for b in llm_server.state.requests[:calls]}
     new = llm_server.state.requests[calls:]
     repeats = [b for b in new if b.get("temperature") == 0.7]
-    assert len(repeats) == 6 and len({b["seed"] for b in repeats}) == 2 and sc["temperature"] == 0.7
+    shuffled = [b for b in new if b.get("temperature") != 0.7]
+    assert len(new) == llm_server.calls - calls and n // 2 < len(shuffled) <= n
+    assert not [b for b in shuffled if json.dumps(b["messages"]) in old]
+    assert len(repeats) == 2 * n and len({b["seed"] for b in repeats}) == 2 and sc["temperature"] == 0.7

@@ -120,6 +120,29 @@ def test_diagnose_accepts_judged_pairs(sampled, llm_server, tmp_path):
     assert r.exit_code == 0, r.output
     d = json.loads((tmp_path / "d.json").read_text())
     assert (d["n_mismatch"], d["n_match"]) == (sum(y), len(y) - sum(y)) and "AUC" in r.stdout
+    # the head's scores recomputed here, on each judged pair's own JD and CV texts: the diagnostic must pair every
+    # label with its own texts (AUC and the class means follow the pairing, the counts do not)
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+    from sklearn.metrics import roc_auc_score
+
+    from synth.store import pool_members
+    from train.backbones import resolve_base
+    from train.head import load_head
+    from train.requirements import jd_requirements, pair_features
+
+    jv = sampled.resolve("jp")
+    jd_v, cv_v = pool_members(sampled, sampled.resolve("prot"))
+    jds, cvs = jd_v.by_id(), cv_v.by_id()
+    recs = jv.records()
+    enc = SentenceTransformer(resolve_base(None), device="cpu")
+    qt, ct = [jds[j["jd_id"]]["text"] for j in recs], [cvs[j["cv_id"]]["text"] for j in recs]
+    q, c = enc.encode(qt, normalize_embeddings=True), enc.encode(ct, normalize_embeddings=True)
+    h, _ = load_head(head)
+    x = pair_features([jd_requirements(t) for t in qt], ct) if h.extra else None  # the head's requirement inputs
+    s, lab = h.boundary(q, c, x), np.array(y)
+    assert d["auc"] == pytest.approx(roc_auc_score(lab, s), abs=1e-3)
+    assert (d["mean_mismatch"], d["mean_match"]) == pytest.approx((s[lab == 1].mean(), s[lab == 0].mean()), abs=1e-4)
 
 
 def test_diagnose_with_one_label_class_says_so(sampled, llm_server, tmp_path):

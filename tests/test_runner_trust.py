@@ -3,6 +3,7 @@ endpoints stop at once; keys go only where named."""
 
 import asyncio
 import json
+import re
 import socket
 import time
 
@@ -223,6 +224,17 @@ def test_every_llm_command_ends_with_the_summary(llm_server, home):
     r = CliRunner().invoke(app, ["synth", "jd", "--jds", "sample-jd", "--name", "s", "--limit", "2", "--stages", "1",
                                  "--lm", "openai/gpt-4o-mini", "--api-base", llm_server.url, "--home", str(home)])
     assert r.exit_code == 0, r.output
-    for row in ("LLM summary", "LLM calls", "answers from cache", "retried", "re-asked", "tokens in / out", "cost",
-                "wall seconds"):
-        assert row in r.output, row
+    rows = dict(re.findall(r"│ ([^│]+?)\s+│\s+([^│]+?) │", r.output))
+    # the scripted server has no rule: every answer is unparseable, re-asked once (max_reasks 1), then rejected
+    assert (rows["items finished"], rows["kept"], rows["rejected"]) == ("2", "0", "2")
+    assert rows["LLM calls"] == str(llm_server.calls) == "4" and rows["re-asked"] == "2"
+    assert rows["answers from cache"] == "0" and rows["retried"] == "0"
+    assert rows["rejected: the answer could not be parsed"] == "2"
+    # tokens in: what the server counted on the requests it got (its usage is len(prompt) // 4)
+    tin = sum(max(1, len("\n".join(str(m.get("content", "")) for m in b["messages"])) // 4)
+              for b in llm_server.state.requests)
+    got_in, got_out = (int(x.replace(",", "")) for x in rows["tokens in / out"].split(" / "))
+    assert got_in == tin and got_out > 0
+    # cost at gpt-4o-mini's list price, $0.15 / $0.60 per million tokens in / out
+    assert rows["cost"] == f"${(got_in * 0.15 + got_out * 0.60) / 1e6:.4f}"
+    assert "LLM summary" in r.output and "wall seconds" in rows

@@ -5,7 +5,7 @@ from mira.cli import app
 from mira.cli.demo import import_samples
 from synth.errors import InputError
 from synth.records import stable_id
-from synth.split import group_key, split_version
+from synth.split import split_version
 
 
 def jd(i, company, category):
@@ -19,12 +19,16 @@ def test_no_group_in_two_splits(store, by):
     recs = [jd(i, f"Company {i % 7}", f"family {i % 5}") for i in range(70)]
     v = store.write("jobs", "jd", recs)
     parts = split_version(store, v.ref, by, (0.6, 0.2, 0.2), seed=3)
-    seen = {}
-    for p in parts:
-        for r in p.iter_records():
-            g = group_key(r, by, {})
-            assert seen.setdefault(g, p.name) == p.name, f"{g} in two splits"
-    assert sum(p.count for p in parts) == 70
+    # the groups read from the records' own fields, not with the key that built the split
+    field = {"jd": "id", "jd_family": "category", "employer": "company"}[by]
+    values = [{r[field] for r in p.iter_records()} for p in parts]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert not values[i] & values[j], f"{by} {values[i] & values[j]} in two splits"
+    assert [p.manifest["split"]["groups"] for p in parts] == [len(x) for x in values]
+    n_groups = {"jd": 70, "jd_family": 5, "employer": 7}[by]
+    assert sum(len(x) for x in values) == n_groups and all(values)  # every split gets whole groups, none empty
+    assert {r["id"] for p in parts for r in p.iter_records()} == {r["id"] for r in recs}
     assert all(p.manifest["split"]["by"] == by and p.manifest["seed"] == 3 for p in parts)
     again = split_version(store, v.ref, by, (0.6, 0.2, 0.2), seed=3)
     assert [p.version for p in again] == [p.version for p in parts]  # seeded: same versions

@@ -1,5 +1,7 @@
 """`mira synth jd` end to end over 30 real JDs from the committed sample, through the real HTTP runner path."""
 
+from collections import Counter
+
 import pytest
 from typer.testing import CliRunner
 
@@ -7,7 +9,7 @@ from mira.cli import app
 from mira.cli.demo import import_samples
 from synth.store import DatasetStore
 from synth.records import validate
-from synth.stages.boundary_pairs import select, titles_match
+from synth.stages.boundary_pairs import bow_cosine, select, titles_match
 from tests.llm_server import render_fields
 from tests.scripted_llm import answer
 
@@ -79,18 +81,46 @@ def test_rerun_is_a_cache_hit_with_the_same_versions(synth_run, store, llm_serve
     assert len(store.versions("s-pairs")) == 1
 
 
-def test_show_renders_table_1(synth_run):
+def test_show_renders_table_1(synth_run, store):
+    """Table 1's kept column is what the versions hold, per stage; generated = kept + rejected + duplicates."""
     r = mira("data", "show", "s-pairs", "-n", 1)
-    assert "per-stage counts" in r.output and "boundary" in r.output and "constraint" in r.output
+    assert r.exit_code == 0, r.output
+    table = r.output[r.output.index("per-stage counts"):r.output.index("first 1 records")]
+    rows = {}
+    for line in table.splitlines():
+        cells = [x.strip() for x in line.strip("│ ").split("│")]
+        if len(cells) >= 5 and cells[0] and cells[1].isdigit():
+            rows[cells[0].rstrip("…")] = [int(x) for x in cells[1:5]]
+    kept = Counter(x["type"] for x in store.resolve("s-pairs").iter_records())
+    want = {"extract": store.resolve("s-anchors").count, **kept}
+    assert len(rows) == 5 and set(kept) == {"paraphrase", "card", "boundary", "constraint"}
+    for stage, (generated, n_kept, rejected, dups) in rows.items():
+        full = next(k for k in want if k.startswith(stage))
+        assert n_kept == want[full], full
+        assert generated == n_kept + rejected + dups, full
 
 
 def test_boundary_pairs_cli(synth_run, store):
     r = mira("synth", "boundary-pairs", "--pairs", "s-pairs", "--name", "bp")
     assert r.exit_code == 0, r.output
     v = store.resolve("bp")
-    labels = [x["label"] for x in v.iter_records()]
-    assert labels.count(0) == labels.count(1) > 0
-    assert v.manifest["params"]["threshold_used"] in (0.5, 0.2)
+    pairs = store.resolve("s-pairs").by_id()
+    anchors = store.resolve("s-anchors").by_id()
+    boundary = [p for p in pairs.values() if p["type"] == "boundary"]
+    # the positives the rule allows at each threshold: paraphrase / card pairs whose title matches the anchor's and
+    # whose text shares its responsibilities; 0.5 unless that leaves fewer than the boundary pairs
+    def eligible(th):
+        return {p["id"] for p in pairs.values() if p["type"] in ("paraphrase", "card")
+                and titles_match(anchors[p["anchor_id"]]["title"], p["structured"]["title"])
+                and bow_cosine(" ".join(anchors[p["anchor_id"]]["responsibilities"]), p["text"]) >= th}
+    th = 0.5 if len(eligible(0.5)) >= len(boundary) else 0.2
+    n = min(len(boundary), len(eligible(th)))
+    assert n > 0 and v.manifest["params"]["threshold_used"] == th
+    src = {x["lineage"]["source_ids"][0]: x["label"] for x in v.iter_records()}
+    assert v.count == 2 * n == len(src)
+    assert sorted(pid for pid, y in src.items() if y == 1) == sorted(pid for pid in src if pairs[pid]["type"] ==
+                                                                      "boundary")
+    assert {pid for pid, y in src.items() if y == 0} <= eligible(th)
 
 
 def _pair(pid, kind, title, text, anchor="a1"):

@@ -50,10 +50,13 @@ class Scorer:
     def query_prompt(self) -> str:
         """The model's `query` prompt (e.g. Qwen3-Embedding's instruction), read from its folder; JDs get it."""
         f = Path(self.model_path) / "config_sentence_transformers.json"
+        if not f.is_file():
+            return ""  # a model without a sentence-transformers config has no prompts
         try:
-            return (json.loads(f.read_text()).get("prompts") or {}).get("query", "") or ""
-        except (OSError, ValueError):
-            return ""
+            prompts = json.loads(f.read_text()).get("prompts") or {}
+            return prompts.get("query", "") or ""
+        except (OSError, ValueError, AttributeError) as e:
+            raise InputError(f"{f}: cannot read its 'prompts' ({e}); fix the JSON or re-save the model.") from e
 
     def embed_queries(self, texts: list[str], cache: EmbeddingCache) -> np.ndarray:
         p = self.query_prompt()
@@ -121,7 +124,10 @@ def make_scorer(spec: str, lam: float | None = None, max_length: int | None = No
                trust_remote_code=trust_remote_code)
     if head_dir:
         s.head, info = load_head(head_dir)
-        s.lam = info.get("lambda", 0.1) if lam is None else lam
+        if lam is None and "lambda" not in info:
+            raise InputError(f"{Path(head_dir) / 'head.json'} has no 'lambda': pass --lambda, or retrain the head "
+                             "with `mira train head`.")
+        s.lam = info["lambda"] if lam is None else lam
         if info.get("dim") and info["dim"] != _dim(path):
             raise InputError(f"Head {head_dir} expects {info['dim']}-d embeddings; {model} gives {_dim(path)}.")
     return s
@@ -322,6 +328,7 @@ def write_comparison(rows: list[dict], ks: list[int], out: Path, title: str) -> 
             ax.plot(ks, [r.get(f"{m}@{k}", math.nan) for k in ks], marker="o", label=r["model"])
     for ax, m in zip(axes, ("Recall@K", "Precision@K")):
         ax.set_xlabel("K")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # K is a count: no 1.2, 1.4
         ax.set_title(m)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)

@@ -171,4 +171,7 @@ def print_estimate(est: dict, model: str, dry_run: bool = True) -> None:
               else f"${est['cost_max']:.4f}")
     if est.get("pricing"):
         t.add_row("priced at", est["pricing"])
+    for name, p in (est.get("parts") or {}).items():
+        t.add_row(f"  {name}: calls / with re-asks / input tokens",
+                  f"{p['calls']:,} / {p['calls_max']:,} / {p['input_tokens']:,}")
     console.print(t)

@@ -94,16 +94,19 @@ def pair_cmd(jd: Annotated[Path, typer.Option("--jd", help="text file with the J
              cv: Annotated[Path, typer.Option("--cv", help="text file with the CV")],
              redact: RedactOpt = None, rubric: RubricOpt = None, lm: LMOpt = None, api_base: ApiBaseOpt = None,
              timeout: TimeoutOpt = None, api_key_env: ApiKeyEnvOpt = None, grounded: GroundedOpt = False,
-             home: HomeOpt = None,
+             home: HomeOpt = None, dry_run: DryRunOpt = False,
              as_json: Annotated[bool, typer.Option("--json", help="print the judgment as JSON")] = False) -> None:
     """Judge one pair and print a readable card."""
-    from judge.run import judge_pairs
+    from judge.run import estimate_judging, judge_pairs
 
     runner, rub = _runner(home, lm, api_base, rubric, timeout=timeout, api_key_env=api_key_env, grounded=grounded)
     jd_t, cv_t = _read_text(jd), _read_text(cv)
     jd_rec = {"id": stable_id("jd", jd_t), "text": jd_t}
     cv_rec = {"id": stable_id("cv", cv_t), "text": cv_t}
     red = (not runner.lm_config.is_local) if redact is None else redact
+    if dry_run:
+        print_estimate(estimate_judging(runner, rub, [(jd_rec, cv_rec)], red), runner.lm_config.model)
+        return
     jr = judge_pairs(runner, rub, [(jd_rec, cv_rec)], red, label="judge-pair")
     if jr.rejects:
         raise InputError(f"The pair was not scored: {jr.rejects[0]['reason']}")
@@ -153,12 +156,22 @@ def agree_cmd(judgments: Annotated[str, typer.Option("--judgments", help="judgme
               out: Annotated[Path, typer.Option("--out", help="folder for the PNG histograms and JSON")] = Path(
                   "judge-agreement"),
               rubric: RubricOpt = None, lm: LMOpt = None, api_base: ApiBaseOpt = None, redact: RedactOpt = None,
-              seed: Annotated[int, typer.Option("--seed")] = 0, home: HomeOpt = None) -> None:
+              seed: Annotated[int, typer.Option("--seed")] = 0, home: HomeOpt = None,
+              dry_run: DryRunOpt = False) -> None:
     """Judge vs labels: confusion matrix, Cohen's kappa, precision / recall; histograms; self-consistency."""
-    from judge.agree import agreement, histograms, load_labels, order_sensitivity, self_consistency
+    from judge.agree import agreement, estimate_agree, histograms, load_labels, order_sensitivity, self_consistency
 
     store = store_for(home)
     jv = store.resolve(judgments, "judgment")
+    if dry_run:
+        if not (repeat or shuffle_requirements):
+            console.print("judge agree calls no LLM without --repeat or --shuffle-requirements: nothing to estimate.")
+            return
+        runner, rub = _runner(home, lm, api_base, rubric, no_cache=True)  # every re-judgment is a new request
+        red = (not runner.lm_config.is_local) if redact is None else redact
+        print_estimate(estimate_agree(store, runner, rub, jv, repeat, shuffle_requirements, sample, seed, red),
+                       runner.lm_config.model)
+        return
     report: dict = {"judgments": jv.ref}
     if labels:
         m = agreement(jv, load_labels(store, labels))

@@ -8,9 +8,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
+from synth.stages.estimate import estimate_try
 from synth.stages.tryout import field_diff, resolve_prompt_version, run_try
-from .common import (ApiBaseOpt, ApiKeyEnvOpt, GroundedOpt, HomeOpt, LMOpt, TimeoutOpt, console, make_runner, short,
-                     store_for)
+from .common import (ApiBaseOpt, ApiKeyEnvOpt, DryRunOpt, GroundedOpt, HomeOpt, LMOpt, TimeoutOpt, console,
+                     make_runner, print_estimate, short, store_for)
 
 app = typer.Typer(no_args_is_help=True, help="Try prompt files on a sample; compare two prompt versions.")
 
@@ -29,9 +30,14 @@ def try_cmd(stage: StageArg, jds: JdsOpt = None, anchors: AnchorsOpt = None, n: 
             prompt: Annotated[Optional[str], typer.Option("--prompt", help="prompt file to use instead of "
                                                           "prompts/jd/STAGE.md")] = None,
             lm: LMOpt = None, api_base: ApiBaseOpt = None, timeout: TimeoutOpt = None,
-            api_key_env: ApiKeyEnvOpt = None, grounded: GroundedOpt = False, home: HomeOpt = None) -> None:
+            api_key_env: ApiKeyEnvOpt = None, grounded: GroundedOpt = False, home: HomeOpt = None,
+            dry_run: DryRunOpt = False) -> None:
     """Run one stage on n sample items and show inputs, outputs and the check's verdict side by side."""
     runner = make_runner(home, lm, api_base, max_reasks=0, timeout=timeout, api_key_env=api_key_env, grounded=grounded)
+    if dry_run:
+        print_estimate(estimate_try(stage, store_for(home), runner, jds, anchors, n, (prompt,)),
+                       runner.lm_config.model)
+        return
     res = run_try(stage, store_for(home), runner, jds, anchors, n, prompt)
     t = Table(title=f"prompt try {stage}", show_lines=True)
     for col in ("input", "output", "check"):
@@ -51,11 +57,14 @@ def diff_cmd(stage: StageArg,
              jds: JdsOpt = None, anchors: AnchorsOpt = None, n: NOpt = 5, lm: LMOpt = None,
              api_base: ApiBaseOpt = None, timeout: TimeoutOpt = None, api_key_env: ApiKeyEnvOpt = None,
              grounded: GroundedOpt = False,
-             home: HomeOpt = None) -> None:
+             home: HomeOpt = None, dry_run: DryRunOpt = False) -> None:
     """Run the current prompt and another version on the same sample; show what changed, field by field."""
     store = store_for(home)
     runner = make_runner(home, lm, api_base, max_reasks=0, timeout=timeout, api_key_env=api_key_env, grounded=grounded)
     other = resolve_prompt_version(stage, against, store.home)
+    if dry_run:
+        print_estimate(estimate_try(stage, store, runner, jds, anchors, n, (None, other)), runner.lm_config.model)
+        return
     cur = run_try(stage, store, runner, jds, anchors, n)
     old = run_try(stage, store, runner, jds, anchors, n, other)
     t = Table(title=f"prompt diff {stage}: current vs {against}", show_lines=True)

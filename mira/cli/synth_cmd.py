@@ -43,16 +43,19 @@ def synth_jd(
     store = store_for(home)
     if dry_run:
         from synth.stages import extract
+        from synth.stages.estimate import estimate_jd_pipeline
 
-        recs = store.resolve(jds, "jd").records()[: limit] if jds else []
+        print_estimate(estimate_jd_pipeline(store, runner, jds, cfg.stages, n_boundary, n_constraint, limit, anchors),
+                       runner.lm_config.model)
+        recs = store.resolve(jds, "jd").records()[: limit] if jds and 1 in cfg.stages else []
         left_out = Counter(why for r in recs if (why := extract.precheck(r)))
-        est = runner.estimate(extract.Extract(), [extract.make_task(r) for r in recs if not extract.precheck(r)])
-        print_estimate(est, runner.lm_config.model)
         if left_out:
             console.print(f"{sum(left_out.values())} of {len(recs)} JDs are left out before any call (a real run "
                           "keeps them in the rejects): " + "; ".join(f"{n} {why}" for why, n in left_out.most_common()),
                           highlight=False)
-        console.print("(stage 1 only: stages 2-5 depend on its answers; each costs about as much per call)")
+        if 1 in cfg.stages and any(s > 1 for s in cfg.stages):
+            console.print("(stages 2-5 priced on each JD's text standing in for its anchor card, at the most calls "
+                          "each stage can send per JD)")
         return
     res = run_jd_pipeline(store, runner, jds, name, cfg, anchors_ref=anchors)
     for v in (res.anchors, res.pairs):
@@ -89,13 +92,11 @@ def synth_jdcv(
     runner = make_runner(home, lm, api_base, concurrency, max_cost, rpm, tpm, max_reasks, no_cache, timeout,
                          api_key_env, grounded, ray, workers,
                          batch=batch_settings(batch, poll, reask_online, batch_size, batch_dir))
-    if dry_run:
-        print_estimate(estimate_jdcv(store_for(home), runner, jds, generator, per_jd, cvs, anchors, limit, seed),
-                       runner.lm_config.model)
-        console.print("(the balanced generator; the hard-negative generator and --verify-with-judge add about as "
-                      "many calls again each)")
-        return
     verify = JudgeVerifier(runner) if verify_with_judge else None
+    if dry_run:
+        print_estimate(estimate_jdcv(store_for(home), runner, jds, generator, per_jd, cvs, anchors, limit, seed,
+                                     verify), runner.lm_config.model)
+        return
     v = run_jdcv(store_for(home), runner, jds, name, generator, per_jd, cvs, anchors, verify, limit, seed)
     console.print(f"[bold]{v.ref}[/] (jdcv_triplet, {v.count} triplets)")
     if (t := stage_table(v)) is not None:

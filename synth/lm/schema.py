@@ -118,12 +118,55 @@ def _expand(root: dict, path: str) -> list[str]:
     return [path]
 
 
+class GroundingPathError(ValueError):
+    """A grounding path that names no field of the output schema (a renamed Signature field would otherwise turn
+    that grounding off without a word)."""
+
+
+def _has_path(root: dict, path: str) -> bool:
+    node = root
+    for step in path.split("."):
+        m = _STEP.fullmatch(step)
+        props = node.get("properties") if isinstance(node, dict) else None
+        if not m or not isinstance(props, dict) or m.group(1) not in props:
+            return False
+        node = _deref(props[m.group(1)], root)
+        if m.group(2):
+            if not isinstance(node.get("items"), dict):
+                return False
+            node = _deref(node["items"], root)
+    return True
+
+
+def missing_paths(schema: dict, paths) -> list[str]:
+    """The grounding paths that name no field of the schema (a `*` step must expand to at least one field)."""
+    return [p for p in paths if not any(_has_path(schema, c) for c in _expand(schema, p))]
+
+
+def check_grounding(signature, paths) -> tuple[str, ...]:
+    """At definition time: every grounding path a stage uses names an output field of its Signature (the part
+    before a `*` step, whose fields a module may set per instance). Raises GroundingPathError naming the path and
+    the fields there are; returns the paths."""
+    schema = output_schema(signature, bounded=False)
+    fixed = [p.split(".*")[0] for p in paths]
+    bad = missing_paths(schema, fixed)
+    if bad:
+        raise GroundingPathError(f"{signature.__name__}: grounding path(s) {', '.join(bad)} name no output field "
+                                 f"(fields: {', '.join(signature.output_fields)}); rename the path with the field.")
+    return tuple(paths)
+
+
 def ground_schema(schema: dict, grounding: dict | None) -> dict:
     """A copy of the schema with each grounded path narrowed (shared `$defs` are inlined where they are narrowed, so
-    the same model elsewhere stays free). Paths that the schema does not have, and empty value lists, are ignored."""
+    the same model elsewhere stays free). A path that the schema does not have raises GroundingPathError; empty
+    value lists are ignored (the input offers nothing to narrow to)."""
     if not grounding:
         return schema
     out = copy.deepcopy(schema)
+    bad = missing_paths(out, grounding)
+    if bad:
+        raise GroundingPathError(f"grounding path(s) {', '.join(bad)} name no field of the output schema "
+                                 f"(fields: {', '.join(out.get('properties') or {})}).")
     grounding = {concrete: rule for path, rule in grounding.items() for concrete in _expand(out, path)}
     for path, rule in grounding.items():
         node, ok = out, True

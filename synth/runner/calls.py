@@ -117,6 +117,18 @@ class Direct:
     outputs: tuple
 
 
+def says_direct(cls: type) -> bool:
+    """`direct = True` holds only for the class that says it and subclasses that keep its forward: a subclass with
+    its own `forward` / `aforward` (and no `direct = True` of its own) runs through DSPy, so its forward is never
+    skipped."""
+    for c in cls.__mro__:
+        if "direct" in vars(c):
+            return bool(vars(c)["direct"])
+        if "forward" in vars(c) or "aforward" in vars(c):
+            return False
+    return False
+
+
 def direct_predictor(module) -> Direct | None:
     """When the runner may make the module's call itself: the module says its forward is exactly its one
     `dspy.Predict`'s call (`direct = True`, as Mira's stages and judge do), the Predict has no config or LM of its
@@ -124,7 +136,7 @@ def direct_predictor(module) -> Direct | None:
     module: callers keep it per module."""
     import dspy
 
-    if not getattr(type(module), "direct", False):
+    if not says_direct(type(module)):
         return None
     preds = module.predictors()
     if len(preds) != 1 or type(preds[0]) is not dspy.Predict or preds[0].config or preds[0].lm is not None:

@@ -31,6 +31,7 @@ class RoleBoundary(dspy.Signature):
 class Boundary(PromptedModule):
     signature = RoleBoundary
     prompt_name = "jd/boundary"
+    grounded = ("title", "scope_level", "text")
 
 
 def brief(anchor: dict, v: int, n: int, target: str) -> str:

@@ -26,6 +26,7 @@ class SummariseToCard(dspy.Signature):
 class Card(PromptedModule):
     signature = SummariseToCard
     prompt_name = "jd/card"
+    grounded = ("title", "must", "must[]")
 
 
 def make_tasks(anchor: dict, jd: dict) -> list[Task]:

@@ -10,6 +10,7 @@ import dspy
 from pydantic import BaseModel, Field
 from rapidfuzz import fuzz
 
+from ..lm.schema import check_grounding
 from ..prompts import load_prompt
 from ..requirements import negated_in
 from ..requirements.scope import SCOPES  # noqa: F401  (one order of scope levels: the base reader's)
@@ -36,6 +37,12 @@ class PromptedModule(dspy.Module):
     direct = True  # forward is exactly `self.predict(**inputs)`: the runner may make that call itself
     signature: type[dspy.Signature]
     prompt_name: str
+    grounded: tuple[str, ...] = ()  # the grounding paths its tasks use: checked against the Signature when defined
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "grounded" in vars(cls):
+            check_grounding(cls.signature, cls.grounded)
 
     def __init__(self, prompt: str | None = None):
         super().__init__()

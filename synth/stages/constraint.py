@@ -25,6 +25,7 @@ class ConstraintConflict(dspy.Signature):
 class ConstraintFlip(PromptedModule):
     signature = ConstraintConflict
     prompt_name = "jd/constraint"
+    grounded = ("must", "must[].field", "text")
 
 
 def _norm(v: str) -> str:

@@ -40,6 +40,9 @@ class ExtractAnchor(dspy.Signature):
 class Extract(PromptedModule):
     signature = ExtractAnchor
     prompt_name = "jd/extract"
+    grounded = ("title", "seniority", "scope_level", "job_family", "language", "skills[]", "responsibilities[]",
+                "must", "must[]", "must[].evidence", "must[].value", "preferred", "preferred[].evidence",
+                "preferred[].value", "is_job_description")
 
 
 def precheck(jd: dict) -> str | None:

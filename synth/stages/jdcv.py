@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dspy
 from pydantic import BaseModel
 
@@ -9,6 +11,7 @@ from ..records import stable_id
 from ..requirements import CODE_DECIDED, read_statement, verify
 from ..runner import Task
 from ..textcheck import containment, present
+from ..lm.schema import json_pattern_literal
 from .common import DATA_DESC, PromptedModule, fence, grounded, same_title
 from .deceptions import DECEPTIONS, check_deception, looks_like_cv
 
@@ -49,6 +52,7 @@ class DeceptiveCV(dspy.Signature):
 class Balanced(PromptedModule):
     signature = BalancedPair
     prompt_name = "jdcv/balanced"
+    grounded = ("qualified_cv", "unqualified_cv")
 
 
 class HardNegative(PromptedModule):
@@ -69,15 +73,59 @@ PROFILES = ("a candidate who has held this exact role for years", "a candidate w
             "larger organisation in the same field", "a candidate from a smaller organisation in the same field")
 
 
+CV_YEAR = 2024  # the last year of the grounded CVs' dated roles
+# words per section: the check wants 60 words in all; the maxima stay close to the minima because the embedded
+# model writes to the maximum (measured: 12-30 / 36-70 / 4-15 / 6-20 took 384 CPU-s for one balanced call, both CVs
+# near their longest, 176 words each)
+SECTIONS = (("SUMMARY", 12, 18), ("EXPERIENCE", 36, 46), ("EDUCATION", 4, 8), ("SKILLS", 6, 10))
+WORD = r'[^ "\\\x00-\x1f]{1,24}'  # a word: no space, nothing a JSON string must escape
+
+
+def _free(lo: int, hi: int) -> str:
+    """lo to hi words of free text, each followed by a space (so the word count is bounded, not only the length)."""
+    return f"({WORD} ){{{lo},{hi}}}"
+
+
+def cv_grounding(title: str, anchor: dict | None) -> dict:
+    """The CV shape a decoder follows (the embedded model always, a server with --grounded): SUMMARY, EXPERIENCE,
+    EDUCATION and SKILLS as headings on their own lines, each with a bounded free paragraph (at least 58 words in
+    all, each word at most 24 characters). The qualified CV opens its summary with the JD's title, the years the anchor asks for and its must values,
+    verbatim, and its role is dated to cover those years; the unqualified CV has one year in a role of its own
+    naming. The checks still read the text. Empty when the title or a value holds a character a JSON string must
+    escape (decoded without a shape)."""
+    must = [c for c in (anchor or {}).get("must") or [] if c.get("value")]
+    years = max([int(m) for c in must if c.get("field") == "years_experience"
+                 for m in re.findall(r"\d+", c["value"])[:1]] or [3])
+    lit_title = json_pattern_literal(title.strip())
+    values = [json_pattern_literal(c["value"].strip()) for c in must]
+    if not lit_title or any(v is None for v in values):
+        return {}
+    meets = f" Meets: {'; '.join(values)}\\." if values else ""
+
+    def shape(summary: str, role: str, start: int) -> str:
+        (s, s_lo, s_hi), (e, e_lo, e_hi), (d, d_lo, d_hi), (k, k_lo, k_hi) = SECTIONS
+        return (f"^{s}\n{summary} {_free(s_lo, s_hi)}\n\n{e}\n{role}, {start} \\- {CV_YEAR}\n{_free(e_lo, e_hi)}"
+                f"\n\n{d}\n{_free(d_lo, d_hi)}\n\n{k}\n{_free(k_lo, k_hi)}$")
+
+    qualified = shape(f"{lit_title} with {years}\\+ years in the role\\.{meets}", f"{lit_title}, Company A",
+                      CV_YEAR - years - 1)
+    unqualified = shape("Early-career candidate\\.", f"({WORD} ){{1,4}}{WORD}, Company B", CV_YEAR - 1)
+    return {"qualified_cv": {"pattern": qualified, "maxLength": None},
+            "unqualified_cv": {"pattern": unqualified, "maxLength": None}}
+
+
 def balanced_tasks(jd: dict, anchor: dict | None, per_jd: int, examples: list[str] | str = "") -> list[Task]:
-    """per_jd variants, each with its own candidate profile and (when given) its own example CV."""
+    """per_jd variants, each with its own candidate profile and (when given) its own example CV; decoders follow the
+    grounded CV shape (`cv_grounding`)."""
     text, title = jd_view(jd, anchor)
     examples = [examples] if isinstance(examples, str) else examples or [""]
+    shape = cv_grounding(title, anchor)
     return [Task(f"balanced:{jd['id']}:{v}",
                  {"jd": fence(text), "example_cv": fence(examples[v % len(examples)][:1500], "EXAMPLE_CV"),
                   "brief": f"Variant {v + 1} of {per_jd}: the qualified CV is {PROFILES[v % len(PROFILES)]}"
                            + (f" (take {v // len(PROFILES) + 1})" if v >= len(PROFILES) else "")},
-                 meta={"jd": jd, "anchor": anchor, "title": title, "variant": v}, rollout=v) for v in range(per_jd)]
+                 meta={"jd": jd, "anchor": anchor, "title": title, "variant": v}, rollout=v, grounding=shape)
+            for v in range(per_jd)]
 
 
 def hardneg_tasks(jd: dict, anchor: dict | None, per_jd: int, offset: int = 0) -> list[Task]:

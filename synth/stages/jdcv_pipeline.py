@@ -16,12 +16,14 @@ from ..errors import InputError
 from ..runner import Runner
 from ..store import DatasetStore, Version
 from . import jdcv
+from .estimate import combine
 from .pipeline import BudgetStop, StageCounts, dedup_counted
 
 GENERATORS = ("balanced", "hardneg", "both")
 
 Verifier = Callable[[list[dict], list[dict], dict], dict[str, str]]
-"""(generated triplets, the JD records, anchors by JD id) -> {triplet id: why it is dropped}."""
+"""(generated triplets, the JD records, anchors by JD id) -> {triplet id: why it is dropped}; one with an
+`estimate(jds, negatives_per_jd, anchors)` method is priced by the dry run too."""
 
 
 def _run(runner: Runner, module, tasks, check, label):
@@ -46,8 +48,12 @@ def _examples(cvs: list[dict], n: int, rng: random.Random) -> list[str]:
 
 def estimate_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, generator: str = "both", per_jd: int = 1,
                   cvs_ref: str | None = None, anchors_ref: str | None = None, limit: int | None = None,
-                  seed: int = 0) -> dict:
-    """The dry-run estimate of the balanced generator's calls (the same tasks `run_jdcv` sends first)."""
+                  seed: int = 0, verify: Verifier | None = None) -> dict:
+    """The dry-run estimate of every call `run_jdcv` can send: the balanced generator (always: it writes the
+    positive), the hard-negative generator for every JD (at most: a JD whose balanced call fails gets none), and with
+    a verifier (--verify-with-judge) its own estimate for every negative, each as long as the generator may write."""
+    if generator not in GENERATORS:
+        raise InputError(f"--generator '{generator}': use balanced, hardneg or both.")
     jd_v = store.resolve(jds_ref, "jd")
     jds = jd_v.records()[:limit] if limit else jd_v.records()
     anchors = {a["jd_id"]: a for a in store.resolve(anchors_ref, "jd_anchor").iter_records()} if anchors_ref else {}
@@ -55,7 +61,15 @@ def estimate_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, generator: 
     rng = random.Random(seed)
     n_bal = per_jd if generator in ("balanced", "both") else 1
     tasks = [t for jd in jds for t in jdcv.balanced_tasks(jd, anchors.get(jd["id"]), n_bal, _examples(cvs, n_bal, rng))]
-    return runner.estimate(jdcv.Balanced(), tasks)
+    parts = {"balanced": runner.estimate(jdcv.Balanced(), tasks)}
+    if generator in ("hardneg", "both"):
+        parts["hardneg"] = runner.estimate(jdcv.HardNegative(), [
+            t for i, jd in enumerate(jds) for t in jdcv.hardneg_tasks(jd, anchors.get(jd["id"]), per_jd, offset=i)])
+    if verify is not None and hasattr(verify, "estimate"):
+        n_neg = (n_bal if generator in ("balanced", "both") else 0) + \
+            (per_jd if generator in ("hardneg", "both") else 0) + (1 if cvs else 0)
+        parts.update(verify.estimate(jds, n_neg, anchors))
+    return combine(parts)
 
 
 def run_jdcv(store: DatasetStore, runner: Runner, jds_ref: str, name: str, generator: str = "both",

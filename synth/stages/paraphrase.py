@@ -23,6 +23,7 @@ class ParaphraseAnchor(dspy.Signature):
 class Paraphrase(PromptedModule):
     signature = ParaphraseAnchor
     prompt_name = "jd/paraphrase"
+    grounded = ("title", "text")
 
 
 def make_tasks(anchor: dict) -> list[Task]:
