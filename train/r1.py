@@ -6,6 +6,7 @@ and resumes the interrupted one."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -119,7 +120,7 @@ def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
     set_card(model, "r1", base, [data.ref])
     if rank == 0:
         write_run(ckpt, identity, sched)
-    epochs, order, previous = [], [], None
+    epochs, order, previous, skipped = [], [], None, False
     for stage in STAGES:
         n_epochs = int(cfg.stage_epochs.get(stage) or cfg.stage_epochs["rank"])
         if not len(data_sets[stage]) or n_epochs <= 0:
@@ -128,8 +129,12 @@ def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
         folder = ckpt / stage
         last = last_checkpoint(folder)
         if (folder / DONE).exists() and last is not None:
-            previous = last  # finished before: its last checkpoint carries the adapter on
+            previous, skipped = last, True  # finished before: its last checkpoint carries the adapter on
+            history = json.loads((last / "trainer_state.json").read_text())["log_history"]
+            epochs += epoch_logs(f"r1-{stage}", history, len(data_sets[stage]), cfg.batch_size * size,
+                                 EpochClock(), None)
             continue
+        skipped = False
         if last is None and previous is not None:
             MiraTrainer._load_adapter(model, previous)
         loss = (GroupedRankingLoss(model, (cfg.w_pos, cfg.w_role, cfg.w_cons, cfg.w_distill), cfg.margin_role,
@@ -147,6 +152,8 @@ def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
         previous = last_checkpoint(folder)
         epochs += epoch_logs(f"r1-{stage}", trainer.state.log_history, len(data_sets[stage]),
                              cfg.batch_size * size, clock, None)
+    if skipped:  # every stage had finished before this run: the last one's adapter is the result
+        MiraTrainer._load_adapter(model, previous)
     record = manifest("r1", data, None, base, cfg, device, precision, epochs, t0,
                       {"stages_run": order, "sizes": {k: len(v) for k, v in sets.items()}, "backbone": record,
                        "schedule": sched, "resumed_from": str(start) if start else None,

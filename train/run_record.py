@@ -81,7 +81,8 @@ def scrub_card(model) -> None:
     card = model.model_card_data
     card.widget, card.usage_examples = [], None
     for d in [*card.train_datasets, *card.eval_datasets]:
-        d.pop("examples_table", None)
+        for key in ("examples_table", "examples", "_example_columns"):
+            d.pop(key, None)
 
 
 def save_merged(model, out: Path, record: dict, console) -> None:

@@ -261,7 +261,14 @@ def training_args(cfg, out_dir: Path, precision: str, max_steps: int | None, epo
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.keep_checkpoints,
         eval_strategy="epoch" if evaluate else "no", logging_strategy="steps", logging_steps=1,
         report_to=[] if report == "none" else [report], disable_tqdm=True, dataloader_num_workers=0,
-        ddp_find_unused_parameters=False)
+        ddp_find_unused_parameters=False, ddp_backend="gloo" if distributed_cpu() else None)
+
+
+def distributed_cpu() -> bool:
+    """Several processes (torchrun) without CUDA: gloo."""
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.cuda.is_available()
 
 
 def last_checkpoint(folder: Path) -> Path | None:
