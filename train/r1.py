@@ -18,7 +18,7 @@ from transformers import TrainerCallback
 from synth.errors import InputError
 from synth.store import DatasetStore
 
-from .backbones import apply_lora, load_encoder, pick_device, query_prompt
+from .backbones import apply_lora, query_prompt
 from .config import R1Config, as_dict
 from .data import jd_lineage, r1_data
 from .losses import GroupedRankingLoss, PairAlignmentLoss
@@ -30,6 +30,7 @@ from .run_record import (
     queries_prompted,
     save_merged,
     set_card,
+    setup,
 )
 from .schedule import plan
 from .st_trainer import (
@@ -41,7 +42,6 @@ from .st_trainer import (
     epoch_logs,
     last_checkpoint,
     prepare_run,
-    resolve_precision,
     saved_schedule,
     training_args,
     write_run,
@@ -99,12 +99,7 @@ def train_r1(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
         console.print(f"schedule: lr {sched['lr']['value']:g} ({sched['lr']['why']}); ranking-stage epochs "
                       f"{sched['epochs']['value']} ({sched['epochs']['why']})")
     cfg = replace(cfg, lr=sched["lr"]["value"], stage_epochs={**cfg.stage_epochs, "rank": sched["epochs"]["value"]})
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    device = pick_device()
-    precision = resolve_precision(cfg.precision, device)
-    model = load_encoder(base, device, cfg.max_length, cfg.trust_remote_code)
+    model, device, precision = setup(base, cfg)
     prompt, record = query_prompt(model), backbone_record(model, cfg)  # the anchor side is the query
     sets = {"card": queries_prompted(sets["card"], prompt), "align": queries_prompted(sets["align"], prompt),
             "rank": [(g[0], prompt + g[1], *g[2:]) for g in sets["rank"]]}

@@ -16,7 +16,7 @@ from rich.console import Console
 from synth.errors import InputError
 from synth.store import DatasetStore
 
-from .backbones import apply_lora, load_encoder, pick_device, query_prompt
+from .backbones import apply_lora, query_prompt
 from .config import R2Config, as_dict
 from .data import Triplet, jd_lineage, r2_triplets, split_by_group
 from .metrics import Query, rank_metrics, triplet_metrics
@@ -28,6 +28,7 @@ from .run_record import (
     queries_prompted,
     save_merged,
     set_card,
+    setup,
 )
 from .schedule import PROBE_STEPS, plan, probe_candidates
 from .st_trainer import (
@@ -42,7 +43,6 @@ from .st_trainer import (
     epoch_logs,
     load_adapter_state,
     prepare_run,
-    resolve_precision,
     saved_schedule,
     training_args,
     write_run,
@@ -164,12 +164,7 @@ def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
         console.print(f"schedule: lr {sched['lr']['value']:g} ({sched['lr']['why']}); epochs "
                       f"{sched['epochs']['value']} ({sched['epochs']['why']})")
     cfg = replace(cfg, lr=sched["lr"]["value"], epochs=sched["epochs"]["value"])
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    device = pick_device()
-    precision = resolve_precision(cfg.precision, device)
-    model = load_encoder(base, device, cfg.max_length, cfg.trust_remote_code)
+    model, device, precision = setup(base, cfg)
     prompt, record = query_prompt(model), backbone_record(model, cfg)  # JDs are the queries (Qwen3's instruction)
     train, val_triplets = queries_prompted(train, prompt), queries_prompted(val_triplets, prompt)
     if val_queries and prompt:

@@ -13,8 +13,16 @@ import torch
 
 from synth.store import DatasetStore, Version, code_version, pool_members
 
-from .backbones import lora_targets, query_prompt, resolve_base
+from .backbones import (
+    load_encoder,
+    lora_targets,
+    merge_lora,
+    pick_device,
+    query_prompt,
+    resolve_base,
+)
 from .config import as_dict
+from .st_trainer import resolve_precision
 
 MANIFEST = "mira_train.json"
 MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"  # what the offline default backbone is
@@ -25,6 +33,16 @@ class TrainResult:
     out: Path
     manifest: dict
     saved: bool = True  # False on the ranks other than 0 of a distributed run (rank 0 saves)
+
+
+def setup(base: str | None, cfg):
+    """(model, device, precision): threads and seed set, the backbone loaded offline."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    device = pick_device()
+    precision = resolve_precision(cfg.precision, device)
+    return load_encoder(base, device, cfg.max_length, cfg.trust_remote_code), device, precision
 
 
 def backbone_record(model, cfg) -> dict:
@@ -87,8 +105,6 @@ def scrub_card(model) -> None:
 
 def save_merged(model, out: Path, record: dict, console) -> None:
     """Fold the adapter into the weights and write the folder: loads with `SentenceTransformer(out)`."""
-    from .backbones import merge_lora
-
     merge_lora(model)
     ensure_named_prompts(model)
     scrub_card(model)
