@@ -145,6 +145,8 @@ def test_schedule_fits_the_data_size_and_keeps_what_the_user_set():
     assert probe_candidates(1e-4) == [2.5e-5, 1e-4, LR_CAP] and MIN_STEPS > 5 * 15
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_cli_r2_records_the_schedule_and_the_lr_probe(rjdb, tmp_path):
     out = tmp_path / "auto"
     r = CliRunner().invoke(app, ["train", "r2", "--data", "sample-rjdb", "--out", str(out), "--epochs", "1",
