@@ -1,15 +1,17 @@
-"""R2 training speed and memory on CPU: Mira's trainer vs two baselines, one epoch on 500 RJDB-dev triplets.
+"""R2 training speed and memory on CPU: Mira's R2 vs plain sentence-transformers, one epoch on 500 RJDB-dev triplets.
 
     python benchmarks/train_bench.py [--quick]
 
 Like for like: the same data (the first 500 JDs of RJDB dev: JD, matched resume, unmatched resume), the same
 hyperparameters (LoRA r=8, alpha=32, LoRA dropout 0 on query/key/value/dense, lr 1e-5, batch 32, max length 256,
-MNRL scale 20, warm-up 10%), no dropout anywhere (Mira keeps the backbone in eval mode; the baselines get their
-dropout layers set to p=0), each in a fresh process, and one timer around everything each side does: model load,
-tokenising, batch planning, the epoch and saving the result. Baselines: SentenceTransformerTrainer + peft with
-MultipleNegativesRankingLoss ("plain"), and with sentence-transformers' own gradient-cached
-CachedMultipleNegativesRankingLoss(mini_batch_size=16) ("cached"), both with the no-duplicates batch sampler.
-The precision column says what each side ran in: Mira uses bf16 autocast where the CPU has AMX / AVX512-BF16.
+MNRL scale 20, warm-up 10%), no dropout anywhere, each in a fresh process, and one timer around everything each
+side does: model load, data preparation, the epoch and saving the result. Mira's R2 is now that library's
+Trainer with CachedMultipleNegativesRankingLoss(mini_batch_size=16) plus what Mira adds (its run record, the
+epoch-end checkpoint with optimiser state, the merge and the model card). Baselines: SentenceTransformerTrainer +
+peft with MultipleNegativesRankingLoss ("plain"), and with CachedMultipleNegativesRankingLoss(mini_batch_size=16)
+("cached"), both with the no-duplicates batch sampler and no checkpoints. LoRA on every side wraps the module with
+peft's get_peft_model (transformers 5.25's `add_adapter` refuses peft 0.21.2, the newest on the index).
+The precision column says what each side ran in (Mira: auto, bf16 where the CPU has AMX / AVX512-BF16).
 """
 
 from __future__ import annotations
@@ -58,21 +60,21 @@ def run_cached(trip, out: Path) -> dict:
 
 def run_plain(trip, out: Path, cached: bool = False) -> dict:
     from datasets import Dataset
-    from peft import LoraConfig
+    from peft import LoraConfig, get_peft_model
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.losses import (CachedMultipleNegativesRankingLoss,
                                                                    MultipleNegativesRankingLoss)
     from torch import nn
     from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.training_args import BatchSamplers
+    from sentence_transformers.base.training_args import BatchSamplers
 
     from train.backbones import resolve_base
 
     t0 = time.perf_counter()
     model = SentenceTransformer(resolve_base(None), device="cpu")
     model.max_seq_length = MAX_LEN
-    model.add_adapter(LoraConfig(r=8, lora_alpha=32, lora_dropout=0.0,
-                                 target_modules=["query", "key", "value", "dense"]))
+    model[0].model = get_peft_model(model[0].model, LoraConfig(r=8, lora_alpha=32, lora_dropout=0.0,
+                                                                target_modules=["query", "key", "value", "dense"]))
     for m in model.modules():  # the same dropout setting as Mira's trainer: none
         if isinstance(m, nn.Dropout):
             m.p = 0.0
@@ -81,7 +83,7 @@ def run_plain(trip, out: Path, cached: bool = False) -> dict:
     args = SentenceTransformerTrainingArguments(
         output_dir=str(out / "plain"), num_train_epochs=1, per_device_train_batch_size=BATCH, learning_rate=LR,
         warmup_ratio=0.1, save_strategy="no", report_to=[], logging_steps=10_000, seed=0,
-        batch_sampler=BatchSamplers.NO_DUPLICATES, dataloader_num_workers=0, disable_tqdm=True)
+        batch_sampler=BatchSamplers.NO_DUPLICATES, dataloader_num_workers=0, disable_tqdm=True, use_cpu=True)
     loss = (CachedMultipleNegativesRankingLoss(model, scale=20.0, mini_batch_size=16) if cached
             else MultipleNegativesRankingLoss(model, scale=20.0))
     trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=ds, loss=loss)
@@ -126,8 +128,8 @@ def main() -> None:
     Console().print(t)
     m, p, c = res["mira"], res["plain"], res["cached"]
     sps, psps, csps = (x["samples"] / x["seconds"] for x in (m, p, c))
-    print(f"Mira vs plain MNRL: {sps / psps:.2f}x samples/s, {p['rss_mb'] / m['rss_mb']:.2f}x less peak RSS; "
-          f"vs CachedMNRL(mini_batch_size=16): {sps / csps:.2f}x samples/s, {c['rss_mb'] / m['rss_mb']:.2f}x less "
+    print(f"Mira R2 vs plain ST + peft + MNRL: {sps / psps:.2f}x samples/s, {p['rss_mb'] / m['rss_mb']:.2f}x less peak RSS; "
+          f"vs ST + peft + CachedMNRL(mini_batch_size=16): {sps / csps:.2f}x samples/s, {c['rss_mb'] / m['rss_mb']:.2f}x less "
           "peak RSS")
     print(bench_line("train", samples_per_s=sps, plain_samples_per_s=psps, cached_samples_per_s=csps,
                      speedup=sps / psps, speedup_vs_cached=sps / csps, peak_rss_mb=m["rss_mb"],

@@ -174,38 +174,6 @@ def test_train_head_searches_lambda_by_default_with_a_validation_pool(sample, tm
     assert info["lambda_search"]["select"] == "recall@5" and "searched on sample-rjdb" in r.output
 
 
-def test_cached_and_uncached_gradients_are_equal_with_distillation(sample):
-    from train.backbones import apply_lora, load_encoder
-    from train.encode import Tokens, embed
-    from train.engine import Trainer
-    from train.losses import pair_alignment_loss
-
-    model = load_encoder(None, "cpu", 64)
-    qs = ["data scientist, python and sql", "registered nurse, icu", "line cook, grill", "accountant, cpa"]
-    cs = ["python sql analyst", "icu nurse five years", "grill cook", "certified public accountant"]
-    tokens = Tokens(model, qs + cs)
-    teacher = embed(model, tokens, qs + cs, "cpu", "fp32")
-    apply_lora(model, 8, 16, 0.0, None)
-    torch.manual_seed(0)
-    for p in model.parameters():  # move LoRA B off zero so every gradient path is live
-        if p.requires_grad:
-            p.data.normal_(0, 0.02)
-
-    def grads(mini_batch):
-        tr = Trainer(model, tokens, "cpu", "fp32", lr=0.0, weight_decay=0.0, mini_batch=mini_batch)
-        got = {}
-        tr.opt.step = lambda: got.update(g=[torch.zeros_like(p) if p.grad is None else p.grad.detach().clone()
-                                            for p in tr.params])
-        out = tr.step([qs, cs], lambda e: pair_alignment_loss(e[0], e[1], teacher[:4], teacher[4:], 1.0, 0.5))
-        return got["g"], out
-
-    full, out_full = grads(None)
-    cached, out_cached = grads(2)
-    assert out_full["distill"] > 0 and out_full["loss"] == pytest.approx(out_cached["loss"], abs=1e-6)
-    assert max(float((a - b).abs().max()) for a, b in zip(full, cached)) < 1e-5
-    assert sum(float(a.abs().sum()) for a in full) > 0
-
-
 def test_grouped_loss_constraint_and_distillation_terms_by_hand():
     from train.losses import grouped_ranking_loss
 

@@ -1,5 +1,5 @@
 """Training configuration. PAPER.md's hyperparameters are the defaults, except the learning rate and epochs, which fit
-the data size unless set (train/schedule.py; `preset: paper` restores the paper's); a YAML / JSON file or flags
+the data size unless set (train/schedule.py; `schedule: paper` restores the paper's); a YAML / JSON file or flags
 override them."""
 
 from __future__ import annotations
@@ -19,16 +19,22 @@ class TrainConfig:
     lora_alpha: int = 32
     lora_dropout: float = 0.0
     lora_targets: list[str] | None = None  # None: the preset for the backbone's architecture
-    lr: float | None = None  # None: chosen from the data size (train/schedule.py), or the paper's with preset paper
+    lr: float | None = None  # None: chosen from the data size (train/schedule.py), or the paper's with schedule paper
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     epochs: int | None = None  # None: as many as MIN_STEPS optimiser steps need (paper: 5)
-    preset: str = "auto"  # auto: lr / epochs fit the data size (recorded with why); paper: PAPER.md's values
+    schedule: str = "auto"  # auto: lr / epochs fit the data size (recorded with why); paper: PAPER.md's values
     lr_probe: bool = True  # auto lr with validation data: a short probe at lr/4, lr, 4 lr keeps the best
     batch_size: int = 32
     max_length: int = 2048  # capped by the backbone's own limit
-    mini_batch: int | None = 16  # texts per forward in the gradient-cached step; None: the whole batch at once
-    precision: str = "auto"  # auto | fp32 | bf16 (auto: bf16 on CUDA or CPUs with AMX / AVX512-BF16)
+    mini_batch: int | None = 16  # texts per forward in the gradient-cached loss; None: plain (uncached) MNRL
+    precision: str = "auto"  # auto | bf16 | fp16 | fp32 (auto: bf16 where supported, fp16 on older GPUs, else fp32)
+    grad_accum: int = 1  # optimiser step every N batches
+    max_steps: int | None = None  # stop after N optimiser steps (overrides epochs)
+    save_steps: int = 50  # a checkpoint every N optimiser steps, and one at each epoch end
+    keep_checkpoints: int = 2  # checkpoints kept (the oldest are deleted)
+    report_to: str = "none"  # none | tensorboard | wandb | trackio
+    log_every: int = 10  # plain progress line every N steps when not in a terminal
     patience: int = 2
     val_fraction: float = 0.1  # held out by JD when no --val is given
     seed: int = 0
@@ -78,8 +84,8 @@ def load_config(cls, path: str | Path | None = None, **overrides):
     cfg = replace(cfg, **set_over)
     from .schedule import PRESETS
 
-    if cfg.preset not in PRESETS:
-        raise InputError(f"preset '{cfg.preset}' is not known (use {' or '.join(PRESETS)}).")
+    if cfg.schedule not in PRESETS:
+        raise InputError(f"schedule '{cfg.schedule}' is not known (use {' or '.join(PRESETS)}).")
     return cfg
 
 

@@ -18,19 +18,41 @@ BaseOpt = Annotated[Optional[str], typer.Option("--base", help="local sentence-t
 OutOpt = Annotated[Path, typer.Option("--out", help="output folder for the merged model")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="YAML / JSON overriding the paper's defaults",
                                                    show_default=False)]
-EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", show_default=False)]
-LrOpt = Annotated[Optional[float], typer.Option("--lr", show_default=False)]
-BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", show_default=False)]
-MaxLenOpt = Annotated[Optional[int], typer.Option("--max-length", show_default=False)]
+EpochsOpt = Annotated[Optional[int], typer.Option("--epochs", help="passes over the training data (default: enough "
+                                                 "for ~150 optimiser steps, 5 to 20; early stopping on validation)",
+                                                 show_default=False)]
+LrOpt = Annotated[Optional[float], typer.Option("--lr", help="peak learning rate (default: the paper's scaled to the "
+                                               "data size, then a short probe on validation keeps the best of "
+                                               "lr/4, lr, 4 lr)", show_default=False)]
+BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", help="examples per batch per process: each JD sees "
+                                                 "the batch's other CVs as negatives (default 32)",
+                                                 show_default=False)]
+MaxLenOpt = Annotated[Optional[int], typer.Option("--max-length", help="tokens per text, longer ones are cut (default: "
+                                                  "R1 512, R2 2048, capped at the backbone's limit)",
+                                                  show_default=False)]
+MaxStepsOpt = Annotated[Optional[int], typer.Option("--max-steps", help="stop after N optimiser steps (overrides "
+                                                    "--epochs)", show_default=False)]
+AccumOpt = Annotated[Optional[int], typer.Option("--grad-accum", help="optimiser step every N batches (default 1)",
+                                                 show_default=False)]
+SaveStepsOpt = Annotated[Optional[int], typer.Option("--save-steps", help="checkpoint every N optimiser steps, and at "
+                                                     "each epoch end (default 50), in OUT/checkpoints",
+                                                     show_default=False)]
+ReportOpt = Annotated[Optional[str], typer.Option("--report-to", help="none (default), tensorboard, wandb or trackio",
+                                                  show_default=False)]
+ResumeOpt = Annotated[bool, typer.Option("--resume", help="require a checkpoint in OUT/checkpoints and continue from "
+                                         "it (re-running the same command without it also continues)")]
+FreshOpt = Annotated[bool, typer.Option("--fresh", help="discard OUT/checkpoints and start afresh")]
 TrustOpt = Annotated[bool, typer.Option("--trust-remote-code", help="run the backbone folder's own modelling code "
                                         "(Jina v3 needs it); explicit opt-in, recorded in mira_train.json")]
 TargetsOpt = Annotated[Optional[str], typer.Option("--lora-targets", help="comma-separated module names to adapt "
                                                    "(default: chosen from the modules the model has)",
                                                    show_default=False)]
-PresetOpt = Annotated[Optional[str], typer.Option("--preset", help="auto (default): learning rate and epochs fit the "
-                                                   "data size, recorded with why in mira_train.json; paper: "
-                                                   "PAPER.md's values", show_default=False)]
-PrecisionOpt = Annotated[Optional[str], typer.Option("--precision", help="auto, fp32 or bf16", show_default=False)]
+ScheduleOpt = Annotated[Optional[str], typer.Option("--schedule", help="learning schedule: auto (default): learning "
+                                                   "rate and epochs fit the data size, recorded with why in "
+                                                   "mira_train.json; paper: PAPER.md's values", show_default=False)]
+PrecisionOpt = Annotated[Optional[str], typer.Option("--precision", help="auto (default: bf16 where supported, fp16 "
+                                                     "on GPUs without bf16, else fp32), bf16, fp16 or fp32",
+                                                     show_default=False)]
 
 
 NprocOpt = Annotated[int, typer.Option("--nproc", help="data-parallel processes (one per GPU; CPU: gloo), started "
@@ -64,9 +86,18 @@ def _summary(res) -> None:
         t.add_column(col)
     for e in res.manifest["epochs"]:
         val = ", ".join(f"{k}={v:.4f}" for k, v in e["val"].items() if isinstance(v, float))
-        t.add_row(e["stage"], str(e["epoch"]), f"{e['train_loss']:.4f}", f"{e['samples_per_s']:.2f}", val)
+        rate = f"{e['samples_per_s']:.2f}" if e.get("samples_per_s") else "-"
+        t.add_row(e["stage"], str(e["epoch"]), f"{e['train_loss']:.4f}", rate, val)
     console.print(t)
     console.print(f"wall time {res.manifest['wall_seconds']} s; manifest: {res.out / 'mira_train.json'}")
+
+
+def _interrupted(out: Path) -> None:
+    """Ctrl-C during training: say what the checkpoints allow (not the pipeline's journal message)."""
+    from train.st_trainer import interrupted_message
+
+    err_console.print(f"[yellow]{interrupted_message(out)}[/]")
+    raise typer.Exit(130)
 
 
 @app.command("r2")
@@ -75,22 +106,33 @@ def r2_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None,
                                                       "(default: 10% of the JDs held out)")] = None,
            config: ConfigOpt = None, epochs: EpochsOpt = None, lr: LrOpt = None, batch_size: BatchOpt = None,
            max_length: MaxLenOpt = None, precision: PrecisionOpt = None, trust_remote_code: TrustOpt = False,
-           lora_targets: TargetsOpt = None, preset: PresetOpt = None, nproc: NprocOpt = 1,
-           home: HomeOpt = None) -> None:
-    """R2: LoRA + MNRL over (JD, CV+, CV-) from a jdcv_triplet or pool version; merged into OUT."""
+           lora_targets: TargetsOpt = None, schedule: ScheduleOpt = None, max_steps: MaxStepsOpt = None,
+           grad_accum: AccumOpt = None, save_steps: SaveStepsOpt = None, report_to: ReportOpt = None,
+           resume: ResumeOpt = False, fresh: FreshOpt = False, nproc: NprocOpt = 1, home: HomeOpt = None) -> None:
+    """R2: LoRA + cached MNRL over (JD, CV+, CV-) from a jdcv_triplet or pool version, on sentence-transformers'
+    Trainer; checkpoints in OUT/checkpoints (a re-run continues from the last); merged into OUT."""
     from train.config import R2Config, load_config
     from train.rounds import train_r2
 
+    if resume and fresh:
+        raise typer.BadParameter("--resume and --fresh exclude each other.")
     if nproc > 1 and "WORLD_SIZE" not in __import__("os").environ:
         _relaunch("r2", nproc, {"--data": data, "--out": out, "--base": base, "--val": val, "--config": config,
                                 "--epochs": epochs, "--lr": lr, "--batch-size": batch_size, "--max-length": max_length,
                                 "--precision": precision, "--trust-remote-code": trust_remote_code,
-                                "--lora-targets": lora_targets, "--preset": preset, "--home": home})
+                                "--lora-targets": lora_targets, "--schedule": schedule, "--max-steps": max_steps,
+                                "--grad-accum": grad_accum, "--save-steps": save_steps, "--report-to": report_to,
+                                "--resume": resume, "--fresh": fresh, "--home": home})
 
     cfg = load_config(R2Config, config, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
                       precision=precision, trust_remote_code=trust_remote_code or None,
-                      lora_targets=_targets(lora_targets), preset=preset)
-    res = train_r2(store_for(home), data, base, out, cfg, val, err_console)
+                      lora_targets=_targets(lora_targets), schedule=schedule, max_steps=max_steps,
+                      grad_accum=grad_accum, save_steps=save_steps, report_to=report_to)
+    try:
+        res = train_r2(store_for(home), data, base, out, cfg, val, err_console,
+                       resume="always" if resume else "never" if fresh else "auto")
+    except KeyboardInterrupt:
+        _interrupted(out)
     if res.saved:
         _summary(res)
 
@@ -99,7 +141,7 @@ def r2_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None,
 def r1_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None, config: ConfigOpt = None, epochs: EpochsOpt = None,
            lr: LrOpt = None, batch_size: BatchOpt = None, max_length: MaxLenOpt = None,
            precision: PrecisionOpt = None, trust_remote_code: TrustOpt = False, lora_targets: TargetsOpt = None,
-           preset: PresetOpt = None, nproc: NprocOpt = 1, home: HomeOpt = None) -> None:
+           schedule: ScheduleOpt = None, nproc: NprocOpt = 1, home: HomeOpt = None) -> None:
     """R1: card warm-up, semantic alignment, grouped ranking on a jd_pair version; one adapter; merged into OUT."""
     from train.config import R1Config, load_config
     from train.rounds import train_r1
@@ -108,11 +150,11 @@ def r1_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None, config: ConfigOpt =
         _relaunch("r1", nproc, {"--data": data, "--out": out, "--base": base, "--config": config, "--epochs": epochs,
                                 "--lr": lr, "--batch-size": batch_size, "--max-length": max_length,
                                 "--precision": precision, "--trust-remote-code": trust_remote_code,
-                                "--lora-targets": lora_targets, "--preset": preset, "--home": home})
+                                "--lora-targets": lora_targets, "--schedule": schedule, "--home": home})
 
     cfg = load_config(R1Config, config, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
                       precision=precision, trust_remote_code=trust_remote_code or None,
-                      lora_targets=_targets(lora_targets), preset=preset)
+                      lora_targets=_targets(lora_targets), schedule=schedule)
     if epochs is not None:
         cfg.stage_epochs = {k: epochs if v is None else min(v, epochs) for k, v in cfg.stage_epochs.items()}
     res = train_r1(store_for(home), data, base, out, cfg, err_console)

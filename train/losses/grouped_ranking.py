@@ -37,29 +37,38 @@ def grouped_ranking_loss(q: torch.Tensor, pos: torch.Tensor, role: torch.Tensor,
 
 
 class GroupedRankingLoss(nn.Module):
-    """Ranks a JD's paraphrase above its role-boundary and constraint-conflict negatives by margins.
+    """Ranks a JD's paraphrase above its role-boundary and constraint-conflict negatives by margins, near the frozen
+    teacher (a sentence-transformers loss).
 
     Formula:
         L = w_p (1 - cos(q,c+))^2 + w_r max(0, m_r - [cos(q,c+) - cos(q,c_r-)])^2
             + w_k max(0, m_k - [cos(q,c+) - cos(q,c_k-)])^2 + w_d (MSE(e_q, e_q^t) + MSE(e_c+, e_c+^t))
 
+    Inputs: columns (anchor, positive, role_negative, constraint_negative); label: the teacher's embeddings of the
+    anchor and the positive, concatenated [e_q^t | e_c+^t].
+
     Args:
+        model: the SentenceTransformer being trained.
         weights: (w_p, w_r, w_k, w_d), default (1.0, 0.25, 0.10, 0.05).
         m_r: role-boundary margin, default 0.10.
         m_k: constraint margin, default 0.05.
 
-    Reference: PAPER.md, "Training", Round 1, stage 3 (Eq. 7-10).
-
-    Example:
-        >>> loss = GroupedRankingLoss()
-        >>> q = torch.tensor([[1.0, 0.0]]); p = torch.tensor([[1.0, 0.0]])
-        >>> round(float(loss(q, p, p, p)["loss"]), 4)  # margins unmet by exactly m: 0.25*0.1^2 + 0.1*0.05^2
-        0.0028
+    Reference: PAPER.md, "Training", Round 1, stage 3 (Eq. 7-11). The math: `grouped_ranking_loss`.
     """
 
-    def __init__(self, weights=(1.0, 0.25, 0.10, 0.05), m_r: float = 0.10, m_k: float = 0.05):
+    def __init__(self, model, weights=(1.0, 0.25, 0.10, 0.05), m_r: float = 0.10, m_k: float = 0.05):
         super().__init__()
-        self.weights, self.m_r, self.m_k = tuple(weights), m_r, m_k
+        self.model, self.weights, self.m_r, self.m_k = model, tuple(weights), m_r, m_k
+        self.last: dict = {}
 
-    def forward(self, q, pos, role, cons, q_t=None, pos_t=None) -> dict:
-        return grouped_ranking_loss(q, pos, role, cons, q_t, pos_t, self.weights, self.m_r, self.m_k)
+    def forward(self, sentence_features, labels):
+        q, pos, role, cons = (F.normalize(self.model(f)["sentence_embedding"].float(), dim=-1)
+                              for f in sentence_features[:4])
+        q_t, pos_t = labels.float().chunk(2, dim=-1) if labels is not None else (None, None)
+        out = grouped_ranking_loss(q, pos, role, cons, q_t, pos_t, self.weights, self.m_r, self.m_k)
+        self.last = {k: float(v.detach()) for k, v in out.items()}
+        return out["loss"]
+
+    @property
+    def citation(self) -> str:
+        return "Mira PAPER.md, Eq. 7-11"
