@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from synth.cli import app
+from mira.cli import app
 from synth.records import stable_id
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ print("RESUMED_FROM", res.manifest["resumed_from"], "STEPS", res.manifest["steps
 
 
 def _triplets(store, n=24):
-    from synth.cli.demo import import_samples
+    from mira.cli.demo import import_samples
     from train.data import r2_triplets
 
     import_samples(store)
