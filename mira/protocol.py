@@ -4,7 +4,6 @@ labels; each model's Recall@K / Precision@K is computed against them. Every step
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from judge.rubric import Rubric, load_rubric
 from train.embed_cache import open_cache
 from train.evaluate import _top_k, make_scorer
 from train.metrics import Query, rank_metrics
+from train.spec import ModelSpec
 from judge.run import estimate_judging, judge_pairs
 
 
@@ -36,8 +36,7 @@ class ProtocolResult:
 
 
 def slug(spec: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", Path(spec.split("+")[0]).name.lower() + ("-head" if "+" in spec else "")
-                  ).strip("-")[:40] or "model"
+    return ModelSpec.parse(spec).slug
 
 
 def pooled_metrics(rankings: dict[str, list[str]], labels: dict[tuple[str, str], int], ks: list[int]) -> dict:
@@ -186,8 +185,8 @@ def write_report(rows: list[dict], ks: list[int], out: Path, name: str) -> dict[
     fig, ax = plt.subplots(figsize=(max(6, 1.5 * len(ks) * len(rows) / 2), 4))
     width = 0.8 / max(1, len(rows))
     for i, r in enumerate(rows):
-        ax.bar(np.arange(len(ks)) + i * width, [r[f"recall@{k}"] or 0 for k in ks], width, label=Path(
-            r["model"].split("+")[0]).name + (" + head" if "+" in r["model"] else ""))
+        ax.bar(np.arange(len(ks)) + i * width, [r[f"recall@{k}"] or 0 for k in ks], width, label=ModelSpec.parse(
+            r["model"]).label)
     ax.set_xticks(np.arange(len(ks)) + width * (len(rows) - 1) / 2, [f"R@{k}" for k in ks])
     ax.set_ylim(0, 1)
     ax.set_ylabel("Recall against pooled judge labels")

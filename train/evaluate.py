@@ -15,13 +15,13 @@ from synth.errors import InputError
 from synth.store import pool_members
 from synth.store import DatasetStore
 
-from .backbones import DEFAULT_BACKBONE, resolve_base
+from .backbones import resolve_base
 from .embed_cache import EmbeddingCache, model_fingerprint
 from .head import PairHead, load_head, search_lambda
 from .local_eval import entry_query, scored_summary
 from .metrics import Query, rank_metrics, write_trec_run
+from .spec import ZERO_SHOT, ModelSpec  # noqa: F401  (ZERO_SHOT: read by callers here too)
 
-ZERO_SHOT = ("zero-shot", "zeroshot", DEFAULT_BACKBONE)
 
 
 @dataclass
@@ -117,10 +117,12 @@ class Scorer:
 
 def make_scorer(spec: str, lam: float | None = None, max_length: int | None = None,
                 trust_remote_code: bool = False) -> Scorer:
-    """`MODEL` or `MODEL+HEAD`; MODEL is a folder, or `zero-shot` / `minilm` for the offline base model."""
-    model, _, head_dir = spec.partition("+")
-    path = resolve_base(None if model in ZERO_SHOT else model)
-    s = Scorer(spec, path, fingerprint=model_fingerprint(path), max_length=max_length,
+    """`MODEL` or `MODEL+HEAD` (a `ModelSpec`); MODEL is a folder, or `zero-shot` / `minilm` for the offline base
+    model."""
+    parsed = ModelSpec.parse(spec)
+    model, head_dir = parsed.model, parsed.head
+    path = resolve_base(None if parsed.zero_shot else model)
+    s = Scorer(str(parsed), path, fingerprint=model_fingerprint(path), max_length=max_length,
                trust_remote_code=trust_remote_code)
     if head_dir:
         s.head, info = load_head(head_dir)

@@ -48,15 +48,17 @@ def _ks(spec: str) -> list[int]:
 
 
 def _scorer(model: str, head: str | None, lam: float | None, max_length: int | None = None, trust: bool = False):
-    from train.evaluate import ZERO_SHOT, make_scorer
+    from train.evaluate import make_scorer
+    from train.spec import ModelSpec
 
-    folder = model.partition("+")[0]
-    if folder not in ZERO_SHOT and not Path(folder).expanduser().is_dir():
+    spec = ModelSpec.parse(model, head)
+    folder = spec.model
+    if not spec.zero_shot and not Path(folder).expanduser().is_dir():
         raise InputError(f"No model folder at '{folder}'. --model / --models take an encoder folder (e.g. one written "
                          "by `mira train r2 --out DIR`), 'zero-shot' for the untrained default MiniLM, or "
                          "MODEL+HEAD.")
 
-    return make_scorer(model + (f"+{head}" if head and "+" not in model else ""), lam, max_length, trust)
+    return make_scorer(str(spec), lam, max_length, trust)
 
 
 def guard_leakage(store, pool: str, scorers, strict: bool) -> None:
