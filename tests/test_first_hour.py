@@ -225,7 +225,8 @@ def test_row19_dry_run_names_the_left_out_jds(home, tmp_path, store):
     r = mira(home, "synth", "jd", "--jds", "jds", "--name", "x", "--dry-run", "--lm", "openai/m", "--api-base",
              "http://127.0.0.1:9/v1")
     assert r.returncode == 0, r.stderr
-    assert table_value(r.stdout, "items") == 1
+    # only the one JD that passes is priced, through every stage: extract, paraphrase, card, 3 boundary, 2 constraint
+    assert table_value(r.stdout, "items") == 1 + 1 + 1 + 3 + 2
     assert "2 of 3 JDs are left out before any call (a real run keeps them in the rejects): 2 JD too short " \
            "(under 25 words)" in r.stdout
 
@@ -248,4 +249,4 @@ def test_row16_bool_flags_still_parse(home, store):
     r = mira(home, "synth", "jd", "--jds", "jobs", "--name", "x", "--dry-run", "--limit", "2", "--lm",
              "openai/m", "--api-base", "http://127.0.0.1:9/v1", "--no-cache")
     assert r.returncode == 0, r.stderr
-    assert table_value(r.stdout, "items") == 2
+    assert table_value(r.stdout, "items") == 2 * (1 + 1 + 1 + 3 + 2)  # --limit 2 read: 2 JDs through five stages

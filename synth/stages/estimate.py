@@ -21,6 +21,9 @@ def combine(parts: dict[str, dict]) -> dict:
     out: dict = {k: sum(p.get(k, 0) for p in parts.values()) for k in SUM_KEYS}
     costs = [p.get("cost_max") for p in parts.values()]
     out["cost_max"] = None if any(c is None for c in costs) else sum(costs)
+    pricing = {p["pricing"] for p in parts.values() if p.get("pricing")}  # how the calls were priced (batch rates)
+    if pricing:
+        out["pricing"] = "; ".join(sorted(pricing))
     out["parts"] = parts
     return out
 
