@@ -86,9 +86,9 @@ def child(mode: str, url: str, n: int, home: str, run_id: str, timeout: float) -
         cpu0, t0 = time.process_time(), time.perf_counter()  # measure the run, not the imports
         res = r.run(Stage(), [Task(f"i{i}", {"jd": t}) for i, t in enumerate(items)], run_id=run_id)
         ok = len(res.kept)
-        extra = {"rejected": len(res.rejected), "outcomes": len(res.outcomes), "calls": res.stats["calls"],
-                 "retries": res.stats["retries"], "invalid": res.stats["invalid_answers"],
-                 "faults_seen": sum(v for k, v in res.stats.items() if k.startswith("fault:"))}
+        extra = {"rejected": len(res.rejected), "outcomes": len(res.outcomes), "calls": res.stats.calls,
+                 "retries": res.stats.retries, "invalid": res.stats.invalid_answers,
+                 "faults_seen": sum(res.stats.faults.values())}
     else:
         lm = dspy.LM("openai/gpt-4o-mini", api_base=url, api_key="bench", cache=False, num_retries=0)
         dspy.configure(lm=lm)

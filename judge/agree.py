@@ -148,7 +148,7 @@ def self_consistency(store: DatasetStore, runner: Runner, rubric: Rubric, judgme
     for r in range(1, repeat + 1):
         rr = _resampling(runner, temp, seed * 1000 + r)
         jr = judge_pairs(rr, rubric, pairs, redact_pii, label="judge-repeat", rollout=r, requirements=reqs)
-        runner.totals.update(rr.totals)
+        runner.totals.merge(rr.totals)
         failed += len(jr.rejects)
         for rec in jr.records:
             totals[(rec["jd_id"], rec["cv_id"])].append(rec["total"])

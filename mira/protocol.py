@@ -125,7 +125,7 @@ def run_protocol(store: DatasetStore, runner: Runner, jds_ref: str, corpus_ref: 
         on_estimate(result.estimate)
     if dry_run:
         return result
-    calls0, hits0 = runner.totals["calls"], runner.totals["cache_hits"]
+    calls0, hits0 = runner.totals.calls, runner.totals.cache_hits
     jr = judge_pairs(runner, rubric, pair_recs, redact_pii, label="protocol-judge")
     if not jr.complete:
         raise BudgetStop(f"Stopped at the budget after judging {len(jr.outcomes)} of {len(jr.tasks)} pooled pairs; "
@@ -135,7 +135,7 @@ def run_protocol(store: DatasetStore, runner: Runner, jds_ref: str, corpus_ref: 
     for r in rejects:
         result.stats[f"judge failed: {reason_key(r['reason'])}"] += 1
     result.stats.update(pooled_pairs=len(pairs), judged=len(records), judge_positive=sum(labels.values()),
-                        new_llm_calls=runner.totals["calls"] - calls0, from_cache=runner.totals["cache_hits"] - hits0)
+                        new_llm_calls=runner.totals.calls - calls0, from_cache=runner.totals.cache_hits - hits0)
     result.judgments = store.write(f"{name}-judged", "judgment", records, rejects, manifest={
         "parents": [v.ref for v in result.rankings.values()], "prompts": {"rubric": rubric.hash},
         "lm": runner.lm_public, "refs": {"jd": jd_v.ref, "cv": corpus_v.ref},

@@ -256,7 +256,7 @@ def test_max_cost_cuts_the_batch_and_the_rest_waits(server, tmp_path):
     assert capped.budget.spent <= per_call * 4.5
     rest, ex2 = _runner(server, tmp_path / "h", max_reasks=0)
     res2 = rest.run(TitleModule(), _tasks(10))
-    assert res2.complete and res2.stats["resumed"] == len(res.outcomes)
+    assert res2.complete and res2.stats.resumed == len(res.outcomes)
     assert len(server.batch_lines(ex2.submitted[0])) == 10 - len(res.outcomes)  # none sent twice
     again, ex3 = _runner(server, tmp_path / "h", max_reasks=0)
     assert again.run(TitleModule(), _tasks(10)).complete and ex3.submitted == []  # all journaled: no batch
@@ -287,7 +287,7 @@ def test_anthropic_message_batches(server, tmp_path):
     got = {json.dumps([{"role": "system", "content": r["params"]["system"]}, *r["params"]["messages"]])
            for r in server.batches["msgbatch_1"]["requests"]}
     assert got == sent
-    assert res.stats["fault:batch_expired"] == 1
+    assert res.stats.faults["batch_expired"] == 1
 
 
 def _run_batch(folder, stop):

@@ -118,7 +118,7 @@ def test_reasks_go_out_as_a_second_round_like_in_one_process(cluster, llm_server
         res = Runner(lm_config, tmp_path / mode, RunnerConfig(progress=False), executor=ex).run(
             TitleModule(), tasks(12), check=check)
         runs[mode] = res
-        assert llm_server.calls == 17 and res.stats["reasks"] == 5 and res.stats["calls"] == 17
+        assert llm_server.calls == 17 and res.stats.reasks == 5 and res.stats.calls == 17
         reasked = [b for b in llm_server.state.requests if "the title is empty" in str(b["messages"])]
         assert len(reasked) == 5 and all(b["messages"][-2]["role"] == "assistant" for b in reasked)
     assert [(o.key, o.ok, o.output) for o in runs["ray"].outcomes] == \
@@ -202,7 +202,7 @@ def test_cached_items_are_never_dispatched(cluster, llm_server, lm_config, home)
     Runner(lm_config, home, RunnerConfig(progress=False), executor=ex).run(TitleModule(), tasks(10))
     assert llm_server.calls == 10
     res = Runner(lm_config, home, RunnerConfig(progress=False), executor=ex).run(TitleModule(), tasks(25))
-    assert llm_server.calls == 25 and res.stats["calls"] == 15 and all(o.ok for o in res.outcomes)
+    assert llm_server.calls == 25 and res.stats.calls == 15 and all(o.ok for o in res.outcomes)
 
 
 def test_workers_send_the_key_the_driver_was_given(cluster, llm_server, lm_config, home, monkeypatch):
@@ -253,7 +253,7 @@ def test_several_endpoints_share_the_calls_and_a_failing_one_is_backed_off(llm_s
             TitleModule(), [Task(f"n{i}", {"jd": f"new job {i}"}) for i in range(40)])
         assert all(o.ok for o in res.outcomes) and llm_server.calls - before == 40
         assert other.calls <= 8  # tried, then backed off (1 s, doubling) while the healthy one served
-        assert res.stats["retries"] == 0  # the failover happened inside the call: no runner retry was needed
+        assert res.stats.retries == 0  # the failover happened inside the call: no runner retry was needed
     finally:
         other.stop()
 

@@ -30,7 +30,7 @@ def test_transient_fault_is_retried_then_succeeds(llm_server, lm_config, home, f
     res = r.run(TitleModule(), tasks(3))
     assert [o.ok for o in res.outcomes] == [True, True, True]
     assert res.outcomes[0].output == GOOD
-    assert res.stats["retries"] == 2 and llm_server.state.counts[f"fault:{fault}"] == 2
+    assert res.stats.retries == 2 and llm_server.state.counts[f"fault:{fault}"] == 2
     assert llm_server.calls == 5
 
 
@@ -69,7 +69,7 @@ def test_malformed_answer_recovered_by_reask(llm_server, lm_config, home):
     llm_server.add("", fields=GOOD)
     res = runner(lm_config, home).run(TitleModule(), tasks(1))
     o = res.outcomes[0]
-    assert o.ok and o.output == GOOD and o.attempts == 2 and res.stats["reasks"] == 1
+    assert o.ok and o.output == GOOD and o.attempts == 2 and res.stats.reasks == 1
     second = llm_server.state.requests[1]["messages"]
     assert second[-2]["role"] == "assistant" and "three or so" in second[-2]["content"]
     assert "could not be parsed" in second[-1]["content"] and "years" in second[-1]["content"]

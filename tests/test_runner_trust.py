@@ -31,7 +31,7 @@ def test_same_keys_different_inputs_are_new_calls(llm_server, lm_config, home):
     runner(lm_config, home).run(TitleModule(), tasks(4, "plain text"), label="judge")
     assert llm_server.calls == 4
     res = runner(lm_config, home).run(TitleModule(), tasks(4, "[REDACTED] text"), label="judge")
-    assert llm_server.calls == 8 and res.stats["resumed"] == 0
+    assert llm_server.calls == 8 and res.stats.resumed == 0
     sent = [m["messages"][-1]["content"] for m in llm_server.state.requests[4:]]
     assert all("[REDACTED]" in s for s in sent)
 
@@ -40,7 +40,7 @@ def test_identical_request_is_resumed_not_called(llm_server, lm_config, home):
     llm_server.add("", fields=GOOD)
     runner(lm_config, home).run(TitleModule(), tasks(4))
     res = runner(lm_config, home).run(TitleModule(), tasks(4))
-    assert llm_server.calls == 4 and res.stats["resumed"] == 4 and all(o.ok for o in res.outcomes)
+    assert llm_server.calls == 4 and res.stats.resumed == 4 and all(o.ok for o in res.outcomes)
 
 
 def test_replayed_answers_are_rechecked_with_todays_check(llm_server, lm_config, home):
@@ -67,7 +67,7 @@ def test_no_cache_means_no_replay(llm_server, lm_config, home):
     llm_server.add("", fields=GOOD)
     runner(lm_config, home).run(TitleModule(), tasks(3))
     res = runner(lm_config, home, use_cache=False).run(TitleModule(), tasks(3))
-    assert llm_server.calls == 6 and res.stats["resumed"] == 0 and res.stats["cache_hits"] == 0
+    assert llm_server.calls == 6 and res.stats.resumed == 0 and res.stats.cache_hits == 0
 
 
 # -- the budget -----------------------------------------------------------------------------------------------

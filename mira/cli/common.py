@@ -153,7 +153,7 @@ def print_summaries(runners: list) -> None:
     from synth.runner.progress import runner_summary
 
     for runner in runners:
-        if sum(runner.totals.values()):
+        if runner.totals.any():
             err_console.print(runner_summary(runner))
 
 

@@ -12,28 +12,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError, MiraError
-from ..lm.config import LMConfig, strip_credentials
+from ..lm.config import LMConfig
 from ..lm.engine import SCOPE, CallScope, MiraAsyncEngine, make_dspy_lm
 from ..lm.factory import make_transport
 from ..lm.transport import LMCallError
 from ..records import canonical_json
 from ..store import mira_home
 from .budget import Budget, BudgetReached
-from .calls import (EndpointUnavailable, _acall, _lm_error, _parse_error, _plain,  # noqa: F401 - re-exported
-                    answer, direct_predictor, endpoint_problem, reason_key, with_retries)
 from .cache import AnswerCache, call_key, signature_fingerprint
+from .calls import (EndpointUnavailable, _acall, _lm_error, _parse_error, _plain,  # noqa: F401 - re-exported
+                    answer, direct_predictor, with_retries)
 from .cost import dollars, estimate_tokens, known_prices
+from .health import EndpointHealth
 from .journal import Journal
 from .limits import RateLimits
 from .outcome import Attempts, Check, FinalReject, Outcome, RunnerConfig, RunResult, Task  # noqa: F401 - re-exported
-
-REASK = ("Your previous answer was rejected: {problem}\n"
-         "Answer again with every output field, in the same format, fixing exactly that problem.")
+from .reask import REASK, ReaskPolicy  # noqa: F401 - re-exported
+from .stats import RunStats
 
 
 class Interrupted(MiraError):
@@ -66,8 +65,9 @@ class Runner:
         self.lm_public = lm.public()
         self.priced = known_prices(lm.model)
         self.budget = Budget(self.rc.max_cost)
-        self.totals: Counter = Counter()  # over every run of this runner (the command's summary table)
-        self._served = False  # an answer came back from the endpoint at least once
+        self.totals = RunStats()  # over every run of this runner (the command's summary table)
+        self.reask = ReaskPolicy(self.rc.max_reasks)
+        self.health = EndpointHealth(lm.base_url, lm.model)
         self._module_cache: dict[tuple[str, int], tuple] = {}  # (what, id(module)) -> (module, value)
         if self.rc.max_cost is not None and not self.priced:
             raise InputError(f"--max-cost needs dollar prices, and litellm's cost map does not know '{lm.model}'. "
@@ -86,13 +86,12 @@ class Runner:
         """Rejects decided outside `run`, so the command's summary counts every reject that its tables count: an
         answer the runner kept that a stage then refused (`kept_before`), or an item refused before any call."""
         for r in reasons:
-            self.totals["rejected"] += 1
-            self.totals[f"rejected: {reason_key(r)}"] += 1
-            self.totals["kept_then_rejected"] += kept_before
+            self.totals.reject(r)
+            self.totals.kept_then_rejected += kept_before
 
     def count_duplicates(self, n: int) -> None:
         """Kept answers that deduplication dropped (the summary's kept is then what the versions hold)."""
-        self.totals["duplicates"] += n
+        self.totals.duplicates += n
 
     def fingerprint(self, module) -> tuple[str | None, str]:
         return getattr(module, "prompt_hash", None), signature_fingerprint(module)
@@ -116,8 +115,8 @@ class Runner:
             msgs = self.adapter.format(pred.signature, pred.demos, t.inputs)
             tokens_in += sum(estimate_tokens(m["content"]) for m in msgs)
         calls = len(tasks) - cached
-        r, mt = self.rc.max_reasks, self.lm_config.max_tokens
-        reask_extra = estimate_tokens(REASK) + mt  # the rejected answer and the re-ask message
+        r, mt = self.reask.max_reasks, self.lm_config.max_tokens
+        reask_extra = estimate_tokens(self.reask.message) + mt  # the rejected answer and the re-ask message
         in_max = tokens_in * (1 + r) + calls * r * reask_extra
         out_max = calls * (1 + r) * mt
         return {"items": len(tasks), "cached": cached, "calls": calls, "calls_max": calls * (1 + r),
@@ -155,7 +154,7 @@ class Runner:
         journal = Journal(run_dir, {"label": label, "lm": self.lm_public, "prompt_hash": prompt_hash,
                                     "signature_hash": sig_hash, "items": len(tasks)})
         self.budget.add_journaled(str(run_dir), journal.spent)
-        stats: Counter = Counter()
+        stats = RunStats(items=len(tasks))
         results: dict[str, Outcome] = {}
         if self.rc.use_cache:  # --no-cache: no replay at all
             for t in tasks:
@@ -163,15 +162,15 @@ class Runner:
                 if e is None or not e.get("ok") or e.get("req") != reqs[t.key]:
                     continue  # failures are never final across runs; a different request is a new call
                 if check is not None and check(t, e["output"]) is not None:
-                    stats["recheck_failed"] += 1  # today's check is stricter: decided again below
+                    stats.recheck_failed += 1  # today's check is stricter: decided again below
                     continue
                 fields = {k: e.get(k) for k in ("output", "reason", "raw", "attempts", "usage", "retryable")}
                 results[t.key] = Outcome(t.key, True, cached=True, meta=t.meta, req=reqs[t.key], **fields)
-                stats["resumed"] += 1
+                stats.resumed += 1
         pending = iter([t for t in tasks if t.key not in results])
         limits = RateLimits(self.rc.rpm, self.rc.tpm)
         progress = RunProgress(label, len(tasks), self.console, enabled=self.rc.progress)
-        progress.advance_resumed(stats["resumed"], results.values())
+        progress.advance_resumed(stats.resumed, results.values())
         state = {"stop": False}
         t0 = time.perf_counter()
 
@@ -179,9 +178,10 @@ class Runner:
             out.req = reqs[out.key]
             results[out.key] = out
             journal.append(out.journal_entry())
-            stats["kept" if out.ok else "rejected"] += 1
-            if not out.ok:
-                stats[f"rejected: {reason_key(out.reason or '')}"] += 1
+            if out.ok:
+                stats.keep()
+            else:
+                stats.reject(out.reason or "")
             progress.update(out, stats)
 
         async def worker():
@@ -198,7 +198,7 @@ class Runner:
                     state["stop"] = True
                     break
                 finish(out)
-            stats["stopped_by_budget"] = 1
+            stats.stopped_by_budget = True
 
         try:
             with dspy.context(lm=self.lm, adapter=self.adapter), progress:
@@ -206,21 +206,21 @@ class Runner:
                     from .rounds import run_rounds
 
                     if run_rounds(self, module, list(pending), check, prompt_hash, sig_hash, stats, journal, finish):
-                        stats["stopped_by_budget"] = 1
+                        stats.stopped_by_budget = True
                 else:
                     await asyncio.gather(*[worker() for _ in range(max(1, self.rc.concurrency))])
         finally:
             journal.close()
             await self.transport.aclose()
-            stats["seconds_x1000"] = int((time.perf_counter() - t0) * 1000)
-            self.totals.update({k: v for k, v in stats.items() if k != "stopped_by_budget"})
+            stats.wall_ms = int((time.perf_counter() - t0) * 1000)
+            self.totals.merge(stats)
         ordered = [results[t.key] for t in tasks if t.key in results]
-        stopped = len(ordered) < len(tasks) and bool(stats["stopped_by_budget"])
+        stopped = len(ordered) < len(tasks) and stats.stopped_by_budget
         return RunResult(ordered, stats, len(tasks), stopped, run_dir)
 
     async def _process(self, module, task, check, prompt_hash, sig_hash, limits, stats, journal) -> Outcome:
         acc = Attempts(cost=0.0 if self.priced else None)
-        for attempt in range(self.rc.max_reasks + 1):
+        for attempt in range(self.reask.attempts):
             key = self._key(prompt_hash, sig_hash, task, attempt)
             entry = self.cache.get(key) if self.rc.use_cache else None
             if entry is None:
@@ -232,20 +232,20 @@ class Runner:
                 self.cache.put(key, entry)
                 acc.add(entry)
             else:
-                stats["cache_hits"] += 1
+                stats.cache_hits += 1
             out = self.verdict(task, entry, check, attempt, acc, stats)
             if out is not None:
                 return out
         raise AssertionError("the last attempt always gives a verdict")
 
-    def failed(self, task: Task, e: LMCallError, attempt: int, acc: "Attempts", stats: Counter) -> Outcome:
+    def failed(self, task: Task, e: LMCallError, attempt: int, acc: Attempts, stats: RunStats) -> Outcome:
         """The call failed for good (retries spent, or an error that no retry fixes): a retryable reject."""
-        stats[f"failed:{e.kind}"] += 1
+        stats.fail(e.kind)
         return Outcome(task.key, False, reason=f"LLM call failed: {e}", attempts=attempt + 1, usage=acc.usage,
                        cost=acc.cost, retryable=e.transient, meta=task.meta)
 
-    def verdict(self, task: Task, entry: dict, check: Check | None, attempt: int, acc: "Attempts",
-                stats: Counter) -> Outcome | None:
+    def verdict(self, task: Task, entry: dict, check: Check | None, attempt: int, acc: Attempts,
+                stats: RunStats) -> Outcome | None:
         """An answer judged: the outcome, or None when it is re-asked (`acc.feedback` then holds the re-ask)."""
         problem = entry.get("error")
         if problem is None and check is not None:
@@ -254,13 +254,11 @@ class Runner:
                     cached=acc.all_cached, meta=task.meta)
         if problem is None:
             return Outcome(task.key, True, output=entry["fields"], **done)
-        stats["invalid_answers"] += 1
-        if isinstance(problem, FinalReject) or attempt >= self.rc.max_reasks:
-            return Outcome(task.key, False, reason=str(problem) if isinstance(problem, FinalReject) else problem,
-                           **done)
-        stats["reasks"] += 1
-        acc.feedback = [{"role": "assistant", "content": entry.get("raw") or ""},
-                        {"role": "user", "content": REASK.format(problem=problem)}]
+        stats.invalid_answers += 1
+        if self.reask.is_final(problem, attempt):
+            return Outcome(task.key, False, reason=self.reask.reason(problem), **done)
+        stats.reasks += 1
+        acc.feedback = self.reask.turns(entry.get("raw"), problem)
         return None
 
     def _schema(self, module, task: Task | None = None) -> dict | None:
@@ -301,16 +299,11 @@ class Runner:
                 + sum(estimate_tokens(str(v)) for v in task.inputs.values())
                 + sum(estimate_tokens(m["content"]) for m in feedback))
 
-    def _dead_endpoint(self, err: BaseException) -> str | None:
-        if self._served or not isinstance(err, LMCallError):
-            return None
-        return endpoint_problem(err, strip_credentials(self.lm_config.base_url), self.lm_config.model)
-
-    async def _call(self, module, task: Task, feedback: list[dict], limits: RateLimits, stats: Counter,
+    async def _call(self, module, task: Task, feedback: list[dict], limits: RateLimits, stats: RunStats,
                     journal: Journal) -> dict:
         """One answer (with transport retries): parsed fields, or the parse / truncation error, and the raw text."""
         def retryable(e: LMCallError) -> bool:
-            return e.transient and self._dead_endpoint(e) is None
+            return e.transient and self.health.dead(e) is None
 
         tokens_in = self._prompt_tokens(module, task, feedback)
         est = tokens_in + self.lm_config.max_tokens
@@ -322,15 +315,15 @@ class Runner:
             paid = None
             try:
                 await limits.acquire(est)
-                stats["calls"] += 1
+                stats.calls += 1
                 try:
                     fields, error = await answer(module, task.inputs, self.engine, self.adapter, self._direct(module))
                 except LMCallError as lm_err:
-                    why = self._dead_endpoint(lm_err)
+                    why = self.health.dead(lm_err)
                     if why:
                         raise EndpointUnavailable(why) from None
                     raise
-                self._served = True
+                self.health.answered()
                 used = (scope.usage.get("prompt_tokens") or 0) + (scope.usage.get("completion_tokens") or 0)
                 limits.settle(est, used)
                 paid = dollars(self.lm_config.model, scope.usage.get("prompt_tokens") or 0,
@@ -341,8 +334,7 @@ class Runner:
             return fields, error, paid
 
         def on_retry(e: LMCallError) -> None:
-            stats["retries"] += 1
-            stats[f"fault:{e.kind}"] += 1
+            stats.fault(e.kind)
 
         token = SCOPE.set(scope)
         try:
@@ -353,14 +345,12 @@ class Runner:
         return self.entry(fields, error, scope.raw, scope.usage, scope.finish_reason, paid)
 
     @staticmethod
-    def count_paid(stats: Counter, journal: Journal, usage: dict, paid: float | None) -> None:
+    def count_paid(stats: RunStats, journal: Journal, usage: dict, paid: float | None) -> None:
         """A returned call's tokens and dollars in the run's totals; its dollars in the journal (a resumed run's
         budget starts from them)."""
         if paid:
             journal.spend(paid)
-            stats["cost_micro"] += int(round(paid * 1e6))
-        stats["tokens_in"] += usage.get("prompt_tokens") or 0
-        stats["tokens_out"] += usage.get("completion_tokens") or 0
+        stats.add_usage(usage, paid)
 
     def entry(self, fields, error, raw, usage, finish_reason, paid) -> dict:
         """What the answer cache keeps for one call; an answer cut off at max_tokens is a parse error."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+
+from .stats import RunStats
 
 Check = Callable[["Task", dict], "str | None"]
 
@@ -77,7 +78,7 @@ class Attempts:
 @dataclass
 class RunResult:
     outcomes: list[Outcome]
-    stats: Counter
+    stats: RunStats
     total: int
     stopped_by_budget: bool = False
     run_dir: Path | None = None

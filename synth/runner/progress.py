@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -75,24 +74,21 @@ class RunProgress:
             self.progress.update(self.task, completed=self.done,
                                  failed=sum(1 for o in outcomes if not o.ok), cached=n)
 
-    def update(self, outcome, stats: Counter) -> None:
+    def update(self, outcome, stats) -> None:
         self.done += 1
         if self.plain:
-            cost = stats["cost_micro"] / 1e6
-            self.fields.update(tokens=f"{stats['tokens_in'] + stats['tokens_out']:,}",
-                               cost=f"${cost:.4f}" if cost else "$0", failed=stats["rejected"],
-                               cached=stats["cache_hits"] + stats["resumed"])
+            cost = stats.cost
+            self.fields.update(tokens=f"{stats.tokens:,}", cost=f"${cost:.4f}" if cost else "$0",
+                               failed=stats.rejected, cached=stats.reused)
             if time.monotonic() - self.last >= plain_every():
                 self.line()
         if not self.enabled:
             return
         t = self.progress.tasks[self.task]
         rate = f"{t.speed:.1f} items/s" if t.speed else ""
-        cost = stats["cost_micro"] / 1e6
-        self.progress.update(self.task, completed=self.done, rate=rate,
-                             tokens=f"{stats['tokens_in'] + stats['tokens_out']:,}",
-                             cost=f"${cost:.4f}" if cost else "$0", failed=stats["rejected"],
-                             cached=stats["cache_hits"] + stats["resumed"])
+        cost = stats.cost
+        self.progress.update(self.task, completed=self.done, rate=rate, tokens=f"{stats.tokens:,}",
+                             cost=f"${cost:.4f}" if cost else "$0", failed=stats.rejected, cached=stats.reused)
 
 
 def runner_summary(runner, title: str = "LLM summary (this command)") -> Table:
@@ -101,16 +97,16 @@ def runner_summary(runner, title: str = "LLM summary (this command)") -> Table:
     t = Table(title=title)
     t.add_column("")
     t.add_column("value", justify="right")
-    done = s["kept"] + s["rejected"] + s["resumed"] - s["kept_then_rejected"]
-    rows = [("items finished", done), ("kept", s["kept"] + s["resumed"] - s["kept_then_rejected"] - s["duplicates"]),
-            ("rejected", s["rejected"])] + ([("duplicates dropped", s["duplicates"])] if s["duplicates"] else []) + [
-            ("resumed from journal", s["resumed"]), ("answers from cache", s["cache_hits"]),
-            ("LLM calls", s["calls"]), ("retried", s["retries"]), ("re-asked", s["reasks"]),
-            ("tokens in / out", f"{s['tokens_in']:,} / {s['tokens_out']:,}"),
+    done = s.kept + s.rejected + s.resumed - s.kept_then_rejected
+    rows = [("items finished", done), ("kept", s.kept + s.resumed - s.kept_then_rejected - s.duplicates),
+            ("rejected", s.rejected)] + ([("duplicates dropped", s.duplicates)] if s.duplicates else []) + [
+            ("resumed from journal", s.resumed), ("answers from cache", s.cache_hits),
+            ("LLM calls", s.calls), ("retried", s.retries), ("re-asked", s.reasks),
+            ("tokens in / out", f"{s.tokens_in:,} / {s.tokens_out:,}"),
             ("cost", f"${runner.budget.spent:.4f}" + (f" of ${runner.budget.max_cost:g}"
                                                       if runner.budget.max_cost is not None else "")),
-            ("wall seconds", f"{s['seconds_x1000'] / 1000:.1f}")]
-    rows += [(k, v) for k, v in sorted(s.items()) if k.startswith(("rejected: ", "fault:", "failed:"))]
+            ("wall seconds", f"{s.seconds:.1f}")]
+    rows += s.breakdown()
     for k, v in rows:
         t.add_row(k, str(v))
     return t

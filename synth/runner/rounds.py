@@ -10,16 +10,16 @@ are the single-process runner's own (Runner.verdict, Runner.entry), so a run giv
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Callable
 
 from .calls import EndpointUnavailable
 from .cost import dollars
 from .journal import Journal
 from .outcome import Attempts
+from .stats import RunStats
 
 
-def run_rounds(runner, module, tasks: list, check, prompt_hash: str | None, sig_hash: str, stats: Counter,
+def run_rounds(runner, module, tasks: list, check, prompt_hash: str | None, sig_hash: str, stats: RunStats,
                journal: Journal, finish: Callable) -> bool:
     """Runs `tasks` to outcomes (`finish(outcome)` for each); True when the budget stopped the run."""
     from .ray_exec import rebuild_error
@@ -29,7 +29,7 @@ def run_rounds(runner, module, tasks: list, check, prompt_hash: str | None, sig_
     todo, stopped = list(tasks), False
     if hasattr(runner.executor, "bind"):  # a batch executor journals its batches in the run folder
         runner.executor.bind(journal.folder)
-    for attempt in range(rc.max_reasks + 1):
+    for attempt in range(runner.reask.attempts):
         if not todo or stopped:
             break
         keys = {t.key: runner._key(prompt_hash, sig_hash, t, attempt) for t in todo}
@@ -48,7 +48,7 @@ def run_rounds(runner, module, tasks: list, check, prompt_hash: str | None, sig_
                 acc[t.key].all_cached = False
                 send.append(t)
             else:
-                stats["cache_hits"] += 1
+                stats.cache_hits += 1
                 judge(t, entry)
         rows = []
         for t in send:
@@ -60,21 +60,20 @@ def run_rounds(runner, module, tasks: list, check, prompt_hash: str | None, sig_
                                 if runner.budget.max_cost is not None else None)}))
         for key, got in runner.executor.stream(module, rows, rc, runner.budget):
             task = by_key[key]
-            stats["calls"] += got["calls"]
-            stats["retries"] += len(got["faults"])
+            stats.calls += got["calls"]
             for kind in got["faults"]:
-                stats[f"fault:{kind}"] += 1
+                stats.fault(kind)
             if got.get("budget"):  # the gate refused it: not sent, no outcome (a re-run with more budget resumes)
                 stopped = True
                 continue
             if "lm_error" in got:
                 err = rebuild_error(*got["lm_error"])
-                why = runner._dead_endpoint(err)
+                why = runner.health.dead(err)
                 if why:
                     raise EndpointUnavailable(why)
                 finish(runner.failed(task, err, attempt, acc[key], stats))
                 continue
-            runner._served = True
+            runner.health.answered()
             paid, usage = got["cost"], got["usage"]
             runner.budget.settle(0.0, paid)  # the gate held its reservation; the driver's ledger records the spend
             runner.count_paid(stats, journal, usage, paid)
