@@ -28,7 +28,8 @@ def main() -> None:
     from rich.table import Table
 
     from train.embed_cache import EmbeddingCache
-    from train.evaluate import global_eval, make_scorer
+    from train.retrieval import global_eval
+    from train.scorer import make_scorer
 
     tmp = Path(tempfile.mkdtemp(prefix="mira-ann-"))
     store = DatasetStore(tmp)

@@ -90,7 +90,7 @@ def main() -> None:
     from mira.audit.names import load_names
     from mira.audit.report import plot, table, write_json
     from train.embed_cache import EmbeddingCache
-    from train.evaluate import make_scorer
+    from train.scorer import make_scorer
 
     console = Console(width=150)
     t0 = time.time()

@@ -65,7 +65,8 @@ def train_models(store: DatasetStore, work: Path, epochs: int | None, cache, con
     """R2 and the two heads, trained as real_eval.py trains them; reused from the work folder when present."""
     from train.config import R2Config, load_config
     from train.data import head_pairs_with_jds
-    from train.evaluate import make_scorer, search_lambda_on_pool
+    from train.evaluate import search_lambda_on_pool
+    from train.scorer import make_scorer
     from train.head import save_head, train_head
     from train.requirements import requirement_features
     from train.rounds import train_r2
@@ -108,7 +109,9 @@ def main() -> None:
     from rich.table import Table
 
     from train.embed_cache import EmbeddingCache
-    from train.evaluate import local_eval, make_scorer, write_comparison
+    from train.evaluate import local_eval
+    from train.report import write_comparison
+    from train.scorer import make_scorer
     from train.local_eval import upstream_eval
 
     console, t0 = Console(), time.time()

@@ -94,7 +94,7 @@ def encode_rates(n: int) -> dict:
     import sys
 
     from train.embed_cache import EmbeddingCache, ShardedEmbeddingCache
-    from train.evaluate import make_scorer
+    from train.scorer import make_scorer
     from train.ray_encode import RayEncoder
 
     from _common import data_dir

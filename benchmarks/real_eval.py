@@ -38,7 +38,9 @@ def main() -> None:
     from train.config import R2Config, load_config
     from train.data import head_pairs_with_jds
     from train.embed_cache import EmbeddingCache
-    from train.evaluate import global_eval, make_scorer, search_lambda_on_pool
+    from train.evaluate import search_lambda_on_pool
+    from train.retrieval import global_eval
+    from train.scorer import make_scorer
     from train.head import save_head, train_head
     from train.requirements import requirement_features
     from train.rounds import train_r2

@@ -18,7 +18,8 @@ from synth.store import DatasetStore, Version
 
 from judge.rubric import Rubric, load_rubric
 from train.embed_cache import open_cache
-from train.evaluate import _top_k, make_scorer
+from train.retrieval import top_k
+from train.scorer import make_scorer
 from train.metrics import Query, rank_metrics
 from train.spec import ModelSpec
 from judge.run import estimate_judging, judge_pairs
@@ -86,7 +87,7 @@ def retrieve(store: DatasetStore, jds: list[dict], jd_v: Version, corpus: list[d
     qv = scorer.embed_queries([j["text"] for j in jds], cache)
     ranked = {}
     for j, q in zip(jds, qv):
-        top = _top_k(emb, q, k1)
+        top = top_k(emb, q, k1)
         s = scorer.rerank(q, emb[top], j, [corpus[i]["text"] for i in top] if scorer.head else None)
         order = [ids[top[i]] for i in np.lexsort((top, -s))][:k]
         ranked[j["id"]] = order

@@ -119,7 +119,7 @@ def test_qwen3_query_prompt_is_used_on_jds_and_saved(tmp_path, store, rjdb_small
     assert not torch.allclose(torch.tensor(with_prompt), torch.tensor(saved.encode([jd])))
     # plain sentence-transformers' encode_query puts the JD-side prompt first, as R2 trained
     torch.testing.assert_close(torch.tensor(saved.encode_query([jd])), torch.tensor(saved.encode([QUERY + jd])))
-    from train.evaluate import Scorer
+    from train.scorer import Scorer
 
     sc = Scorer("r2", str(tmp_path / "r2"))
     assert sc.query_prompt() == QUERY

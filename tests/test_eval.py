@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from mira.cli import app
 from mira.cli.demo import import_samples
-from train.evaluate import auc, cohens_d
+from train.diagnose import auc, cohens_d
 from train.head import search_lambda, train_head
 from train.metrics import Query, rank_metrics, ranking
 
@@ -155,7 +155,7 @@ def test_head_compare_and_diagnose_cli(sample, tmp_path):
 
 def test_embeddings_are_cached(sample, tmp_path):
     from train.embed_cache import EmbeddingCache
-    from train.evaluate import make_scorer
+    from train.scorer import make_scorer
 
     cache = EmbeddingCache(tmp_path / "e.sqlite")
     s = make_scorer("zero-shot")

@@ -15,7 +15,7 @@ from synth.runner.calls import direct_predictor
 from synth.split import split_version
 from synth.stages import paraphrase
 from synth.stages.common import PromptedModule
-from train.evaluate import Scorer, make_scorer
+from train.scorer import Scorer, make_scorer
 from train.head import PairHead
 
 

@@ -276,7 +276,7 @@ def test_corpus_encoded_on_ray_workers_matches_this_process(cluster, store, tmp_
     import numpy as np
 
     from train.embed_cache import EmbeddingCache
-    from train.evaluate import make_scorer
+    from train.scorer import make_scorer
     from train.ray_encode import RayEncoder
 
     import_samples(store)

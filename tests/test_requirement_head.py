@@ -90,7 +90,8 @@ def test_requirement_head_demotes_rjdb_near_misses_on_held_out_jds(store, real_d
     from synth.split import split_version
     from train.data import head_pairs_with_jds
     from train.embed_cache import EmbeddingCache
-    from train.evaluate import local_eval, make_scorer, search_lambda_on_pool
+    from train.evaluate import local_eval, search_lambda_on_pool
+    from train.scorer import make_scorer
     from train.requirements import requirement_features
 
     import_file(store, "pool", real_data / "pairs/rjdb/rjdb_dev.jsonl", "rjdb", preset="rjdb")
@@ -113,7 +114,7 @@ def test_requirement_head_demotes_rjdb_near_misses_on_held_out_jds(store, real_d
 def test_the_requirement_head_abstains_where_a_jd_has_no_structured_requirements():
     """Free text with a stray 'years' sentence is too thin to rerank by: the cosine alone; a JD with a requirements
     section gets the head."""
-    from train.evaluate import Scorer
+    from train.scorer import Scorer
 
     torch.manual_seed(0)
     sc = Scorer("s", "unused", head=PairHead(4, hidden=8, extra=len(FEATURES)), lam=1.0)

@@ -14,7 +14,8 @@ from synth.records import stable_id
 from train.backbones import resolve_base
 from train.config import R2Config, load_config
 from train.embed_cache import EmbeddingCache
-from train.evaluate import local_eval, make_scorer
+from train.evaluate import local_eval
+from train.scorer import make_scorer
 from train.rounds import train_r2
 
 KS = [1, 3, 5, 10]

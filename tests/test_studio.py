@@ -227,7 +227,7 @@ def test_unknown_version_and_record_are_404(hostile, client):
 
 def test_eval_runs_pages(home, client):
     pytest.importorskip("torch", reason="train/evaluate needs the train extra")
-    from train.evaluate import write_comparison
+    from train.report import write_comparison
 
     rows = [{"model": "base <b>", "pool": "p", "recall@10": 0.5, "precision@10": 0.25},
             {"model": "tuned", "pool": "p", "recall@10": 0.75, "precision@10": 0.5}]

@@ -20,6 +20,13 @@ from .metrics import Query, rank_metrics, write_trec_run
 UPSTREAM = "upstream"
 
 
+def load_pool(store: DatasetStore, pool_ref: str):
+    """A pool version with its JD and CV records by id."""
+    pool = store.resolve(pool_ref, "pool")
+    jd_v, cv_v = pool_members(store, pool)
+    return pool, jd_v.by_id(), cv_v.by_id()
+
+
 def is_upstream(spec: str) -> bool:
     return spec.strip().lower() == UPSTREAM
 

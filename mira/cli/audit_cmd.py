@@ -107,7 +107,7 @@ def model_cmd(pool: PoolOpt,
     from mira.audit.model_audit import ModelAuditParams, model_audit
     from mira.audit.names import default_names_path, load_names
     from train.embed_cache import open_cache
-    from train.evaluate import make_scorer
+    from train.scorer import make_scorer
 
     groups = load_names(names)
     store = store_for(home)

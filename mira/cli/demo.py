@@ -185,7 +185,9 @@ def _train_and_eval(store: DatasetStore, console: Console) -> dict:
     try:
         from train.config import R2Config, load_config
         from train.embed_cache import EmbeddingCache
-        from train.evaluate import local_eval, make_scorer, write_comparison
+        from train.evaluate import local_eval
+        from train.report import write_comparison
+        from train.scorer import make_scorer
         from train.rounds import train_r2
     except ImportError as e:
         console.print(f"[yellow]Skipping training: the train extra is not installed ({e}). "

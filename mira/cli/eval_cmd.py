@@ -48,7 +48,7 @@ def _ks(spec: str) -> list[int]:
 
 
 def _scorer(model: str, head: str | None, lam: float | None, max_length: int | None = None, trust: bool = False):
-    from train.evaluate import make_scorer
+    from train.scorer import make_scorer
     from train.spec import ModelSpec
 
     spec = ModelSpec.parse(model, head)
@@ -63,7 +63,8 @@ def _scorer(model: str, head: str | None, lam: float | None, max_length: int | N
 
 def guard_leakage(store, pool: str, scorers, strict: bool) -> None:
     """Warn (or with --strict, refuse) when evaluation JDs were in a model's training or validation data."""
-    from train.evaluate import eval_jds, leaked_jds
+    from train.evaluate import eval_jds
+    from train.leakage import leaked_jds
 
     jds = eval_jds(store, pool)
     for s in scorers:
@@ -182,7 +183,7 @@ def global_cmd(pool: PoolOpt, model: ModelOpt, head: HeadOpt = None, lam: Lambda
                workers: WorkersOpt = 2, home: HomeOpt = None) -> None:
     """Retrieve from the whole corpus, rerank the top K1 with the head, report Recall@K / Precision@K (every
     positive of a JD counts, retrieved or not)."""
-    from train.evaluate import global_eval
+    from train.retrieval import global_eval
 
     ks, store = _ks(k), store_for(home)
     sc = _scorer(model, head, lam, max_length, trust_remote_code)
@@ -207,7 +208,10 @@ def compare_cmd(pool: PoolOpt,
                 workers: WorkersOpt = 2, home: HomeOpt = None) -> None:
     """The paper's Table 4/5 shape for several models on the same JDs at one max length, with CSV, markdown, a PNG
     of the curves and one TREC run file per model. In local mode, `upstream` is the shortlist's own order."""
-    from train.evaluate import common_max_length, global_eval, local_eval, write_comparison
+    from train.evaluate import local_eval
+    from train.report import write_comparison
+    from train.retrieval import global_eval
+    from train.scorer import common_max_length
     from train.local_eval import is_upstream, upstream_eval
 
     if mode not in ("local", "global"):
@@ -260,7 +264,7 @@ def diagnose_cmd(pairs: Annotated[str, typer.Option("--pairs", help="boundary_pa
     import numpy as np
 
     from train.data import head_pairs
-    from train.evaluate import diagnose
+    from train.diagnose import diagnose
 
     store = store_for(home)
     v = store.resolve(pairs)

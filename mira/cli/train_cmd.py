@@ -187,7 +187,8 @@ def head_cmd(data: Annotated[list[str], typer.Option("--data", help="boundary_pa
 
     from train.data import head_pairs_with_jds
     from train.embed_cache import EmbeddingCache
-    from train.evaluate import make_scorer, search_lambda_on_pool
+    from train.evaluate import search_lambda_on_pool
+    from train.scorer import make_scorer
     from train.requirements import FEATURES, choose_features, requirement_features
     from train.head import HeadConfig, default_select, head_config_dict, parse_select, save_head, train_head
 
