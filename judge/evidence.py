@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from synth.requirements import Verdict, content_on, locate, verify
+from synth.requirements import Verdict, content_on, locate, sentence_around, verify
 
 from .requirements import Requirement
 
@@ -15,14 +15,16 @@ from .requirements import Requirement
 def support(quote: str | None, cv_text: str, req: Requirement, min_ratio: float) -> tuple[str | None, str | None]:
     """(None, the CV span's text) when the quote supports the requirement, else (why not, the CV span's text or
     None). The quote is located in the CV (exact after normalising case / spacing / markup, else the CV span a near
-    match aligns with) and the requirement's content terms are counted on that CV span."""
+    match aligns with), widened to the CV sentence it sits in (an LLM quotes part of a sentence), and the
+    requirement's content terms are counted on that CV span."""
     q = (quote or "").strip().strip('"').strip()
     if not q:
         return "no CV quote", None
     span = locate(q, cv_text, min_ratio) if len(re.findall(r"\w", q)) >= 3 else None
     if span is None:
         return "quote not found in the CV", None
-    passage = cv_text[span[0]:span[1]]
+    s, e = sentence_around(cv_text, span)
+    passage = cv_text[s:e]
     if req.req is None:
         return None, passage
     ok, why = content_on(req.req, passage)

@@ -60,16 +60,28 @@ def dimension_of(text: str, kind: str | None = None) -> str:
 
 
 def _reading(level: str, text: str, evidence: str | None = None) -> Req:
-    """The base model's reading of one requirement: the evidence sentence when it holds the value (it says what a
-    years count is of), else the statement without its 'field:' prefix."""
+    """The base model's reading of one requirement: the evidence sentence when it states the value ("2-years
+    experience as a Preschool Teacher" says what "years_experience: 2 years" is of), else the statement without its
+    'field:' prefix."""
     body = _FIELD.sub("", text)
-    src = evidence if evidence and body.lower() in evidence.lower() else body
-    got = read_statement(src, level)
-    if not got:
-        return Req("other", level, text)
     want = {"years_experience": "years", "degree": "degree", "certification": "certification",
             "license": "certification"}.get(_FIELD.match(text).group(1).lower() if _FIELD.match(text) else "")
+    got = read_statement(body, level)
+    if evidence and evidence.strip() != body:
+        ev = read_statement(evidence, level)
+        if body.lower() in evidence.lower() or (got and ev and _states_same(got[0], ev[0])):
+            got = ev or got
+    if not got:
+        return Req("other", level, text)
     return next((r for r in got if r.kind == want), got[0])
+
+
+def _states_same(a: Req, b: Req) -> bool:
+    """The value and its evidence read alike: the same kind, and for years the same number, for a degree the same
+    level (the evidence then also says what the years are of)."""
+    if a.kind != b.kind:
+        return False
+    return a.years_min == b.years_min if a.kind == "years" else a.degree == b.degree if a.kind == "degree" else True
 
 
 def make_requirements(items: list[tuple], source: str = "jd") -> list[Requirement]:

@@ -42,6 +42,13 @@ degree""".split())
 NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
                 "eight": "8", "nine": "9", "ten": "10", "twelve": "12", "fifteen": "15", "twenty": "20"}
 _RAW = re.compile(r"[a-z0-9][a-z0-9+#.]*[a-z0-9+#]|[a-z0-9]")
+# "MS" is a master's degree except before a Microsoft product ("MS Office", "MS Excel")
+_MS = re.compile(r"\bms(?=[\s-]+(?:office|word|excel|powerpoint|outlook|access|project|sql|teams|azure|dynamics|visio|"
+                 r"sharepoint|exchange|windows|dos)\b)")
+
+
+def _words(text: str) -> list[str]:
+    return _RAW.findall(_MS.sub("microsoft", text.lower()))
 
 
 def stem(word: str) -> str:
@@ -58,7 +65,7 @@ def stem(word: str) -> str:
 def _stream(text: str) -> tuple[str, ...]:
     """Every word of the text in order: abbreviations expanded, number words as digits, stemmed (stopwords kept)."""
     out = []
-    for raw in _RAW.findall(text.lower()):
+    for raw in _words(text):
         raw = re.sub(r"^(\d+)\+$", r"\1", raw.rstrip("."))
         for w in TERM_ABBREV.get(raw, raw).split():
             out.append(NUMBER_WORDS.get(w) or (w if w.isdigit() else stem(w)))
@@ -68,7 +75,7 @@ def _stream(text: str) -> tuple[str, ...]:
 def terms(text: str) -> list[str]:
     """Key terms of a text: content words, abbreviations expanded, stemmed, in order, deduplicated."""
     out: list[str] = []
-    for raw in _RAW.findall(text.lower()):
+    for raw in _words(text):
         for w in TERM_ABBREV.get(raw, raw).split():
             if w in GENERIC or re.fullmatch(r"[\d.]+\+?", w) or len(w) < 2:
                 continue

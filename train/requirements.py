@@ -41,7 +41,10 @@ from synth.textcheck import terms
 FEATURES = ("has_requirements", "must_skill_share", "years_required", "years_cv", "years_shortfall",
             "role_years_shortfall", "degree_required", "degree_gap", "cert_share", "key_term_coverage")
 
-_CERT = re.compile(r"\b(certif\w*|licen[cs]\w*|accredit\w*)\b", re.I)
+def _cert(text: str):
+    """A certification / licence named in the text, by the reader's own lexicon (prompts/requirements/lexicon.yaml)."""
+    return load_lexicon().has("certifications", text)
+
 _CERT_WORDS = {"certif", "certifi", "certific", "certify", "certified", "certification", "licens", "licen", "license",
                "licence", "accredit", "requir", "current", "valid", "active", "hold", "must", "prefer", "state"}
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def _requirement_lines(text: str) -> tuple[list[str], str]:
     under = [stmt for stmt, heading, _ in found if heading]
     if under:
         return under, "sections"
-    return [stmt for stmt, _, _ in found if years_statements(stmt) or degree_level(stmt) or _CERT.search(stmt)], \
+    return [stmt for stmt, _, _ in found if years_statements(stmt) or degree_level(stmt) or _cert(stmt)], \
         "sentences"
 
 
@@ -113,7 +116,7 @@ def from_statements(lines: list[str], source: str = "sections") -> JDRequirement
                 role_years.append((role, y))
         elif lvl or re.search(r"\bdegree\b", s, re.I):
             degree = max(degree, lvl or 2)
-        elif _CERT.search(s):
+        elif _cert(s):
             certs.append(s)
         else:
             skills.append(_skill_name(s))

@@ -9,12 +9,13 @@ plain Python, no dspy / torch / litellm.
 """
 
 from .cv import dated_roles, merged_years, read_cv
-from .jd import (is_posting, language_of, musts, posting_cues, read_jd, read_statement, statements,
+from .jd import (block_level_at, is_posting, language_of, musts, posting_cues, read_jd, read_statement, statements,
                  years_statements)
 from .lexicon import Lexicon, load_lexicon
 from .model import CODE_DECIDED, KINDS, Profile, Req, Role, Verdict
-from .verify import content_on, locate, negated_in, verify, verify_passage
+from .verify import content_on, locate, negated_in, sentence_around, terms_with_compounds, verify, verify_passage
 
-__all__ = ["CODE_DECIDED", "KINDS", "Lexicon", "Profile", "Req", "Role", "Verdict", "content_on", "dated_roles",
+__all__ = ["CODE_DECIDED", "KINDS", "Lexicon", "Profile", "Req", "Role", "Verdict", "block_level_at", "content_on", "dated_roles",
            "is_posting", "language_of", "load_lexicon", "locate", "merged_years", "musts", "negated_in", "posting_cues", "read_cv",
-           "read_jd", "read_statement", "statements", "verify", "verify_passage", "years_statements"]
+           "read_jd", "read_statement", "sentence_around", "statements", "terms_with_compounds", "verify", "verify_passage",
+           "years_statements"]

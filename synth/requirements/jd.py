@@ -24,7 +24,7 @@ _NUM = r"\d+(?:\.\d+)?"
 _WORD_NUM = r"[a-z]+(?:[- ][a-z]+)?"
 _YEARS_UNIT = r"(?:years?|yrs?)\b(?!\s+(?:old|of\s+age|degree|college|university|program|institution|bachelor))"
 _RANGE = re.compile(rf"(?P<lo>{_NUM})\s*\+?\s*(?:-|–|—|to)\s*(?P<hi>{_NUM})\s*\+?\s*{_YEARS_UNIT}", re.I)
-_DIGITS = re.compile(rf"(?P<n>{_NUM})\s*(?P<plus>\+|or more|plus)?\s*(?:\(\s*\d+\s*\)\s*)?{_YEARS_UNIT}"
+_DIGITS = re.compile(rf"(?P<n>{_NUM})\s*(?P<plus>\+|or more|plus)?\s*(?:\(\s*\d+\s*\)\s*)?-?\s*{_YEARS_UNIT}"
                      r"(?P<more>\s+or\s+more)?", re.I)
 _WORDS = re.compile(rf"\b(?P<w>{_WORD_NUM})\s*(?:\(\s*(?P<d>\d+)\s*\)\s*)?(?P<plus>\+|or more|plus)?\s*{_YEARS_UNIT}",
                     re.I)
@@ -35,18 +35,24 @@ _IN_ROLE = re.compile(r"\bin\s+(?:an?\s+|the\s+)?(.+?)\s+role\b", re.I)
 _AFTER = re.compile(r"^\s*(?:of\s+)?(?:[\w-]+\s+){0,2}?(?:experience|work|working)?\s*(?:in|with|as|using|of|on|"
                     r"doing)\s+(?:an?\s+|the\s+)?(.+?)(?=\s+(?:is|are|required|preferred|for)\b|[.;(]|$)", re.I)
 _SKILL_LEAD = re.compile(r"^(?:(?:strong|solid|good|excellent|proven|working|hands-on|demonstrated|advanced|basic|"
-                         r"deep|effective|substantial|thorough)\s+)*(?:experience|knowledge|proficiency|expertise|"
-                         r"familiarity|skills?|understanding|background|ability|capacity)\s+(?:with|of|in|using|to)\s+",
+                         r"deep|effective|substantial|thorough)\s+)*(?:experience|knowledge|proficiency|proficient|expertise|"
+                         r"familiarity|familiar|skills?|skilled|understanding|background|ability|capacity|competent|"
+                         r"versed)\s+(?:with|of|in|using|to)\s+",
                          re.I)
 _ITEM = re.compile(r"^\s*(?:[-*•●▪·–]|\d+[.)])\s*")
 _DEGREE_WORD = re.compile(r"degree|bachelor'?s?|master'?s?|ph\.?d|diploma|\bb\.?s\b|\bb\.?a\b|\bm\.?s\b|mba", re.I)
 _FIELD = re.compile(r"\b(?:in|of)\s+(.+?)(?=,|\bor\b|\band\b|\.|;|$)", re.I)
-_MARKUP = re.compile(r"[*_`#>]+")
+_MARKUP = re.compile(r"[*_`>]+|(?<![A-Za-z+])#+")  # markup, but not the "#" of "C#" / "F#"
 _LIST = re.compile(r"\b(?:or|one or more|such as|e\.g\.|including|like)\b|,|/", re.I)
 _FILLER = set(terms("proficiency proficient knowledge experience experienced ability able skills skill strong "
                     "excellent understanding familiarity familiar working solid good thorough advanced basic "
                     "demonstrated proven expertise expert use using capacity effective substantial sound exemplary "
-                    "exceptional outstanding superior great extensive broad comprehensive keen deep"))
+                    "exceptional outstanding superior great extensive broad comprehensive keen deep prior previous "
+                    "like capable capability utilize constructively chiefly mainly especially particularly ideally "
+                    "competent competency adept skilled aptitude comfortable versed hands"))
+# words that qualify a role without naming it: "professional dancer", "Jr. IT Helpdesk or similar role"
+_ROLE_MODIFIERS = set(terms("professional junior senior similar comparable related equivalent relevant prior previous "
+                            "paid full time"))
 _ANY = set(terms("including but not limited such as like one or more following"))
 _NEG_WORDS = {"not", "no", "non", "nor"}
 
@@ -90,12 +96,15 @@ def years_statements(text: str) -> list[tuple[float, float | None, tuple[int, in
     return sorted(out, key=lambda x: x[2])
 
 
-def _subject(stmt: str, after: str) -> str | None:
-    """The role or skill a years statement is attached to ("as a Survey Researcher", "of Python")."""
+def _subject(stmt: str, after: str, lex: Lexicon) -> str | None:
+    """The role or skill a years statement is attached to ("as a Survey Researcher", "of Python"), cut where the
+    lexicon's `role_subject_end` words start a clause ("as a Cloud Architect | overseeing ...")."""
     for m in (_ROLE_AS.search(stmt), _IN_ROLE.search(stmt), _AFTER.search(after)):
         if m:
             s = re.sub(r"\s+(?:in|as|with)\s+(?:an?|the)$", "", m.group(1).strip(" -–:"), flags=re.I)
-            if [t for t in terms(s) if t not in _FILLER]:
+            end = lex.rx["role_subject_end"].search(s, 1)
+            s = s[:end.start()].strip(" -–:,") if end else s
+            if [t for t in terms(s) if t not in _FILLER and t not in _ANY]:
                 return s
     return None
 
@@ -105,6 +114,18 @@ def _name(stmt: str) -> str:
     head, sep, _ = stmt.partition(":")
     name = head.strip() if sep and 0 < len(head.split()) <= 6 else stmt.strip()
     return _SKILL_LEAD.sub("", name).strip(" .")
+
+
+_CLAUSE = re.compile(r",|\s[–—-]\s|\(|:|\b(?:to|for|that|which|aids?|including|such as|in order|evidenced|able)\b",
+                     re.I)
+
+
+def _lead(name: str, kt: list[str]) -> tuple[str, ...]:
+    """The content terms of the statement's leading phrase (up to its first clause break) when that phrase is a
+    proper part of it and names one to three terms."""
+    head = _CLAUSE.split(name, 1)[0]
+    lt = tuple(t for t in terms(head) if t not in _FILLER)
+    return lt if 0 < len(lt) <= 3 and len(lt) < len(kt) else ()
 
 
 def _alternatives(stmt: str) -> tuple[tuple[str, ...], ...]:
@@ -137,9 +158,10 @@ def read_statement(stmt: str, level: str | None = None, span: tuple[int, int] | 
     base = dict(level=lvl, text=stmt, span=span, negated=neg)
     out = []
     for lo, hi, (s, e) in years_statements(stmt)[:1]:
-        subj = _subject(stmt, stmt[e:])
+        subj = _subject(stmt, stmt[e:], lex)
         out.append(Req("years", years_min=lo, years_max=hi, subject=subj,
-                       terms=tuple(t for t in terms(subj or "") if t not in _FILLER), name=stmt[s:e], **base))
+                       terms=tuple(t for t in terms(subj or "") if t not in _FILLER and t not in _ROLE_MODIFIERS),
+                       name=stmt[s:e], **base))
     deg = lex.degree_level(stmt) or (3 if lex.has("degree_generic", stmt) and re.search(r"\bdegree\b", stmt, re.I)
                                      else 0)
     if deg:
@@ -161,8 +183,9 @@ def read_statement(stmt: str, level: str | None = None, span: tuple[int, int] | 
         kt = [t for t in terms(stmt) if t not in lex.cert_filler and t not in _FILLER and t not in _NEG_WORDS]
     if kind == "language":
         kt = [t for t in terms(" ".join(m.group(0) for m in lex.rx["languages"].finditer(stmt)))]
-    return [Req(kind, name=name, terms=tuple(kt or [t for t in terms(stmt) if t not in _FILLER]),
-                alternatives=_alternatives(stmt) if kind == "skill" else (), **base)]
+    kt = kt or [t for t in terms(stmt) if t not in _FILLER]
+    return [Req(kind, name=name, terms=tuple(kt), alternatives=_alternatives(stmt) if kind == "skill" else (),
+                lead=_lead(name, kt) if kind == "skill" else (), **base)]
 
 
 def _heading(line: str, lex: Lexicon) -> str | None:
@@ -176,6 +199,21 @@ def _heading(line: str, lex: Lexicon) -> str | None:
         if m and m.end() == len(s):
             return lvl
     return None
+
+
+def block_level_at(text: str, pos: int, lex: Lexicon | None = None) -> str | None:
+    """The level of the heading block `pos` sits in: 'must' / 'preferred' / 'other' (a Responsibilities, Summary,
+    About ... heading), or None before any heading."""
+    lex = lex or load_lexicon()
+    level, at = None, 0
+    for line in text.splitlines(keepends=True):
+        if at > pos:
+            break
+        h = _heading(line, lex)
+        inline = re.match(r"^\s*[#*_\s]*([A-Za-z ,&'-]{3,40}?)[*_\s]*:\s*(\S.*)$", line)
+        level = h or (_heading(inline.group(1), lex) if inline else None) or level
+        at += len(line)
+    return level
 
 
 def statements(text: str, lex: Lexicon | None = None) -> list[tuple[str, str | None, tuple[int, int]]]:

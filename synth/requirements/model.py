@@ -15,7 +15,8 @@ class Req:
     """One requirement as the JD states it. `span` is (start, end) in the text it was read from (None when read
     from a bare statement); `subject` the role or skill a years requirement is attached to; `terms` the content
     terms that must show in a CV for a skill-like requirement; `alternatives` the list items any one of which
-    satisfies it ("Java, C++ or Go")."""
+    satisfies it ("Java, C++ or Go"); `lead` the content terms of a long statement's leading phrase, what it asks for
+    before its clause ("Exceptional Communication Skills, able to pitch topics ..." -> communication)."""
 
     kind: str
     level: str  # must | preferred
@@ -31,6 +32,7 @@ class Req:
     name: str = ""
     terms: tuple[str, ...] = ()
     alternatives: tuple[tuple[str, ...], ...] = ()
+    lead: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.kind == "years":

@@ -74,22 +74,48 @@ _WEAK = frozenset(terms("develop manage process design support system applicatio
 
 
 def _has(term: str, have: set[str]) -> bool:
-    """The term, or a word it shares a stem of at least 5 letters with ('architect' / 'architecture': the light
-    stemmer of textcheck leaves them apart; 'java' / 'javascript' stay apart)."""
-    if term in have:
+    """The term, its plural ('hub' / 'hubs': the light stemmer leaves words under five letters alone), or a word it
+    shares a stem of at least 5 letters with ('architect' / 'architecture'; 'java' / 'javascript' stay apart)."""
+    if term in have or term + "s" in have or (term.endswith("s") and term[:-1] in have):
         return True
     return len(term) >= 5 and any(len(w) >= 5 and (w.startswith(term) or term.startswith(w)) for w in have)
 
 
+def terms_with_compounds(text: str) -> set[str]:
+    """The text's terms, plus each pair of adjacent words written as one ('help desk' -> 'helpdesk', 'data base')."""
+    words = terms(text)
+    return set(words) | {a + b for a, b in zip(words, words[1:])}
+
+
+_SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n")
+
+
+def sentence_around(text: str, span: tuple[int, int], limit: int = 300) -> tuple[int, int]:
+    """The span widened to the sentence(s) of `text` it sits in (bounded by . ! ? ; or a line break, at most `limit`
+    characters either side): an LLM quotes part of a CV sentence, and the whole sentence is the CV's own words."""
+    s, e = span
+    lo = max(0, s - limit)
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, lo, s)]
+    start = ends[-1] if ends else lo
+    m = _SENTENCE_END.search(text, e, min(len(text), e + limit))
+    end = m.start() + (m.group(0) != "\n") if m else min(len(text), e + limit)
+    while start < s and text[start].isspace():
+        start += 1
+    return start, max(end, e)
+
+
 def content_on(req: Req, passage: str) -> tuple[bool, str]:
-    """Does the passage carry the requirement's content? A choice ("Java, C++ or Go") needs one option whole;
-    otherwise, with up to three terms, one that is not a common word (`_WEAK`) or all of them; with more, a
-    quarter of them and at least two (a long statement is paraphrased, but two of its own terms must be there)."""
-    have = set(terms(passage))
+    """Does the passage carry the requirement's content? A choice ("Java, C++ or Go") needs one option whole; a long
+    statement's leading phrase ("Exceptional Communication Skills, able to pitch ...") carried whole does; otherwise,
+    with up to three terms, one that is not a common word (`_WEAK`) or all of them; with more, a quarter of them and
+    at least two (a long statement is paraphrased, but two of its own terms must be there)."""
+    have = terms_with_compounds(passage)
     if req.alternatives:
         hit = next((a for a in req.alternatives if all(_has(t, have) for t in a)), None)
         if hit:
             return True, f"names {' '.join(hit)}"
+    if req.lead and all(_has(t, have) for t in req.lead):
+        return True, f"carries its leading phrase ({', '.join(req.lead)})"
     kt = list(req.terms)
     if not kt:
         return False, "the requirement has no content term to look for"
@@ -126,7 +152,7 @@ def _years(req: Req, p: Profile) -> Verdict:
     if req.terms:
         rt = set(req.terms)
         def holds(r, where: str) -> bool:  # both of a two-term subject, else half ("File clerks" is no
-            have = set(terms(where))  # "Correspondence clerks" role); RJDB dev: 80.3% shortfalls found, 9.7% false
+            have = terms_with_compounds(where)  # "Correspondence clerks" role)
             return sum(_has(t, have) for t in rt) >= (len(rt) if len(rt) <= 2 else -(-len(rt) // 2))
         # the role's own title decides; its surrounding lines only when no title names the subject
         roles = [r for r in roles if holds(r, r.title)] or [r for r in roles if holds(r, r.context)]

@@ -7,7 +7,7 @@ from typing import get_args
 
 import dspy
 
-from ..requirements import CODE_DECIDED, language_of, load_lexicon, read_jd, read_statement
+from ..requirements import CODE_DECIDED, block_level_at, language_of, load_lexicon, locate, read_jd, read_statement
 from ..requirements.jd import PLAIN_POSTING, posting_cues
 from ..requirements.scope import SCOPES, load_cues
 from ..runner import FinalReject, Task
@@ -303,27 +303,40 @@ def _value_of(q) -> str:
 _KIND_FIELD = {"years": "years_experience", "degree": "degree", "certification": "certification"}
 
 
+def is_duty(jd_text: str, quote: str) -> bool:
+    """A must item the JD states as a duty: its quote sits under a Responsibilities / Duties / Summary heading and
+    carries no requirement wording ("Promptly attending to and resolving helpdesk requests.")."""
+    lex = load_lexicon()
+    span = locate(quote, jd_text)
+    return bool(span) and block_level_at(jd_text, span[0], lex) == "other" and not lex.has("requirement_words", quote)
+
+
 def reader_musts(jd: dict, must: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
-    """(kept, moved to preferred, dropped as negated) of the answer's must list, by the reader's reading of each
-    evidence quote; and the reader's years / degree / certification musts the list misses are added (`completed`,
-    returned in kept with `completed: True`)."""
-    kept, moved, negated = [], [], []
+    """(kept, moved to preferred, dropped with why) of the answer's must list, by the reader's reading of each
+    evidence quote: one the JD negates, or states as a duty rather than a requirement, is dropped; and the reader's
+    years / degree / certification musts the list misses are added (`completed`, returned in kept with
+    `completed: True`)."""
+    kept, moved, dropped = [], [], []
+    text = jd_input(jd)
     for c in must:
-        got = read_statement(c.get("evidence") or c["value"])
+        quote = c.get("evidence") or c["value"]
+        got = read_statement(quote)
         if got and all(r.negated for r in got):
-            negated.append({**c, "why": "the JD says it is not required"})
+            dropped.append({**c, "why": "the JD says it is not required"})
+        elif not any(r.kind in CODE_DECIDED for r in got) and is_duty(text, quote):
+            dropped.append({**c, "why": "a duty the JD lists under its responsibilities / summary, not a requirement"})
         elif got and all(r.level == "preferred" for r in got):
             moved.append(c)
         else:
             kept.append(c)
     have = [r for c in kept for r in read_statement(c.get("evidence") or c["value"])]
-    for q in read_jd(jd_input(jd)):
+    for q in read_jd(text):
         value = _value_of(q)
         if q.kind in CODE_DECIDED and q.level == "must" and not q.negated and not covers(have, q) \
                 and present(value, value):  # a value with content a later check can find ("a degree" has none)
             have.append(q)
             kept.append({"field": _KIND_FIELD[q.kind], "value": value, "evidence": q.text, "completed": True})
-    return kept, moved, negated
+    return kept, moved, dropped
 
 
 def read_scope(jd: dict, claimed: str | None) -> str:
@@ -339,7 +352,7 @@ def read_scope(jd: dict, claimed: str | None) -> str:
 
 def build_anchor(jd: dict, out: dict, prompt_hash: str, model: str) -> tuple[dict | None, str | None, dict]:
     """(anchor record, reject reason, dropped items). Skills and constraints not found in the JD are dropped; the
-    must list is read by the requirement model (a negated one dropped, a preferred one moved, a years / degree /
+    must list is read by the requirement model (a negated one or a duty dropped, a preferred one moved, a years / degree /
     certification must the JD states and the list misses completed from the text and recorded); scope level and
     language are read by code, the LLM's claims recorded beside them."""
     source = "\n".join(x for x in (jd.get("title"), jd["text"]) if x)
@@ -365,11 +378,11 @@ def build_anchor(jd: dict, out: dict, prompt_hash: str, model: str) -> tuple[dic
                 dropped.setdefault(level, []).append({**c, "why": why})
         cons[level] = [{"field": c["field"], "value": c["value"].strip(), "evidence": c.get("evidence") or None}
                        for c in ok if c["value"].strip()]
-    must, moved, negated = reader_musts(jd, cons["must"])
+    must, moved, not_required = reader_musts(jd, cons["must"])
     completed = [c for c in must if c.pop("completed", False)]
     cons["must"], cons["preferred"] = must, cons["preferred"] + moved
-    if negated:
-        dropped.setdefault("must", []).extend(negated)
+    if not_required:
+        dropped.setdefault("must", []).extend(not_required)
     responsibilities = [r.strip() for r in out.get("responsibilities") or [] if r.strip()][:8]
     seniority = out.get("seniority")
     if seniority and seniority not in stated_levels(jd):
