@@ -44,7 +44,15 @@ must have with and that this their these using into from such""".split())
 
 
 def _words(text):
-    return [w for w in re.findall(r"[a-z]+", text.lower()) if len(w) > 3 and w not in _FILLER]
+    """Content words: longer than three letters, or a short technical token a reader knows ('IIS', 'C#', 'ASP.NET',
+    'SQL')."""
+    out = []
+    for m in re.finditer(r"[A-Za-z][A-Za-z0-9+#.]*[A-Za-z0-9+#]|[A-Za-z]", text):
+        w = m.group(0).lower().rstrip(".")
+        tech = re.search(r"[+#.]", w) or (m.group(0).isupper() and len(w) >= 2)
+        if (len(w) > 3 or tech) and w not in _FILLER:
+            out.append(re.escape(w[:6] if len(w) > 7 and not tech else w))  # 'communicat' ~ 'communicating'
+    return out
 
 
 def _name(req):
@@ -52,6 +60,15 @@ def _name(req):
     body = re.sub(r"^\w+: ", "", req)
     head, sep, _ = body.partition(":")
     return head if sep and len(head.split()) <= 6 else body
+
+
+def _core(req):
+    """What a careful reader takes a long requirement to ask for first: its leading phrase ('Effective networking
+    skills aid in discovering new clients ...' -> 'Effective networking skills')."""
+    body = re.sub(r"^\w+: ", "", req)
+    body = re.sub(r"^(?:(?:an?|the)\s+)?(?:ability|capacity|capable|able|knowledge|understanding)\s+(?:to|for|of|about|"
+                  r"in)\s+", "", body, flags=re.I)
+    return re.split(r",|\s[–-]\s|\(|\b(?:to|for|that|which|aid|aids|including|such as|in order)\b", body, 1)[0]
 
 
 def _paraphrase(line):
@@ -63,7 +80,7 @@ def _paraphrase(line):
 def cooperative_fields(messages) -> dict:
     """The cooperative answer as a dict (tests override its scores to script a judge that rates too high): "met"
     when the CV line that best matches a requirement carries a fifth of its name's content words (or of the
-    statement's); the skills score is the share of the skill requirements (no years, no degree) it calls met, quoted
+    statement's), or half those of its leading phrase (`_core`); the skills score is the share of the skill requirements (no years, no degree) it calls met, quoted
     in its own words (`_paraphrase`); a skills score from the share met."""
     inp = inputs(messages)
     cv = unfence(inp["cv"])
@@ -71,10 +88,10 @@ def cooperative_fields(messages) -> dict:
     verdicts = []
     for num, _, req in numbered(inp):
         met, best = False, ""
-        for words in (_words(_name(req)), _words(req.split(": ")[-1])):
+        for words, share in ((_words(_name(req)), 5), (_words(req.split(": ")[-1]), 5), (_words(_core(req)), 2)):
             best = max(lines, key=lambda x: sum(bool(re.search(rf"\b{w}", x.lower())) for w in words), default="")
             found = [w for w in words if re.search(rf"\b{w}", best.lower())]
-            met = bool(words) and len(found) >= max(1, len(words) / 5)
+            met = bool(words) and len(found) >= max(1, len(words) / share)
             if met:
                 break
         verdicts.append({"requirement": num, "verdict": "met" if met else "unmet",
@@ -82,7 +99,10 @@ def cooperative_fields(messages) -> dict:
     skill_nums = {n for n, _, req in numbered(inp) if not re.search(r"\d+\+?\s*(?:years?|yrs)|degree", req, re.I)}
     skill_v = [v for v in verdicts if v["requirement"] in skill_nums] or verdicts  # a skills score is about skills
     share = sum(v["verdict"] == "met" for v in skill_v) / max(1, len(skill_v))
-    scores = {"career": {"score": 80, "rationale": "relevant roles"},
+    must_nums = {n for n, lvl, _ in numbered(inp) if lvl == "must"}
+    must_v = [v for v in verdicts if v["requirement"] in must_nums] or verdicts
+    fit = sum(v["verdict"] == "met" for v in must_v) / max(1, len(must_v))  # how much of what the JD needs it saw
+    scores = {"career": {"score": round(60 + 35 * fit), "rationale": "relevant roles"},
               "skills": {"score": round(100 * share), "rationale": "skills overlap"},
               "education": {"score": 70, "rationale": "degree fits"},
               "innovation": {"score": 60, "rationale": "some projects"}}
