@@ -3,7 +3,7 @@ qualifications are the requirements) against real livecareer CVs from unrelated 
 apparel), half of them with an injected instruction to the screener appended; and, for the cooperative judge, the
 RJDB sample's matched resumes against their JDs (requirements from the stage-1 extract stage).
 
-    python benchmarks/judge_adversarial.py [--pairs 40]
+    python benchmarks/judge_adversarial.py [--pairs 40] [--qualified sample|dev]
 
 Each scripted behaviour (tests/scripted_judge.py) answers through the local OpenAI-compatible test server; the table
 gives the share of unrelated pairs labelled positive and the share of qualified (RJDB matched) pairs labelled positive.
@@ -48,14 +48,20 @@ def unrelated_pairs(store, n: int, seed: int = 0) -> list[tuple[dict, dict]]:
     return pairs
 
 
-def qualified_pairs(store, twins: bool = False) -> list[tuple[dict, dict]]:
-    """RJDB's JDs with their matched resume (or, `twins`, its "skill removed / experience shortened" twin)."""
+def qualified_pairs(store, twins: bool = False, source: str = "sample") -> list[tuple[dict, dict]]:
+    """RJDB's JDs with their matched resume (or, `twins`, its "skill removed / experience shortened" twin): the
+    committed 50-JD sample, or (`dev`) the 500 JDs of $MIRA_DATA's rjdb_dev.jsonl."""
     from mira.cli.demo import import_samples
+    from synth.importer import import_file
     from synth.store import pool_members
 
-    if not twins:  # the first call imports the samples
-        import_samples(store)
-    pool = store.resolve("sample-rjdb")
+    name = "sample-rjdb" if source == "sample" else "rjdb-dev"
+    if not twins:  # the first call imports the pairs
+        if source == "sample":
+            import_samples(store)
+        else:
+            import_file(store, "pool", data_dir() / "pairs/rjdb/rjdb_dev.jsonl", name, preset="rjdb")
+    pool = store.resolve(name, "pool")
     jd_v, cv_v = pool_members(store, pool)
     jds, cvs = jd_v.by_id(), cv_v.by_id()
     key = "hard_negative_ids" if twins else "positive_ids"
@@ -110,6 +116,8 @@ def measure(behaviour, pairs, home: Path) -> tuple:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs", type=int, default=40)
+    ap.add_argument("--qualified", choices=("sample", "dev"), default="sample",
+                    help="RJDB pairs for the cooperative judge: the committed 50-JD sample or the 500-JD dev set")
     args = ap.parse_args()
     from rich.console import Console
     from rich.table import Table
@@ -120,14 +128,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = DatasetStore(Path(tmp) / "home")
         unrelated = unrelated_pairs(store, args.pairs)
-        qualified = qualified_pairs(store)
+        qualified = qualified_pairs(store, source=args.qualified)
         t = Table(title=f"{len(unrelated)} unrelated pairs (software JDs x {', '.join(TRADES).lower()} CVs, half "
                         f"injected); {len(qualified)} qualified RJDB pairs")
         for col in ("behaviour", "unrelated positive", "unrelated scored / unscored", "unrelated: unsupported 'met' "
                     "accepted", "qualified positive", "qualified: 'met' claims downgraded"):
             t.add_column(col, justify="left" if col == "behaviour" else "right")
         figures = {}
-        twins = qualified_pairs(store, twins=True)
+        twins = qualified_pairs(store, twins=True, source=args.qualified)
         for name, fn in [("cooperative", answer)] + list(ADVERSARIES.items()):
             u, n_u, x_u, _, bad, _ = measure(fn, unrelated, Path(tmp) / f"h-{name}-u")
             q, _, _, (down, met), _, tq = measure(fn, qualified, Path(tmp) / f"h-{name}-q")

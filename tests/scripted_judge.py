@@ -79,9 +79,10 @@ def _paraphrase(line):
 
 def cooperative_fields(messages) -> dict:
     """The cooperative answer as a dict (tests override its scores to script a judge that rates too high): "met"
-    when the CV line that best matches a requirement carries a fifth of its name's content words (or of the
-    statement's), or half those of its leading phrase (`_core`); the skills score is the share of the skill requirements (no years, no degree) it calls met, quoted
-    in its own words (`_paraphrase`); a skills score from the share met."""
+    when the CV line that best matches a requirement (its words weighted by their rarity in the CV) carries a fifth
+    of its name's content words (or of the statement's), or half those of its leading phrase (`_core`), quoted in its
+    own words (`_paraphrase`); the skills score is the share of the skill requirements (no years, no degree) it calls
+    met, the career score rises with the share of musts met."""
     inp = inputs(messages)
     cv = unfence(inp["cv"])
     lines = [x.strip() for x in re.split(r"[\n;]|\.(?=\s)", cv) if x.strip()]
@@ -89,7 +90,11 @@ def cooperative_fields(messages) -> dict:
     for num, _, req in numbered(inp):
         met, best = False, ""
         for words, share in ((_words(_name(req)), 5), (_words(req.split(": ")[-1]), 5), (_words(_core(req)), 2)):
-            best = max(lines, key=lambda x: sum(bool(re.search(rf"\b{w}", x.lower())) for w in words), default="")
+            # the line a reader would point to: the requirement's words weighted by how rare they are in this CV
+            # ('Python' in one line outweighs 'application' in five)
+            rare = {w: 1 / max(1, sum(bool(re.search(rf"\b{w}", x.lower())) for x in lines)) for w in words}
+            best = max(lines, key=lambda x: sum(rare[w] for w in words if re.search(rf"\b{w}", x.lower())),
+                       default="")
             found = [w for w in words if re.search(rf"\b{w}", best.lower())]
             met = bool(words) and len(found) >= max(1, len(words) / share)
             if met:

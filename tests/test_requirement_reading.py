@@ -131,3 +131,21 @@ def test_words_the_reader_used_to_misread():
     assert terms("MS Office, chiefly Excel")[:2] == ["microsoft", "office"] and terms("MS in Physics")[0] == "mast"
     assert "helpdesk" in terms_with_compounds("Junior IT Help Desk")
     assert content_on(read_statement("Knowledge of developer hubs")[0], "Proficient in various Developer Hub")[0]
+
+
+def test_a_one_word_quote_of_a_skills_list_item_is_located_but_a_stopword_is_not():
+    cv = "Skills\n- SQL\n- Team player and leader\n"
+    why, passage = support("sql", cv, _req("skill: Understanding of SQL database systems"), 85)
+    assert why is None and passage == "- SQL"
+    why, _ = support("and", cv, _req("skill: Understanding of SQL database systems"), 85)
+    assert why == "quote not found in the CV"
+    from synth.requirements import locate
+    assert locate("sq", cv) is None and locate("kubernetes", cv) is None  # exact only: no fuzzy match of one word
+
+
+@pytest.mark.parametrize("stmt,passage", [("Strong persuasiveness", "Persuasion Skills: applies social influence"),
+                                          ("Creativity in design", "Creative thinker and designer"),
+                                          ("Neurological procedures", "Neurology procedure training"),
+                                          ("Route planning", "efficient with routes and plans")])
+def test_word_forms_meet_through_snowball(stmt, passage):
+    assert content_on(read_statement(stmt)[0], passage)[0]

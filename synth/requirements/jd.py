@@ -49,7 +49,8 @@ _FILLER = set(terms("proficiency proficient knowledge experience experienced abi
                     "demonstrated proven expertise expert use using capacity effective substantial sound exemplary "
                     "exceptional outstanding superior great extensive broad comprehensive keen deep prior previous "
                     "like capable capability utilize constructively chiefly mainly especially particularly ideally "
-                    "competent competency adept skilled aptitude comfortable versed hands"))
+                    "competent competency adept skilled aptitude comfortable versed hands master mastery level "
+                    "knowledgeable commendable impressive remarkable essential into key"))
 # words that qualify a role without naming it: "professional dancer", "Jr. IT Helpdesk or similar role"
 _ROLE_MODIFIERS = set(terms("professional junior senior similar comparable related equivalent relevant prior previous "
                             "paid full time"))

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
+import snowballstemmer
 from rapidfuzz import fuzz
 
 from ..textcheck import terms
@@ -39,7 +41,8 @@ def locate(quote: str, text: str, min_ratio: float = 85) -> tuple[int, int] | No
     markup and punctuation ignored), else the span a fuzzy alignment of at least `min_ratio` matches, widened to
     whole words; None when neither (or the quote has fewer than two words)."""
     q, _ = _normalised(quote)
-    if len(q.split()) < 2 and len(q) < 4:
+    one_word = len(q.split()) < 2
+    if one_word and (len(q) < 2 or not terms(q)):  # one word must be a content term ("SQL", not "and")
         return None
     t, pos = _normalised(text)
     if not t:
@@ -47,6 +50,8 @@ def locate(quote: str, text: str, min_ratio: float = 85) -> tuple[int, int] | No
     i = f" {t} ".find(f" {q} ")
     if i >= 0:
         return pos[i], pos[i + len(q) - 1] + 1
+    if one_word:  # a skills-list item ("- SQL") is quoted exactly or not at all
+        return None
     al = fuzz.partial_ratio_alignment(q, t)
     if al is None or al.score < min_ratio or al.dest_end <= al.dest_start:
         return None
@@ -73,10 +78,22 @@ _WEAK = frozenset(terms("develop manage process design support system applicatio
                         "customer client quality communication"))
 
 
+@lru_cache(maxsize=65536)
+def _snow(word: str) -> str:
+    """Snowball's English stem (a kept stemmer, over textcheck's light one): 'persuasive' / 'persuasion',
+    'creative' / 'creativity', 'neurology' / 'neurological', 'route' / 'routes' meet. A stemmer per word: its
+    objects keep state, and the verifier runs in threads."""
+    word = word + "s" if word.endswith("nes") else word  # the light stemmer's 'persuasivenes' of 'persuasiveness'
+    return snowballstemmer.stemmer("english").stemWord(word)
+
+
 def _has(term: str, have: set[str]) -> bool:
-    """The term, its plural ('hub' / 'hubs': the light stemmer leaves words under five letters alone), or a word it
-    shares a stem of at least 5 letters with ('architect' / 'architecture'; 'java' / 'javascript' stay apart)."""
-    if term in have or term + "s" in have or (term.endswith("s") and term[:-1] in have):
+    """The term, or a word of the same Snowball stem, or a word it shares a stem of at least 5 letters with
+    ('architect' / 'architecture'; 'java' / 'javascript' stay apart)."""
+    if term in have or term + "s" in have:
+        return True
+    base = _snow(term)
+    if len(base) >= 3 and any(_snow(w) == base for w in have):
         return True
     return len(term) >= 5 and any(len(w) >= 5 and (w.startswith(term) or term.startswith(w)) for w in have)
 
