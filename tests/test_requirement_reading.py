@@ -149,3 +149,10 @@ def test_a_one_word_quote_of_a_skills_list_item_is_located_but_a_stopword_is_not
                                           ("Route planning", "efficient with routes and plans")])
 def test_word_forms_meet_through_snowball(stmt, passage):
     assert content_on(read_statement(stmt)[0], passage)[0]
+
+
+def test_a_completed_licence_value_is_words_not_punctuation():
+    (q,) = [r for r in read_statement(", license practical nurse, licensed practical nurse") if r.kind == "certification"]
+    assert extract._value_of(q) == "license"
+    (q,) = read_statement("CPA license required")
+    assert extract._value_of(q) == "CPA"

@@ -296,7 +296,7 @@ def _value_of(q) -> str:
         m = next((rx.search(q.text) for lvl, _, rx in load_lexicon().degrees if lvl == q.degree), None)
         return m.group(0) if m else ""
     m = load_lexicon().rx["certifications"].search(q.text)  # the credential and the two words before it
-    words = q.text[:m.start()].split()[-2:] if m else []
+    words = re.findall(r"[A-Za-z0-9][\w'+#.]*", q.text[:m.start()])[-2:] if m else []  # words, not ', ' / '&' 
     return " ".join(words + [m.group(0)]) if m else q.name
 
 
