@@ -96,3 +96,20 @@ def test_negated_requirement_is_met_by_code():
            "verdicts": [{"requirement": 1, "verdict": "unmet", "evidence": ""}]}
     (v,) = score(RUB, out, "Barista.", reqs)["requirements"]
     assert (v["verdict"], v["decided_by"]) == ("met", "code")
+
+
+def test_the_card_shows_codes_reason_the_cvs_words_and_the_weights_used(home, llm_server, tmp_path):
+    """`mira judge pair` without --json: an overruled "met" shows code's whole reason and the CV's dated role,
+    never the LLM's invented quote as evidence; an unverified dimension shows the weight the total used."""
+    jd, cv = tmp_path / "jd.txt", tmp_path / "cv.txt"
+    jd.write_text("Python Developer\n## Requirements\n- At least 5 years of experience as a Python Developer\n"
+                  "- Django\nWe are hiring for a permanent role; you will join our web team.")
+    cv.write_text("Python Developer, Acme Travel (2022 - 2023)\nBuilt Django and Python services.\n")
+    llm_server.add("", fn=ADVERSARIES["years-lie"])
+    r = cli.invoke(app, ["judge", "pair", "--jd", str(jd), "--cv", str(cv), "--lm", "openai/gpt-4o-mini",
+                         "--api-base", llm_server.url], env={"COLUMNS": "200"}, catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.output.split())
+    assert "add up to 1.0 years" in flat and "Python Developer, Acme Travel (2022 - 2023)" in flat
+    assert "8 years of" not in flat  # the years-lie quote is not shown as evidence
+    assert "0.05 (rubric 0.15; unverified)" in flat

@@ -121,18 +121,23 @@ def render_card(j: dict, rub) -> None:
     t = Table(show_header=True, title="scores")
     for col in ("dimension", "weight", "score", "rationale"):
         t.add_column(col)
+    used = j.get("weights") or {}  # the weights the total used (an unverified dimension's is bounded)
     for d in rub.dimensions:
-        t.add_row(d, f"{rub.weights[d]:.2f}", f"{j['scores'].get(d, 0):.0f}", short(j["rationales"].get(d), 70))
+        w = used.get(d, rub.weights[d])
+        note = f" (rubric {rub.weights[d]:.2f}; unverified)" if d in (j.get("unverified") or []) else ""
+        t.add_row(d, f"{w:.2f}{note}", f"{j['scores'].get(d, 0):.0f}", short(j["rationales"].get(d), 70))
     r = Table(title="requirements")
-    for col in ("level", "requirement", "verdict", "evidence"):
+    for col in ("level", "requirement", "verdict", "evidence (the CV's own words)"):
         r.add_column(col)
     limited = ", ".join(f"{d} {x:.0f}→{j['scores'][d]:.0f}" for d, x in (j.get("scores_limited") or {}).items())
     colors = {"met": "green", "unmet": "red", "unclear": "yellow"}
     for v in j["requirements"]:
         verdict = f"[{colors[v['verdict']]}]{v['verdict']}[/]"
         if v.get("downgrade"):
-            verdict += f"\n[dim](said {v['llm_verdict']}: {short(v['downgrade'], 60)})[/]"
-        r.add_row(v["level"], short(v["requirement"], 50), verdict, short(v.get("evidence") or "", 50))
+            verdict += f"\n[dim]({v['downgrade']})[/]"
+        shown = short(v.get("cv_span") or "", 60) if v.get("cv_span") else (
+            f"[dim]LLM quote not in the CV:[/] {short(v.get('evidence'), 50)}" if v.get("evidence") else "")
+        r.add_row(v["level"], short(v["requirement"], 50), verdict, shown)
     label = "[bold green]POSITIVE[/]" if j["label"] else "[bold red]negative[/]"
     cap = f" (capped at {j['cap']:.0f} from {j['raw_total']:.1f})" if j["cap"] is not None else ""
     risks = "\n".join(f"[yellow]{x['category']}[/]: {short(x.get('evidence'), 80)}" for x in j["risks"]) or "none"

@@ -179,7 +179,8 @@ def _years(req: Req, p: Profile) -> Verdict:
     line = f"{req.describe()} required; {what} add up to {have:.1f} years"
     if req.years_max is not None and have > req.years_max + 1 and req.years_min:
         return Verdict("unclear", span, line + f" (more than the {req.years_max:g} asked)", "")
-    return Verdict("met" if have + 1 / 12 >= need else "unmet", span, line)
+    shown = "; ".join(f"{r.title} ({p.text[r.span[0]:r.span[1]]})" for r in roles[:4])  # the roles counted
+    return Verdict("met" if have + 1 / 12 >= need else "unmet", span, line, shown)
 
 
 def _degree(req: Req, p: Profile, lex: Lexicon) -> Verdict:
