@@ -1,5 +1,6 @@
 """R2 (JD -> CV) on sentence-transformers' Trainer: LoRA (peft) on the backbone, the library's gradient-cached
-MNRL with hard negatives, checkpoints that resume, Mira's validation with early stopping, the data-size schedule,
+MNRL with hard negatives, the JDs anchored to the original model's embeddings (--distill, the forgetting guard),
+checkpoints that resume, Mira's validation with early stopping, the data-size schedule,
 merged on save with a model card and named prompts."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from synth.store import DatasetStore
 from .backbones import apply_lora, query_prompt
 from .config import R2Config, as_dict
 from .data import Triplet, jd_lineage, r2_triplets, split_by_group
+from .losses.anchored_mnrl import AnchoredCachedMNRL, AnchoredMNRL
 from .metrics import Query, rank_metrics, triplet_metrics
 from .run_record import (
     TrainResult,
@@ -66,13 +68,30 @@ def no_dropout(model) -> None:
             m.p = 0.0
 
 
-def r2_dataset(items: list[Triplet]):
+def r2_dataset(items: list[Triplet], teacher: dict[str, list[float]] | None = None, anchored: int = 1):
+    """anchor / positive (/ negative) columns; with a teacher, a `label` column holding the frozen original model's
+    embeddings of the row's first `anchored` texts (the JD alone: 1), concatenated: the anchored loss's targets."""
     from datasets import Dataset
 
     cols = {"anchor": [t.query for t in items], "positive": [t.positive for t in items]}
     if all(t.negative for t in items):
         cols["negative"] = [t.negative for t in items]
+    if teacher is not None:
+        texts = list(cols.values())[:anchored]
+        cols["label"] = [[x for col in texts for x in teacher[col[i]]] for i in range(len(items))]
     return Dataset.from_dict(cols)
+
+
+DISTILL_ON = {"jd": 1, "all": 3}  # the columns the forgetting guard anchors: the JD alone, or JD, CV+, CV-
+
+
+def teacher_embeddings(model, items: list[Triplet], batch: int, anchored: int) -> dict[str, list[float]]:
+    """The original model's embeddings of the training texts the guard anchors, computed once before the adapter
+    exists."""
+    texts = sorted({x for t in items for x in (t.query, t.positive, t.negative)[:anchored] if x})
+    emb = model.encode(texts, batch_size=batch, normalize_embeddings=True, convert_to_numpy=True,
+                       show_progress_bar=False)
+    return {t: emb[i].tolist() for i, t in enumerate(texts)}
 
 
 def validation(val_triplets: list[Triplet], val_queries: list[dict] | None, batch: int):
@@ -98,15 +117,11 @@ def validation(val_triplets: list[Triplet], val_queries: list[dict] | None, batc
 
 
 def mnrl(model, cfg, size: int):
-    from sentence_transformers.sentence_transformer.losses import (
-        CachedMultipleNegativesRankingLoss,
-        MultipleNegativesRankingLoss,
-    )
-
+    """The library's (cached) MNRL, anchored to the original model's embeddings when cfg.distill > 0."""
     if cfg.mini_batch:
-        return CachedMultipleNegativesRankingLoss(model, scale=cfg.scale, mini_batch_size=cfg.mini_batch,
-                                                  gather_across_devices=size > 1)
-    return MultipleNegativesRankingLoss(model, scale=cfg.scale, gather_across_devices=size > 1)
+        return AnchoredCachedMNRL(model, cfg.distill, scale=cfg.scale, mini_batch_size=cfg.mini_batch,
+                                  gather_across_devices=size > 1)
+    return AnchoredMNRL(model, cfg.distill, scale=cfg.scale, gather_across_devices=size > 1)
 
 
 def probe_lr(model, cfg, sched: dict, ds, evaluate, metric: str, precision: str, console) -> float:
@@ -140,6 +155,10 @@ def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
     """R2: LoRA + cached MNRL over (JD, CV+, CV-); checkpoints in OUT/checkpoints; merged into OUT.
     resume: auto (continue the same run's last checkpoint), always, never (start afresh), or a checkpoint folder."""
     cfg = cfg or R2Config()
+    if cfg.distill_on not in DISTILL_ON:
+        raise InputError(f"distill_on '{cfg.distill_on}' is not known (use {' or '.join(DISTILL_ON)}).")
+    if cfg.distill < 0:
+        raise InputError(f"distill must be 0 (off) or more, not {cfg.distill:g}.")
     t0, out = time.time(), Path(out)
     rank, size = world()
     console = console if rank == 0 else None
@@ -169,13 +188,16 @@ def train_r2(store: DatasetStore, data_ref: str, base: str | None, out: str | Pa
     train, val_triplets = queries_prompted(train, prompt), queries_prompted(val_triplets, prompt)
     if val_queries and prompt:
         val_queries = [{**q, "text": prompt + q["text"]} for q in val_queries]
-    ds = r2_dataset(train)
-    if "negative" not in ds.column_names and any(t.negative for t in train):
+    if any(t.negative for t in train) and not all(t.negative for t in train):
         raise InputError(f"{data.ref}: some triplets have a hard negative and some do not; R2 needs all or none.")
     evaluate = validation(val_triplets, val_queries, cfg.mini_batch or 64)
     metric = ("mrr" if val_queries else "margin") if (val_queries or val_triplets) else None
     before = evaluate(model) if metric else {}
     no_dropout(model)
+    # the forgetting guard's targets: the original model's embeddings, before the adapter exists
+    anchored = DISTILL_ON[cfg.distill_on]
+    ds = r2_dataset(train, teacher_embeddings(model, train, cfg.mini_batch or 64, anchored) if cfg.distill else None,
+                    anchored)
     apply_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout, cfg.lora_targets)
     set_card(model, "r2", base, [data.ref] + ([vv.ref] if vv else []))
     if sched["probe"] and cfg.lr_probe and metric and not start:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
 from rich.table import Table
@@ -53,6 +53,14 @@ ScheduleOpt = Annotated[Optional[str], typer.Option("--schedule", help="learning
 PrecisionOpt = Annotated[Optional[str], typer.Option("--precision", help="auto (default: bf16 where supported, fp16 "
                                                      "on GPUs without bf16, else fp32), bf16, fp16 or fp32",
                                                      show_default=False)]
+
+
+DistillOpt = Annotated[Optional[float], typer.Option("--distill", help="forgetting guard: weight of the pull towards "
+                                                  "the original model's embeddings of the training JDs (default "
+                                                  "4; 0 turns it off)", show_default=False)]
+DistillOnOpt = Annotated[Optional[Literal["jd", "all"]], typer.Option(
+    "--distill-on", help="what the guard anchors: jd (default: the JDs) or all (JDs and both CVs)",
+    show_default=False)]
 
 
 NprocOpt = Annotated[int, typer.Option("--nproc", help="data-parallel processes (one per GPU; CPU: gloo), started "
@@ -108,7 +116,8 @@ def r2_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None,
            max_length: MaxLenOpt = None, precision: PrecisionOpt = None, trust_remote_code: TrustOpt = False,
            lora_targets: TargetsOpt = None, schedule: ScheduleOpt = None, max_steps: MaxStepsOpt = None,
            grad_accum: AccumOpt = None, save_steps: SaveStepsOpt = None, report_to: ReportOpt = None,
-           resume: ResumeOpt = False, fresh: FreshOpt = False, nproc: NprocOpt = 1, home: HomeOpt = None) -> None:
+           distill: DistillOpt = None, distill_on: DistillOnOpt = None, resume: ResumeOpt = False,
+           fresh: FreshOpt = False, nproc: NprocOpt = 1, home: HomeOpt = None) -> None:
     """R2: LoRA + cached MNRL over (JD, CV+, CV-) from a jdcv_triplet or pool version, on sentence-transformers'
     Trainer; checkpoints in OUT/checkpoints (a re-run continues from the last); merged into OUT."""
     from train.config import R2Config, load_config
@@ -122,12 +131,14 @@ def r2_cmd(data: DataOpt, out: OutOpt, base: BaseOpt = None,
                                 "--precision": precision, "--trust-remote-code": trust_remote_code,
                                 "--lora-targets": lora_targets, "--schedule": schedule, "--max-steps": max_steps,
                                 "--grad-accum": grad_accum, "--save-steps": save_steps, "--report-to": report_to,
-                                "--resume": resume, "--fresh": fresh, "--home": home})
+                                "--distill": distill, "--distill-on": distill_on, "--resume": resume,
+                                "--fresh": fresh, "--home": home})
 
     cfg = load_config(R2Config, config, epochs=epochs, lr=lr, batch_size=batch_size, max_length=max_length,
                       precision=precision, trust_remote_code=trust_remote_code or None,
                       lora_targets=_targets(lora_targets), schedule=schedule, max_steps=max_steps,
-                      grad_accum=grad_accum, save_steps=save_steps, report_to=report_to)
+                      grad_accum=grad_accum, save_steps=save_steps, report_to=report_to, distill=distill,
+                      distill_on=distill_on)
     try:
         res = train_r2(store_for(home), data, base, out, cfg, val, err_console,
                        resume="always" if resume else "never" if fresh else "auto")
