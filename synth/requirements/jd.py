@@ -52,8 +52,7 @@ _FILLER = set(terms("proficiency proficient knowledge experience experienced abi
                     "competent competency adept skilled aptitude comfortable versed hands master mastery level "
                     "knowledgeable commendable impressive remarkable essential into key"))
 # words that qualify a role without naming it: "professional dancer", "Jr. IT Helpdesk or similar role"
-_ROLE_MODIFIERS = set(terms("professional junior senior similar comparable related equivalent relevant prior previous "
-                            "paid full time"))
+_ROLE_MODIFIERS = set(terms("professional junior senior similar comparable paid full time"))  # beside _FILLER
 _ANY = set(terms("including but not limited such as like one or more following"))
 _NEG_WORDS = {"not", "no", "non", "nor"}
 

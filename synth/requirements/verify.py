@@ -39,7 +39,8 @@ def _normalised(text: str) -> tuple[str, list[int]]:
 def locate(quote: str, text: str, min_ratio: float = 85) -> tuple[int, int] | None:
     """(start, end) of the passage of `text` the quote stands for: where its normalised words occur (case, spacing,
     markup and punctuation ignored), else the span a fuzzy alignment of at least `min_ratio` matches, widened to
-    whole words; None when neither (or the quote has fewer than two words)."""
+    whole words; None when neither. A one-word quote (a skills-list item, "SQL") must be a content term and is only
+    matched exactly."""
     q, _ = _normalised(quote)
     one_word = len(q.split()) < 2
     if one_word and (len(q) < 2 or not terms(q)):  # one word must be a content term ("SQL", not "and")
@@ -83,14 +84,13 @@ def _snow(word: str) -> str:
     """Snowball's English stem (a kept stemmer, over textcheck's light one): 'persuasive' / 'persuasion',
     'creative' / 'creativity', 'neurology' / 'neurological', 'route' / 'routes' meet. A stemmer per word: its
     objects keep state, and the verifier runs in threads."""
-    word = word + "s" if word.endswith("nes") else word  # the light stemmer's 'persuasivenes' of 'persuasiveness'
     return snowballstemmer.stemmer("english").stemWord(word)
 
 
 def _has(term: str, have: set[str]) -> bool:
-    """The term, or a word of the same Snowball stem, or a word it shares a stem of at least 5 letters with
+    """The term, or a word of the same Snowball stem ('hub' / 'hubs'), or a word it shares a stem of at least 5 letters with
     ('architect' / 'architecture'; 'java' / 'javascript' stay apart)."""
-    if term in have or term + "s" in have:
+    if term in have:
         return True
     base = _snow(term)
     if len(base) >= 3 and any(_snow(w) == base for w in have):
