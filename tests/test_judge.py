@@ -77,7 +77,9 @@ def test_weighted_total_and_preferred_cap_binds():
     ("Python for reports", "does not carry the requirement's content"),  # in the CV, about another requirement
 ])
 def test_met_without_supporting_quote_becomes_unclear(quote, why):
-    v = [("audit", "must", "met", quote)]
+    """The CV never mentions payroll: whatever the quote, the "met" is downgraded (where the CV does carry the
+    requirement elsewhere, code's own search of the CV keeps it: tests/test_judge_requirements.py)."""
+    v = [("payroll", "must", "met", quote)]
     s = score(RUB, out(verdicts=v), CV, reqs_of(v))
     r = s["requirements"][0]
     assert r["verdict"] == "unclear" and r["llm_verdict"] == "met" and why in r["downgrade"]

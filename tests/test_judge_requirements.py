@@ -113,3 +113,32 @@ def test_the_card_shows_codes_reason_the_cvs_words_and_the_weights_used(home, ll
     assert "add up to 1.0 years" in flat and "Python Developer, Acme Travel (2022 - 2023)" in flat
     assert "8 years of" not in flat  # the years-lie quote is not shown as evidence
     assert "0.05 (rubric 0.15; unverified)" in flat
+
+
+def _met_with(evidence: str, req: str, cv: str) -> dict:
+    reqs = make_requirements([("must", req)])
+    out = {"scores": {d: {"score": 80, "rationale": ""} for d in RUB.dimensions}, "risks": [],
+           "verdicts": [{"requirement": 1, "verdict": "met", "evidence": evidence}]}
+    return score(RUB, out, cv, reqs)
+
+
+CLOUD_CV = ("## Education\nBachelors in Computer Engineering with Specialization in Cloud-based Systems.\n"
+            "## Experience\n* Senior Cloud Architect (2013 - 2016): managed and maintained the company's cloud "
+            "infrastructure on AWS.\n")
+
+
+def test_a_met_whose_quote_points_at_the_wrong_line_stands_on_the_cv_line_code_finds():
+    """The LLM quotes the education line for a cloud-operations requirement: that line lacks the content, but the
+    CV's experience line carries it, so the "met" stands on that line (recorded), never on the quote."""
+    s = _met_with("bachelors in computer engineering with specialization in cloud-based systems",
+                  "skill: Solid practical experience in managing and maintaining a cloud infrastructure.", CLOUD_CV)
+    (v,) = s["requirements"]
+    assert v["verdict"] == "met" and v["downgrade"] is None
+    assert "managed and maintained" in v["cv_span"] and "does not carry" in v["relocated"]
+
+
+def test_a_met_the_cv_carries_nowhere_stays_downgraded_whatever_the_quote():
+    s = _met_with("managed and maintained the company's cloud infrastructure on AWS",
+                  "skill: Kubernetes administration and SSL", NURSE_CV)
+    (v,) = s["requirements"]
+    assert v["verdict"] == "unclear" and "relocated" not in v and s["cap"] == RUB.must_cap

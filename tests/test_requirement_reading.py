@@ -156,3 +156,37 @@ def test_a_completed_licence_value_is_words_not_punctuation():
     assert extract._value_of(q) == "license"
     (q,) = read_statement("CPA license required")
     assert extract._value_of(q) == "CPA"
+
+
+def test_c_sharp_roles_keep_their_hash_and_dotted_names_do_not_end_the_subject():
+    """'C# .NET Developer': the role title keeps 'C#' (a '#' heading marker is markup, the language's is not) and the
+    JD's subject does not stop at '.NET'; the dated role then counts."""
+    from synth.requirements import read_statement, verify
+    from synth.requirements.cv import dated_roles
+
+    cv = "## Experience\nC# .NET Developer, XYZ Tech Solutions (2017 - 2019)\n### Barista (2012 - 2016)\n"
+    assert [r.title for r in dated_roles(cv)] == ["C# .NET Developer, XYZ Tech Solutions", "Barista"]
+    (r,) = read_statement("At least 2 years of prior work experience as a C# .NET Developer.", "must")
+    assert r.subject == "C# .NET Developer" and r.years_min == 2
+    assert verify(r, cv).status == "met"
+    (r3,) = read_statement("At least 3 years of prior work experience as a C# .NET Developer.", "must")
+    assert verify(r3, cv).status == "unmet"
+
+
+def test_a_defined_abbreviation_is_one_concept_met_by_either_form():
+    from synth.requirements import content_on, read_statement
+
+    (r,) = read_statement("Proficient in C#, Windows Presentation Foundation (WPF).", "must")
+    assert r.terms == ("c#", "wpf")  # not c#, window, present, found, wpf: WPF alone would carry 1 of 5
+    assert content_on(r, "Desktop apps in C# with Windows Presentation Foundation")[0]
+    assert content_on(r, "C# and WPF user interfaces", strict=True)[0]
+    assert not content_on(r, "Windows administration and presentation skills", strict=True)[0]
+
+
+def test_a_head_that_introduces_a_list_is_not_the_requirement_name():
+    from synth.requirements import content_on, read_statement
+
+    (r,) = read_statement("Experience with any of the following: embedded systems, processor selection", "must")
+    assert "follow" not in r.terms and r.alternatives == (("embedd", "system"), ("processor", "selection"))
+    assert not content_on(r, "Exceptional follow-up with customers after each sale")[0]
+    assert content_on(r, "Designed embedded systems for medical pumps")[0]

@@ -13,9 +13,9 @@ from .jd import (block_level_at, is_posting, language_of, musts, posting_cues, r
                  years_statements)
 from .lexicon import Lexicon, load_lexicon
 from .model import CODE_DECIDED, KINDS, Profile, Req, Role, Verdict
-from .verify import content_on, locate, negated_in, sentence_around, terms_with_compounds, verify, verify_passage
+from .verify import content_on, find_in_cv, locate, negated_in, sentence_around, terms_with_compounds, verify, verify_passage
 
-__all__ = ["CODE_DECIDED", "KINDS", "Lexicon", "Profile", "Req", "Role", "Verdict", "block_level_at", "content_on", "dated_roles",
+__all__ = ["CODE_DECIDED", "KINDS", "Lexicon", "Profile", "Req", "Role", "Verdict", "block_level_at", "content_on", "dated_roles", "find_in_cv",
            "is_posting", "language_of", "load_lexicon", "locate", "merged_years", "musts", "negated_in", "posting_cues", "read_cv",
            "read_jd", "read_statement", "sentence_around", "statements", "terms_with_compounds", "verify", "verify_passage",
            "years_statements"]

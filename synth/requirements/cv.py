@@ -47,7 +47,7 @@ def _line_at(text: str, pos: int) -> tuple[int, int]:
 
 def _clean(s: str) -> str:
     s = _ITEM.sub("", s)
-    s = re.sub(r"[()\[\]*#|]+", " ", s)
+    s = re.sub(r"[()\[\]*|]+|(?<![A-Za-z])#+", " ", s)  # markup, not the '#' of "C#" / "F#"
     s = re.sub(r"\b(?:worked|working|serving|served|employed|previously|gained experience)\s+(?:as\s+)?(?:an?\s+)?",
                "", s, flags=re.I)
     return " ".join(s.split()).strip(" ,;:-–")

@@ -30,10 +30,10 @@ _WORDS = re.compile(rf"\b(?P<w>{_WORD_NUM})\s*(?:\(\s*(?P<d>\d+)\s*\)\s*)?(?P<pl
                     re.I)
 _DECADE = re.compile(r"\b(?P<half>half\s+a\s+)?decades?\b", re.I)
 _MAX = re.compile(r"\b(up to|no more than|not more than|less than|under|maximum of|max\.?|at most)\s*$", re.I)
-_ROLE_AS = re.compile(r"\b(?:as|in the role of)\s+(?:an?\s+|the\s+)?(.+?)(?=\s+for\s+\d|\s+role\b|[.,;(]|$)", re.I)
+_ROLE_AS = re.compile(r"\b(?:as|in the role of)\s+(?:an?\s+|the\s+)?(.+?)(?=\s+for\s+\d|\s+role\b|[,;(]|\.(?!\w)|$)", re.I)
 _IN_ROLE = re.compile(r"\bin\s+(?:an?\s+|the\s+)?(.+?)\s+role\b", re.I)
 _AFTER = re.compile(r"^\s*(?:of\s+)?(?:[\w-]+\s+){0,2}?(?:experience|work|working)?\s*(?:in|with|as|using|of|on|"
-                    r"doing)\s+(?:an?\s+|the\s+)?(.+?)(?=\s+(?:is|are|required|preferred|for)\b|[.;(]|$)", re.I)
+                    r"doing)\s+(?:an?\s+|the\s+)?(.+?)(?=\s+(?:is|are|required|preferred|for)\b|[;(]|\.(?!\w)|$)", re.I)
 _SKILL_LEAD = re.compile(r"^(?:(?:strong|solid|good|excellent|proven|working|hands-on|demonstrated|advanced|basic|"
                          r"deep|effective|substantial|thorough)\s+)*(?:experience|knowledge|proficiency|proficient|expertise|"
                          r"familiarity|familiar|skills?|skilled|understanding|background|ability|capacity|competent|"
@@ -109,10 +109,16 @@ def _subject(stmt: str, after: str, lex: Lexicon) -> str | None:
     return None
 
 
+# a head that introduces a list ("Experience with any of the following: ...") names nothing itself
+_LIST_INTRO = re.compile(r"\b(?:following|these|below|one or more|any of|such as|includ\w*)(?:\s+[\w/-]+){0,2}\W*$",
+                         re.I)
+
+
 def _name(stmt: str) -> str:
-    """'Networking: TCP/IP skills ...' -> 'Networking'; 'Proficiency in SSL' -> 'SSL'."""
+    """'Networking: TCP/IP skills ...' -> 'Networking'; 'Proficiency in SSL' -> 'SSL'; a head that introduces a list
+    ('... any of the following: embedded systems, ...') is not the name: the whole statement is."""
     head, sep, _ = stmt.partition(":")
-    name = head.strip() if sep and 0 < len(head.split()) <= 6 else stmt.strip()
+    name = head.strip() if sep and 0 < len(head.split()) <= 6 and not _LIST_INTRO.search(head) else stmt.strip()
     return _SKILL_LEAD.sub("", name).strip(" .")
 
 
@@ -124,18 +130,39 @@ def _lead(name: str, kt: list[str]) -> tuple[str, ...]:
     """The content terms of the statement's leading phrase (up to its first clause break) when that phrase is a
     proper part of it and names one to three terms."""
     head = _CLAUSE.split(name, 1)[0]
-    lt = tuple(t for t in terms(head) if t not in _FILLER)
+    lt = tuple(t for t in terms(head) if t not in _FILLER and t not in _ANY)
     return lt if 0 < len(lt) <= 3 and len(lt) < len(kt) else ()
 
 
 def _alternatives(stmt: str) -> tuple[tuple[str, ...], ...]:
     """The list items of a statement that offers a choice ("Java, C++ or Go"), each as its content terms."""
-    body = stmt.partition(":")[2] if ":" in stmt and len(stmt.partition(":")[0].split()) <= 6 else stmt
-    if not re.search(r"\b(or|one or more|such as|e\.g\.|including|any of)\b", body, re.I):
+    head, sep, rest = stmt.partition(":")
+    intro = bool(sep and _LIST_INTRO.search(head))
+    body = rest if sep and (len(head.split()) <= 6 or intro) else stmt
+    if not intro and not re.search(r"\b(or|one or more|such as|e\.g\.|including|any of)\b", body, re.I):
         return ()
     items = [tuple(t for t in terms(c) if t not in _FILLER and t not in _ANY) for c in _LIST.split(body)]
     items = [i for i in items if i]
     return tuple(items) if len(items) >= 2 else ()
+
+
+_ABBR = re.compile(r"\(\s*([A-Z][A-Za-z0-9]{1,7})\s*\)")
+
+
+def _aliases(stmt: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The abbreviations the statement defines, each with the terms of its long form: the words before "(ABBR)"
+    whose initials spell it ("Windows Presentation Foundation (WPF)", "Quality Assurance (QA)")."""
+    out = []
+    for m in _ABBR.finditer(stmt):
+        abbr = m.group(1)
+        caps = [c for c in abbr if c.isupper()] if sum(c.isupper() for c in abbr) >= 2 else list(abbr)
+        words = re.findall(r"[A-Za-z][\w-]*", stmt[:m.start()])[-len(caps):]
+        if len(words) == len(caps) and all(w[0].lower() == c.lower() for w, c in zip(words, caps)):
+            long = tuple(t for t in terms(" ".join(words)) if t not in _FILLER)
+            short = terms(abbr)
+            if long and short and short[0] not in long:  # textcheck may already expand it ('QA' -> quality)
+                out.append((short[0], long))
+    return tuple(out)
 
 
 def _level(stmt: str, heading: str | None, lex: Lexicon) -> str:
@@ -178,14 +205,17 @@ def read_statement(stmt: str, level: str | None = None, span: tuple[int, int] | 
             "travel" if lex.has("travel", stmt) else
             "work_mode" if lex.has("work_mode", stmt) else "skill")
     name = _name(stmt)
-    kt = [t for t in terms(name) if t not in _FILLER]
+    kt = [t for t in terms(name) if t not in _FILLER and t not in _ANY]
     if kind == "certification":
         kt = [t for t in terms(stmt) if t not in lex.cert_filler and t not in _FILLER and t not in _NEG_WORDS]
     if kind == "language":
         kt = [t for t in terms(" ".join(m.group(0) for m in lex.rx["languages"].finditer(stmt)))]
     kt = kt or [t for t in terms(stmt) if t not in _FILLER]
+    aliases = _aliases(stmt) if kind == "skill" else ()
+    long = {t for _, lt in aliases for t in lt}
+    kt = [t for t in kt if t not in long] or kt  # a defined abbreviation counts once
     return [Req(kind, name=name, terms=tuple(kt), alternatives=_alternatives(stmt) if kind == "skill" else (),
-                lead=_lead(name, kt) if kind == "skill" else (), **base)]
+                lead=_lead(name, kt) if kind == "skill" else (), aliases=aliases, **base)]
 
 
 def _heading(line: str, lex: Lexicon) -> str | None:

@@ -16,7 +16,9 @@ class Req:
     from a bare statement); `subject` the role or skill a years requirement is attached to; `terms` the content
     terms that must show in a CV for a skill-like requirement; `alternatives` the list items any one of which
     satisfies it ("Java, C++ or Go"); `lead` the content terms of a long statement's leading phrase, what it asks for
-    before its clause ("Exceptional Communication Skills, able to pitch topics ..." -> communication)."""
+    before its clause ("Exceptional Communication Skills, able to pitch topics ..." -> communication); `aliases` an
+    abbreviation the JD defines and the terms of its long form ("Windows Presentation Foundation (WPF)": one
+    concept, counted once, met by either)."""
 
     kind: str
     level: str  # must | preferred
@@ -33,6 +35,7 @@ class Req:
     terms: tuple[str, ...] = ()
     alternatives: tuple[tuple[str, ...], ...] = ()
     lead: tuple[str, ...] = ()
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def describe(self) -> str:
         if self.kind == "years":

@@ -121,37 +121,44 @@ def sentence_around(text: str, span: tuple[int, int], limit: int = 300) -> tuple
     return start, max(end, e)
 
 
-def content_on(req: Req, passage: str) -> tuple[bool, str]:
+def content_on(req: Req, passage: str, strict: bool = False) -> tuple[bool, str]:
     """Does the passage carry the requirement's content? A choice ("Java, C++ or Go") needs one option whole; a long
     statement's leading phrase ("Exceptional Communication Skills, able to pitch ...") carried whole does; otherwise,
     with up to three terms, one that is not a common word (`_WEAK`) or all of them; with more, a quarter of them and
-    at least two (a long statement is paraphrased, but two of its own terms must be there)."""
+    at least two (a long statement is paraphrased, but two of its own terms must be there).
+
+    strict (code picks the passage itself, no quote points at it): up to three terms all of them, more half of them
+    and at least two ("medication administration" carries one term of "Kubernetes administration": a passage an LLM
+    pointed at may, a passage found by searching the whole CV may not); the choice and leading-phrase readings do not
+    apply (one option or a leading word is too little to pick a line by: "one or more of the following" is no
+    skill)."""
     have = terms_with_compounds(passage)
-    if req.alternatives:
+    have |= {abbr for abbr, long in req.aliases if all(_has(t, have) for t in long)}  # the long form names it
+    if req.alternatives and not strict:
         hit = next((a for a in req.alternatives if all(_has(t, have) for t in a)), None)
         if hit:
             return True, f"names {' '.join(hit)}"
-    if req.lead and all(_has(t, have) for t in req.lead):
+    if req.lead and not strict and all(_has(t, have) for t in req.lead):
         return True, f"carries its leading phrase ({', '.join(req.lead)})"
     kt = list(req.terms)
     if not kt:
         return False, "the requirement has no content term to look for"
     found = [t for t in kt if _has(t, have)]
     strong = [t for t in found if t not in _WEAK]
-    if len(kt) <= 3 and (strong or len(found) == len(kt)):
+    if len(kt) <= 3 and (len(found) == len(kt) or (strong and not strict)):
         return True, f"carries {', '.join(found)}"
-    need = len(kt) if len(kt) <= 3 else max(2, -(-len(kt) // 4))
+    need = len(kt) if len(kt) <= 3 else max(2, -(-len(kt) // (2 if strict else 4)))
     if len(found) >= need:
         return True, f"carries {', '.join(found[:6])}"
     return False, f"carries {len(found)} of its terms {', '.join(kt[:6])} (needs {need})"
 
 
-def _best_line(req: Req, text: str) -> tuple[tuple[int, int] | None, bool, str]:
+def _best_line(req: Req, text: str, strict: bool = False) -> tuple[tuple[int, int] | None, bool, str]:
     """The first line of the text that carries the requirement's content, else (None, False, why of the line that
     came closest)."""
     best, most = "", -1
     for s, e in _line_spans(text):
-        ok, why = content_on(req, text[s:e])
+        ok, why = content_on(req, text[s:e], strict)
         if ok:
             return (s, e), True, why
         n = sum(t in set(terms(text[s:e])) for t in req.terms)
@@ -217,6 +224,15 @@ def verify(req: Req, cv: str | Profile, today: date | None = None, lex: Lexicon 
     if ok:
         return Verdict("met", span, f"{req.describe()}: {why}", p.text[span[0]:span[1]])
     return Verdict("unmet", None, f"{req.describe()}: no line of the CV carries it (the closest {why})")
+
+
+def find_in_cv(req: Req, cv_text: str) -> Verdict:
+    """A skill-like requirement looked for in the whole CV by code, with the strict reading of `content_on` (no
+    quote points at the line): met with the first line that carries it, else unclear."""
+    span, ok, why = _best_line(req, cv_text, strict=True)
+    if ok:
+        return Verdict("met", span, f"{req.describe()}: {why}", cv_text[span[0]:span[1]])
+    return Verdict("unclear", None, f"{req.describe()}: no line of the CV carries it whole ({why})")
 
 
 def verify_passage(req: Req, cv_text: str, span: tuple[int, int]) -> Verdict:
