@@ -135,6 +135,8 @@ def render_card(j: dict, rub) -> None:
         verdict = f"[{colors[v['verdict']]}]{v['verdict']}[/]"
         if v.get("downgrade"):
             verdict += f"\n[dim]({v['downgrade']})[/]"
+        elif v.get("relocated"):
+            verdict += "\n[dim](the quote's passage lacked it; code found this CV line)[/]"
         shown = short(v.get("cv_span") or "", 60) if v.get("cv_span") else (
             f"[dim]LLM quote not in the CV:[/] {short(v.get('evidence'), 50)}" if v.get("evidence") else "")
         r.add_row(v["level"], short(v["requirement"], 50), verdict, shown)
