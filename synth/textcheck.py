@@ -56,7 +56,7 @@ def stem(word: str) -> str:
     w = word.lower()
     for suf in ("ational", "ization", "ations", "ation", "ments", "ment", "ings", "ing", "ies", "ied", "ers", "er",
                 "ed", "es", "s"):
-        if suf == "s" and w.endswith("ss"):  # 'business', 'process', 'persuasiveness' are not plurals
+        if suf == "s" and w[-2:] in ("ss", "us", "is"):  # 'business', 'virus', 'analysis' are not plurals
             break
         if len(w) - len(suf) >= 4 and w.endswith(suf):
             return w[: -len(suf)] + ("y" if suf in ("ies", "ied") else "")

@@ -50,7 +50,8 @@ _FILLER = set(terms("proficiency proficient knowledge experience experienced abi
                     "exceptional outstanding superior great extensive broad comprehensive keen deep prior previous "
                     "like capable capability utilize constructively chiefly mainly especially particularly ideally "
                     "competent competency adept skilled aptitude comfortable versed hands master mastery level "
-                    "knowledgeable commendable impressive remarkable essential into key"))
+                    "knowledgeable commendable impressive remarkable essential into key extraordinary superb "
+                    "sharp dexterous sufficient copious prolific efficient under since regularly"))
 # words that qualify a role without naming it: "professional dancer", "Jr. IT Helpdesk or similar role"
 _ROLE_MODIFIERS = set(terms("professional junior senior similar comparable paid full time"))  # beside _FILLER
 _ANY = set(terms("including but not limited such as like one or more following"))
@@ -154,14 +155,16 @@ def _aliases(stmt: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     whose initials spell it ("Windows Presentation Foundation (WPF)", "Quality Assurance (QA)")."""
     out = []
     for m in _ABBR.finditer(stmt):
-        abbr = m.group(1)
-        caps = [c for c in abbr if c.isupper()] if sum(c.isupper() for c in abbr) >= 2 else list(abbr)
-        words = re.findall(r"[A-Za-z][\w-]*", stmt[:m.start()])[-len(caps):]
-        if len(words) == len(caps) and all(w[0].lower() == c.lower() for w, c in zip(words, caps)):
-            long = tuple(t for t in terms(" ".join(words)) if t not in _FILLER)
-            short = terms(abbr)
-            if long and short and short[0] not in long:  # textcheck may already expand it ('QA' -> quality)
-                out.append((short[0], long))
+        abbr, before = m.group(1), stmt[:m.start()]
+        for letters, word in ((list(abbr), r"[A-Za-z]\w*"), ([c for c in abbr if c.isupper()], r"[A-Za-z][\w-]*")):
+            words = re.findall(word, before)[-len(letters):]  # 'Software as a Service (SaaS)', 'command-line (CLI)'
+            if len(letters) >= 2 and len(words) == len(letters) and all(
+                    w[0].lower() == c.lower() for w, c in zip(words, letters)):
+                long = tuple(t for t in terms(" ".join(words)) if t not in _FILLER)
+                short = terms(abbr)
+                if long and short and short[0] not in long:  # textcheck may already expand it ('QA' -> quality)
+                    out.append((short[0], long))
+                break
     return tuple(out)
 
 
