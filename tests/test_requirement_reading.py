@@ -190,3 +190,16 @@ def test_a_head_that_introduces_a_list_is_not_the_requirement_name():
     assert "follow" not in r.terms and r.alternatives == (("embedd", "system"), ("processor", "selection"))
     assert not content_on(r, "Exceptional follow-up with customers after each sale")[0]
     assert content_on(r, "Designed embedded systems for medical pumps")[0]
+
+
+def test_abbreviations_by_all_letters_or_capitals_and_words_ending_in_us_or_is():
+    from synth.requirements import content_on, read_statement
+    from synth.textcheck import stem
+
+    assert [stem(w) for w in ("virus", "viruses", "analysis", "status", "tools")] == [
+        "virus", "virus", "analysis", "status", "tool"]
+    (saas,) = read_statement("Experience with Software as a Service (SaaS) platforms", "must")
+    (cli,) = read_statement("Proficiency in the command-line interface (CLI).", "must")
+    assert saas.terms == ("saas", "platform") and cli.terms == ("cli",)
+    assert content_on(cli, "Strong CLI skills")[0] and content_on(cli, "scripts run from the command line interface")[0]
+    assert not content_on(cli, "Designed the user interface")[0]
