@@ -203,3 +203,18 @@ def test_abbreviations_by_all_letters_or_capitals_and_words_ending_in_us_or_is()
     assert saas.terms == ("saas", "platform") and cli.terms == ("cli",)
     assert content_on(cli, "Strong CLI skills")[0] and content_on(cli, "scripts run from the command line interface")[0]
     assert not content_on(cli, "Designed the user interface")[0]
+
+
+def test_a_cv_clause_that_says_it_lacks_something_is_no_evidence_of_it():
+    """RJDB's hard negatives say what they lack ("Despite the absence of core analytical skills", "excluding Storm"):
+    those words carry nothing, the rest of the sentence still does."""
+    from synth.requirements import content_on, read_statement, verify
+
+    (an,) = read_statement("Strong Analytical Skills", "must")
+    (storm,) = read_statement("Experience with Storm", "must")
+    (detail,) = read_statement("Detail-oriented", "must")
+    lacking = "Despite the absence of core analytical skills, focused more on detail-oriented work."
+    assert not content_on(an, lacking)[0] and content_on(detail, lacking)[0]
+    assert content_on(an, "Employed deep analytical skills to categorize evidence")[0]
+    assert not content_on(storm, "Troubleshoot stack in the Hadoop ecosystem but excluding Storm")[0]
+    assert verify(an, "Summary\n" + lacking + "\nForensic Technician (2015 - 2023)").status == "unmet"

@@ -16,7 +16,7 @@ from ..prompts import load_prompt
 NAME = "requirements/lexicon.yaml"
 _LISTS = ("degree_generic", "degree_alternative", "certifications", "negation", "preferred", "must",
           "headings_preferred", "headings_must", "headings_other", "requirement_words", "role_subject_end",
-          "language_cues", "work_mode", "clearance", "travel")
+          "language_cues", "work_mode", "clearance", "travel", "cv_lacks")
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: one compiled lexicon per content (lru_cache)

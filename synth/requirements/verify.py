@@ -121,7 +121,19 @@ def sentence_around(text: str, span: tuple[int, int], limit: int = 300) -> tuple
     return start, max(end, e)
 
 
-def content_on(req: Req, passage: str, strict: bool = False) -> tuple[bool, str]:
+_CLAUSE_BREAK = re.compile(r"[,;:.!?\n]|\s(?:but|while|although|though|yet)\s", re.I)
+
+
+def affirmed(passage: str, lex: Lexicon | None = None) -> str:
+    """The passage without the clauses that say the candidate lacks something (the lexicon's `cv_lacks`: "Despite
+    the absence of core analytical skills, focused on detail" keeps "focused on detail")."""
+    lex = lex or load_lexicon()
+    if not lex.has("cv_lacks", passage):
+        return passage
+    return " ".join(c for c in _CLAUSE_BREAK.split(passage) if c and not lex.has("cv_lacks", c))
+
+
+def content_on(req: Req, passage: str, strict: bool = False, lex: Lexicon | None = None) -> tuple[bool, str]:
     """Does the passage carry the requirement's content? A choice ("Java, C++ or Go") needs one option whole; a long
     statement's leading phrase ("Exceptional Communication Skills, able to pitch ...") carried whole does; otherwise,
     with up to three terms, one that is not a common word (`_WEAK`) or all of them; with more, a quarter of them and
@@ -131,8 +143,8 @@ def content_on(req: Req, passage: str, strict: bool = False) -> tuple[bool, str]
     and at least two ("medication administration" carries one term of "Kubernetes administration": a passage an LLM
     pointed at may, a passage found by searching the whole CV may not); the choice and leading-phrase readings do not
     apply (one option or a leading word is too little to pick a line by: "one or more of the following" is no
-    skill)."""
-    have = terms_with_compounds(passage)
+    skill). A clause that says the candidate lacks something carries nothing (`affirmed`)."""
+    have = terms_with_compounds(affirmed(passage, lex))
     have |= {abbr for abbr, long in req.aliases if all(_has(t, have) for t in long)}  # the long form names it
     if req.alternatives and not strict:
         hit = next((a for a in req.alternatives if all(_has(t, have) for t in a)), None)
@@ -153,12 +165,14 @@ def content_on(req: Req, passage: str, strict: bool = False) -> tuple[bool, str]
     return False, f"carries {len(found)} of its terms {', '.join(kt[:6])} (needs {need})"
 
 
-def _best_line(req: Req, text: str, strict: bool = False) -> tuple[tuple[int, int] | None, bool, str]:
+def _best_line(req: Req, text: str, strict: bool = False, lex: Lexicon | None = None
+               ) -> tuple[tuple[int, int] | None, bool, str]:
     """The first line of the text that carries the requirement's content, else (None, False, why of the line that
     came closest)."""
+    lex = lex or load_lexicon()
     best, most = "", -1
     for s, e in _line_spans(text):
-        ok, why = content_on(req, text[s:e], strict)
+        ok, why = content_on(req, text[s:e], strict, lex)
         if ok:
             return (s, e), True, why
         n = sum(t in set(terms(text[s:e])) for t in req.terms)
@@ -217,10 +231,10 @@ def verify(req: Req, cv: str | Profile, today: date | None = None, lex: Lexicon 
     if req.kind == "degree":
         return _degree(req, p, lex)
     if req.kind in ("location", "work_mode", "travel", "clearance"):
-        span, ok, why = _best_line(req, p.text)
+        span, ok, why = _best_line(req, p.text, lex=lex)
         return Verdict("met" if ok else "unclear", span, f"{req.kind}: {why}" if ok else
                        f"{req.kind} is rarely stated in a CV; {why}", p.text[span[0]:span[1]] if span else "")
-    span, ok, why = _best_line(req, p.text)
+    span, ok, why = _best_line(req, p.text, lex=lex)
     if ok:
         return Verdict("met", span, f"{req.describe()}: {why}", p.text[span[0]:span[1]])
     return Verdict("unmet", None, f"{req.describe()}: no line of the CV carries it (the closest {why})")
