@@ -51,7 +51,10 @@ _FILLER = set(terms("proficiency proficient knowledge experience experienced abi
                     "like capable capability utilize constructively chiefly mainly especially particularly ideally "
                     "competent competency adept skilled aptitude comfortable versed hands master mastery level "
                     "knowledgeable commendable impressive remarkable essential into key extraordinary superb "
-                    "sharp dexterous sufficient copious prolific efficient under since regularly"))
+                    "sharp dexterous sufficient copious prolific efficient under since regularly "
+                    # a JD's own boilerplate around the requirement ("... skills needed", "we require candidates")
+                    "necessary needed need required require requires candidate candidates potential demonstrate "
+                    "along different current exactly"))
 # words that qualify a role without naming it: "professional dancer", "Jr. IT Helpdesk or similar role"
 _ROLE_MODIFIERS = set(terms("professional junior senior similar comparable paid full time"))  # beside _FILLER
 _ANY = set(terms("including but not limited such as like one or more following"))
