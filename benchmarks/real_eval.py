@@ -112,7 +112,7 @@ def main() -> None:
         pool, corpus = build_category_pool(store, data_dir(), per, source)
         cat[source] = (pool, {label: global_eval(store, pool.ref, make_scorer(spec, max_length=256), [100], cache,
                                                  k1=1000, corpus_ref=corpus.ref)
-                              for label, spec in specs.items() if "head" not in label or source == "monster"})
+                              for label, spec in specs.items()})
     t = Table(title="real category pools against all livecareer CVs (relevant = same category), Recall@100")
     t.add_column("model")
     for source, (pool, _) in cat.items():

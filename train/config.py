@@ -59,7 +59,7 @@ class R1Config(TrainConfig):
 @dataclass
 class R2Config(TrainConfig):
     scale: float = 20.0  # MNRL inverse temperature
-    distill: float = 4.0  # forgetting guard: weight of the pull towards the original model's embeddings (0: off)
+    distill: float = 2.0  # forgetting guard: weight of the pull towards the original model's embeddings (0: off)
     distill_on: str = "jd"  # the texts it anchors: jd (the JD side; measured, benchmarks/real_eval.py) or all
 
 

@@ -57,7 +57,7 @@ PrecisionOpt = Annotated[Optional[str], typer.Option("--precision", help="auto (
 
 DistillOpt = Annotated[Optional[float], typer.Option("--distill", help="forgetting guard: weight of the pull towards "
                                                   "the original model's embeddings of the training JDs (default "
-                                                  "4; 0 turns it off)", show_default=False)]
+                                                  "2; 0 turns it off)", show_default=False)]
 DistillOnOpt = Annotated[Optional[Literal["jd", "all"]], typer.Option(
     "--distill-on", help="what the guard anchors: jd (default: the JDs) or all (JDs and both CVs)",
     show_default=False)]
