@@ -116,7 +116,7 @@ def test_cli_train_r2_on_rjdb_pool_gives_a_loadable_model(rjdb, tmp_path):
     card = (out / "README.md").read_text()
     ref = rjdb.resolve("sample-rjdb").ref
     assert "base_model: sentence-transformers/all-MiniLM-L6-v2" in card and ref in card
-    assert "AnchoredCachedMNRL" in card and '"distill": 4.0' in card and "mira_val_margin" in card
+    assert "AnchoredCachedMNRL" in card and f'"distill": {R2Config().distill}' in card and "mira_val_margin" in card
     assert "Personal Information" not in card and "Job Summary" not in card  # no CV / JD text in the card
     loaded = SentenceTransformer(str(out), device="cpu")
     assert {"query", "document"} <= set(loaded.prompts)  # encode_query / encode_document work as trained
