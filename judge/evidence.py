@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from synth.requirements import Verdict, content_on, find_in_cv, locate, sentence_around, verify
+from synth.requirements import Verdict, content_on, locate, sentence_around, verify
 
 from .requirements import Requirement
 
@@ -31,12 +31,6 @@ def support(quote: str | None, cv_text: str, req: Requirement, min_ratio: float)
     if not ok:
         return f"the CV passage the quote stands for does not carry the requirement's content ({why})", passage
     return None, passage
-
-
-def found_in_cv(req: Requirement, cv_text: str) -> Verdict:
-    """Where the quote stands for a passage that lacks the requirement: code's own search of the CV, stricter than a
-    quoted passage (every term of a short requirement, half of a long one's)."""
-    return find_in_cv(req.req, cv_text)
 
 
 def code_verdict(req: Requirement, cv_text: str) -> Verdict:

@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field
 
 from synth.lm.schema import check_grounding
 from synth.records import stable_id
-from synth.requirements import load_lexicon
+from synth.requirements import find_in_cv, load_lexicon
 from synth.runner import Task
 
-from .evidence import code_verdict, found_in_cv, injection_signals, nonce_fence, support
+from .evidence import code_verdict, injection_signals, nonce_fence, support
 from .redact import redact
 from .requirements import Requirement
 from .rubric import Rubric
@@ -155,8 +155,8 @@ def score(rubric: Rubric, out: dict, cv_text: str, reqs: list[Requirement]) -> d
             rec.update(decided_by="code", code_verdict=cv.status, reason=cv.reason, cv_span=cv.text or None)
         elif verdict == "met":
             why, passage = support(evidence, cv_text, r, rubric.evidence_min_ratio)
-            if why and r.req is not None:  # the quote stands for the wrong passage: code looks in the CV itself
-                found = found_in_cv(r, cv_text)
+            if why and r.req is not None:  # the quote stands for the wrong passage: code searches the CV itself,
+                found = find_in_cv(r.req, cv_text)  # stricter than a quoted passage (synth/requirements/verify.py)
                 if found.status == "met":
                     rec["relocated"] = f"{why}; code found it in the CV ({found.reason})"
                     why, passage = None, found.text

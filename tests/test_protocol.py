@@ -1,3 +1,4 @@
+import csv
 import json
 import zlib
 
@@ -84,8 +85,6 @@ def test_protocol_pools_judges_each_pair_once_and_adds_only_new_pairs(sampled, l
     rep = store.home / "reports" / "p"
     # the run's metrics are in its report (the labels version is content-addressed: when the second model pools no
     # new pair, the labels are the first run's version, manifest included)
-    import csv
-
     assert [r["model"] for r in csv.DictReader(open(rep / "protocol.csv"))] == ["zero-shot", f"zero-shot+{head}"]
     assert (rep / "protocol.png").stat().st_size > 1000 and "Table 8" in (rep / "protocol.md").read_text()
     assert "Table 8" in r.stdout and "Table 9" in r.stdout
