@@ -82,7 +82,7 @@ def make_task(jd: dict, cv: dict, reqs: list[Requirement], redact_pii: bool, rol
     """The CV is redacted (when asked) and fenced with a marker it cannot contain; the JD is the employer's text
     and is never redacted."""
     cv_text = redact(cv["text"]) if redact_pii else cv["text"]
-    req_text = "\n".join(r.line() for r in reqs)
+    req_text = "\n".join(requirement_line(r, cv_text) for r in reqs)
     return Task(key or f"judge:{jd['id']}:{cv['id']}" + (f":{rollout}" if rollout is not None else ""),
                 {"jd": nonce_fence(jd["text"][:12000], "JD"), "requirements": req_text,
                  "cv": nonce_fence(cv_text[:16000], "CV")},
@@ -90,6 +90,18 @@ def make_task(jd: dict, cv: dict, reqs: list[Requirement], redact_pii: bool, rol
                 rollout=rollout, grounding=verdict_grounding(len(reqs)))
 
 
+def requirement_line(r: Requirement, cv_text: str) -> str:
+    """A requirement as the LLM reads it. One that code decides (years, degree, certification, negated) carries
+    code's verdict and its one-line reason, so the LLM scores knowing what the dated roles add up to instead of
+    counting them itself and scoring on a verdict code then overrules. The reason holds the JD's words and numbers
+    only, never CV text: the CV stays inside its fence."""
+    if not r.code_decided:
+        return r.line()
+    v = code_verdict(r, cv_text)
+    return f"{r.line()} [{CODE_MARK} {v.status}: {v.reason}]"
+
+
+CODE_MARK = "decided by code on the CV:"
 EVIDENCE_CHARS = 240  # a CV quote, not a paragraph
 
 

@@ -32,9 +32,19 @@ def extract_answer(messages):
     return render_fields(out)
 
 
+_CODE = re.compile(r"\s*\[decided by code on the CV: (met|unmet|unclear)\b[^\n]*\]$")
+
+
 def numbered(inp):
-    return [(int(n), lvl, t) for n, lvl, t in re.findall(r"^(\d+)\. \[(must|preferred)\] (.+)$", inp["requirements"],
-                                                         re.M)]
+    """(number, level, requirement) as listed, without the judge's note of what code decided."""
+    return [(int(n), lvl, _CODE.sub("", t)) for n, lvl, t in
+            re.findall(r"^(\d+)\. \[(must|preferred)\] (.+)$", inp["requirements"], re.M)]
+
+
+def code_decided(inp) -> dict[int, str]:
+    """Requirement number -> the verdict the judge says code reached on the CV (years, degrees, certifications)."""
+    return {int(n): m.group(1) for n, t in re.findall(r"^(\d+)\. \[(?:must|preferred)\] (.+)$", inp["requirements"],
+                                                      re.M) if (m := _CODE.search(t))}
 
 
 _FILLER = set("""proficiency proficient understanding knowledge experience experienced strong solid excellent great good
@@ -81,13 +91,18 @@ def cooperative_fields(messages) -> dict:
     """The cooperative answer as a dict (tests override its scores to script a judge that rates too high): "met"
     when the CV line that best matches a requirement (its words weighted by their rarity in the CV) carries a fifth
     of its name's content words (or of the statement's), or half those of its leading phrase (`_core`), quoted in its
-    own words (`_paraphrase`); the skills score is the share of the skill requirements (no years, no degree) it calls
-    met, the career score rises with the share of musts met."""
+    own words (`_paraphrase`); a requirement the judge says code decided takes code's verdict (as a real LLM reads
+    the note); the skills score is the share of the skill requirements (no years, no degree) it calls met, the
+    career score rises with the share of musts met."""
     inp = inputs(messages)
     cv = unfence(inp["cv"])
     lines = [x.strip() for x in re.split(r"[\n;]|\.(?=\s)", cv) if x.strip()]
+    decided = code_decided(inp)
     verdicts = []
     for num, _, req in numbered(inp):
+        if num in decided:
+            verdicts.append({"requirement": num, "verdict": decided[num], "evidence": ""})
+            continue
         met, best = False, ""
         for words, share in ((_words(_name(req)), 5), (_words(req.split(": ")[-1]), 5), (_words(_core(req)), 2)):
             # the line a reader would point to: the requirement's words weighted by how rare they are in this CV
