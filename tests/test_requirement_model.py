@@ -147,3 +147,38 @@ def test_real_rjdb_shortened_experience_detected():
     short = [verify(q, r["Resume-unmatched"], TODAY) for q in years]
     assert [v.status for v in short] == ["unmet", "met", "met", "met"]
     assert "2.0 years" in short[0].reason
+
+
+def test_same_meaning_phrases_are_read_in_the_cvs_own_words():
+    """The lexicon's `same_meaning` groups: a CV passage stating "detail-oriented" or "client service" carries a
+    JD's "attention to detail" / "customer service"; a passage with only one shared word ("detail") does not."""
+    from synth.requirements import content_on
+
+    detail = read_statement("Attention to detail", "must")[0]
+    service = read_statement("Excellent Customer Service Skills", "must")[0]
+    assert content_on(detail, "Highly detail-oriented and vigilant", strict=True)[0]
+    assert content_on(detail, "A good eye for detail on every order")[0]
+    assert not content_on(detail, "Prepared the detailed inventory report")[0]
+    assert content_on(service, "Confirmed client service skills handling enquiries", strict=True)[0]
+    assert not content_on(service, "Planned the bus service timetable")[0]
+
+
+def test_an_abbreviation_spelled_out_in_brackets_after_it_is_met_by_either_form():
+    from synth.requirements import content_on
+
+    r = read_statement("Profound knowledge of ETL (Extract, Transform, Load).", "must")[0]
+    assert r.terms == ("etl", "extract", "transform", "load")
+    assert r.aliases == (("etl", ("extract", "transform", "load")),)
+    assert content_on(r, "Proficient in ETL processes", strict=True)[0]
+    assert content_on(r, "Built pipelines to extract, transform and load data", strict=True)[0]
+    assert not content_on(r, "Loaded trucks and transformed the warehouse layout")[0]
+
+
+def test_a_same_meaning_group_without_content_words_is_named(tmp_path):
+    good = (Path(__file__).resolve().parents[1] / "prompts" / "requirements" / "lexicon.yaml").read_text()
+    bad = tmp_path / "requirements" / "lexicon.yaml"
+    bad.parent.mkdir()
+    bad.write_text(good + '\nsame_meaning: [["strong skills", "teamwork"]]\n')
+    from synth.errors import InputError
+    with pytest.raises(InputError, match=r"lexicon.yaml: same_meaning\[0\]: 'strong skills' has no content word"):
+        load_lexicon(str(bad))

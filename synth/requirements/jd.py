@@ -54,7 +54,14 @@ _FILLER = set(terms("proficiency proficient knowledge experience experienced abi
                     "sharp dexterous sufficient copious prolific efficient under since regularly "
                     # a JD's own boilerplate around the requirement ("... skills needed", "we require candidates")
                     "necessary needed need required require requires candidate candidates potential demonstrate "
-                    "along different current exactly"))
+                    "along different current exactly"
+                    # words of manner that qualify the ask without naming it ("sturdy communication skills",
+                    # "dedicated application of User Experience", "patience whilst ...")
+                    " sturdy robust profound successful dedicated whilst"))
+# nouns of manner before what is asked ("dedicated application of User Experience", "a firm grasp of SQL", "a
+# strong foundation in network design", "a track record as a successful manager")
+_MANNER = re.compile(r"\b(?:(?:application|usage|use|command|grasp|mastery)\s+(?:of|over|on)|foundation\s+in|"
+                     r"track\s+records?(?:\s+(?:of|as|in))?)\b", re.I)
 # words that qualify a role without naming it: "professional dancer", "Jr. IT Helpdesk or similar role"
 _ROLE_MODIFIERS = set(terms("professional junior senior similar comparable paid full time"))  # beside _FILLER
 _ANY = set(terms("including but not limited such as like one or more following"))
@@ -151,6 +158,21 @@ def _alternatives(stmt: str) -> tuple[tuple[str, ...], ...]:
 
 
 _ABBR = re.compile(r"\(\s*([A-Z][A-Za-z0-9]{1,7})\s*\)")
+_ABBR_FIRST = re.compile(r"\b([A-Z]{2,6})\s*\(\s*([A-Za-z][^()]{2,80}?)\s*\)")
+
+
+def _expansions(stmt: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Abbreviations spelled out in brackets after them ("ETL (Extract, Transform, Load)", "Oracle RAC (Real
+    Application Clusters)"): both forms stay terms of the requirement, and a CV that names the abbreviation carries
+    its long form's words (the verifier's reading)."""
+    out = []
+    for m in _ABBR_FIRST.finditer(stmt):
+        words, abbr = re.findall(r"[A-Za-z][\w-]*", m.group(2)), m.group(1)
+        if len(words) == len(abbr) and all(w[0].lower() == c.lower() for w, c in zip(words, abbr)):
+            long, short = tuple(t for t in terms(" ".join(words)) if t not in _FILLER), terms(abbr)
+            if long and short and short[0] not in long:
+                out.append((short[0], long))
+    return tuple(out)
 
 
 def _aliases(stmt: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -211,7 +233,7 @@ def read_statement(stmt: str, level: str | None = None, span: tuple[int, int] | 
             "travel" if lex.has("travel", stmt) else
             "work_mode" if lex.has("work_mode", stmt) else "skill")
     name = _name(stmt)
-    kt = [t for t in terms(name) if t not in _FILLER and t not in _ANY]
+    kt = [t for t in terms(_MANNER.sub(" ", name)) if t not in _FILLER and t not in _ANY]
     if kind == "certification":
         kt = [t for t in terms(stmt) if t not in lex.cert_filler and t not in _FILLER and t not in _NEG_WORDS]
     if kind == "language":
@@ -220,6 +242,7 @@ def read_statement(stmt: str, level: str | None = None, span: tuple[int, int] | 
     aliases = _aliases(stmt) if kind == "skill" else ()
     long = {t for _, lt in aliases for t in lt}
     kt = [t for t in kt if t not in long] or kt  # a defined abbreviation counts once
+    aliases += _expansions(stmt) if kind == "skill" else ()
     return [Req(kind, name=name, terms=tuple(kt), alternatives=_alternatives(stmt) if kind == "skill" else (),
                 lead=_lead(name, kt) if kind == "skill" else (), aliases=aliases, **base)]
 

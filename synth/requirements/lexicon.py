@@ -12,6 +12,7 @@ import yaml
 
 from ..errors import InputError
 from ..prompts import load_prompt
+from ..textcheck import terms
 
 NAME = "requirements/lexicon.yaml"
 _LISTS = ("degree_generic", "degree_alternative", "certifications", "negation", "preferred", "must",
@@ -26,6 +27,7 @@ class Lexicon:
     cert_filler: frozenset[str]
     languages: tuple[str, ...]
     hash: str
+    same_meaning: tuple[tuple[tuple[str, ...], ...], ...] = ()  # groups of phrases, each as its key terms
 
     def degree_level(self, text: str) -> int:
         """The highest degree level a text names (0 none)."""
@@ -71,7 +73,26 @@ def _compile(path: str, text: str) -> Lexicon:
             raise InputError(f"{path}: degrees[{i}] needs level, name and patterns.")
         degrees.append((int(d["level"]), str(d["name"]), _alt(path, f"degrees[{i}]", d["patterns"])))
     return Lexicon(rx, tuple(sorted(degrees, key=lambda x: -x[0])), frozenset(map(str, raw["certification_filler"])),
-                   tuple(raw["languages"]), hashlib.sha256(text.encode("utf-8")).hexdigest()[:16])
+                   tuple(raw["languages"]), hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],
+                   _same_meaning(path, raw.get("same_meaning") or []))
+
+
+def _same_meaning(path: str, groups) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """`same_meaning`: a list of groups, each a list of at least two plain phrases that say the same thing; each
+    phrase kept as its key terms (a phrase with none is an error: it could never be found)."""
+    if not isinstance(groups, list):
+        raise InputError(f"{path}: 'same_meaning' needs a list of groups (each a list of phrases).")
+    out = []
+    for i, g in enumerate(groups):
+        if not isinstance(g, list) or len(g) < 2:
+            raise InputError(f"{path}: same_meaning[{i}] needs a list of at least two phrases.")
+        phrases = tuple(tuple(terms(str(x))) for x in g)
+        empty = [str(x) for x, t in zip(g, phrases) if not t]
+        if empty:
+            raise InputError(f"{path}: same_meaning[{i}]: {', '.join(map(repr, empty))} has no content word to "
+                             f"look for (words like 'skills' or 'strong' are ignored).")
+        out.append(phrases)
+    return tuple(out)
 
 
 def load_lexicon(name: str = NAME) -> Lexicon:

@@ -18,7 +18,8 @@ class Req:
     satisfies it ("Java, C++ or Go"); `lead` the content terms of a long statement's leading phrase, what it asks for
     before its clause ("Exceptional Communication Skills, able to pitch topics ..." -> communication); `aliases` an
     abbreviation the JD defines and the terms of its long form ("Windows Presentation Foundation (WPF)": one
-    concept, counted once, met by either)."""
+    concept, counted once, met by either; "ETL (Extract, Transform, Load)": both forms stay terms, and a CV naming
+    the abbreviation carries its long form's words)."""
 
     kind: str
     level: str  # must | preferred

@@ -104,6 +104,17 @@ def terms_with_compounds(text: str) -> set[str]:
     return set(words) | {a + b for a, b in zip(words, words[1:])}
 
 
+def same_meaning(have: set[str], lex: Lexicon) -> set[str]:
+    """The terms of every phrase the lexicon's `same_meaning` groups with one the passage states ("detail-oriented"
+    states "attention to detail"; "client" states "customer"): what a reader hears in the CV's own words. Only the
+    CV passage's terms are widened, never a quote's."""
+    out: set[str] = set()
+    for group in lex.same_meaning:
+        if any(all(_has(t, have) for t in phrase) for phrase in group):
+            out.update(t for phrase in group for t in phrase)
+    return out
+
+
 _SENTENCE_END = re.compile(r"[.!?;](?=\s)|\n")
 
 
@@ -144,8 +155,11 @@ def content_on(req: Req, passage: str, strict: bool = False, lex: Lexicon | None
     pointed at may, a passage found by searching the whole CV may not); the choice and leading-phrase readings do not
     apply (one option or a leading word is too little to pick a line by: "one or more of the following" is no
     skill). A clause that says the candidate lacks something carries nothing (`affirmed`)."""
+    lex = lex or load_lexicon()
     have = terms_with_compounds(affirmed(passage, lex))
     have |= {abbr for abbr, long in req.aliases if all(_has(t, have) for t in long)}  # the long form names it
+    have |= {t for abbr, long in req.aliases if abbr in have for t in long}  # the abbreviation says its long form
+    have |= same_meaning(have, lex)
     if req.alternatives and not strict:
         hit = next((a for a in req.alternatives if all(_has(t, have) for t in a)), None)
         if hit:
@@ -156,6 +170,9 @@ def content_on(req: Req, passage: str, strict: bool = False, lex: Lexicon | None
     if not kt:
         return False, "the requirement has no content term to look for"
     found = [t for t in kt if _has(t, have)]
+    for _, long in req.aliases:  # a spelled-out abbreviation is one unit: part of its long form is not it
+        if not all(_has(t, have) for t in long):  # ("loaded trucks, transformed the layout" is no ETL)
+            found = [t for t in found if t not in long]
     strong = [t for t in found if t not in _WEAK]
     if len(kt) <= 3 and (len(found) == len(kt) or (strong and not strict)):
         return True, f"carries {', '.join(found)}"
