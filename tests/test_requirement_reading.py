@@ -9,7 +9,7 @@ import pytest
 
 from judge.evidence import support
 from judge.requirements import make_requirements
-from synth.requirements import (block_level_at, content_on, load_lexicon, read_statement, sentence_around,
+from synth.requirements import (block_level_at, content_on, load_lexicon, read_cv, read_statement, sentence_around,
                                 terms_with_compounds, verify)
 from synth.stages import extract
 from synth.textcheck import terms
@@ -91,6 +91,10 @@ def test_a_long_requirement_is_met_by_its_leading_phrase_only_when_carried_whole
     ("4 years as a Developer tethered to the platform team", "Developer"),
     ("2-years experience as a Preschool or Kindergarten Teacher", "Preschool or Kindergarten Teacher"),
     ("3 years as a Registered Nurse", "Registered Nurse"),
+    ("3 years as a Laboratory Technical Manager to understand departmental needs.", "Laboratory Technical Manager"),
+    ("At least 5 years of professional job experience in the job role of a UX Design Engineer", "UX Design Engineer"),
+    # the years are of no named role: "experience to join our team" is no subject (all dated roles count)
+    ("A talented Pentaho Developer with 2 years of experience to join our dynamic team.", None),
 ])
 def test_a_role_subject_ends_where_its_clause_begins(stmt, subject):
     (r,) = read_statement(stmt)
@@ -218,3 +222,26 @@ def test_a_cv_clause_that_says_it_lacks_something_is_no_evidence_of_it():
     assert content_on(an, "Employed deep analytical skills to categorize evidence")[0]
     assert not content_on(storm, "Troubleshoot stack in the Hadoop ecosystem but excluding Storm")[0]
     assert verify(an, "Summary\n" + lacking + "\nForensic Technician (2015 - 2023)").status == "unmet"
+
+
+@pytest.mark.parametrize("text,title,years", [
+    ("Worked as a Java Developer in Johnson County from the year of 2015 up to 2019.", "Java Developer", 4.0),
+    ("Senior Enterprise/CRM Program Manager (2018- 19)\nCoordinated CRM projects.", "Senior Enterprise/CRM", 1.0),
+    ("1. SAP Business Analyst ( 2021 - Till date )", "SAP Business Analyst", 5.75),
+])
+def test_date_ranges_in_the_forms_rjdb_resumes_write_them(text, title, years):
+    (role,) = read_cv(text, TODAY).roles
+    assert role.title.startswith(title) and role.years == pytest.approx(years, abs=0.1)
+
+
+def test_two_digit_numbers_after_a_year_are_no_end_date():
+    assert read_cv("Managed 2015 - 16 projects across the region", TODAY).roles == ()
+
+
+def test_a_degree_of_something_is_no_degree_and_manner_words_are_not_asked_for():
+    assert [r.kind for r in read_statement("Ensure a seamless workflow in the presence of a high degree of "
+                                           "uncertainty.")] == ["skill"]
+    assert read_statement("Bachelor degree required")[0].degree == 3
+    assert read_statement("Dedicated application of User Experience principles")[0].terms == ("user", "principl")
+    assert read_statement("Track record as a successful manager")[0].terms == ("manag",)
+    assert read_statement("Strong foundation in network design")[0].terms == ("network", "design")

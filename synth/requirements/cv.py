@@ -2,7 +2,8 @@
 and its line, certification lines, languages, the skills a Skills section lists, and the text's key terms.
 
 Date ranges in the forms real CVs use: "2019 - 2023", "08/2012 to Current" (also across line breaks, as livecareer's
-PDF text has them), "Aug 2014 - Present", "March 2012 to May 2014", "between 2013 and 2016", "from 2008 to 2013".
+PDF text has them), "Aug 2014 - Present", "March 2012 to May 2014", "between 2013 and 2016", "from 2008 to 2013",
+"from the year of 2015 up to 2019", "2021 - Till date", "(2018- 19)".
 A role's title is the text on the dates' own line (RJDB: "Junior Systems Admin (2019 - 2023)"), else the next line
 (livecareer: "08/2012 to Current" then "Staff Accountant"), else the line before.
 """
@@ -21,9 +22,10 @@ _MONTHS = {m: i + 1 for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "j
                                            "dec"))}
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{{0,6}}"
 _DATE = r"(?:(?:(?P<{p}m>" + _MONTH + r")\.?,?\s+|(?P<{p}n>\d{{1,2}})/(?:\d{{1,2}}/)?)?(?P<{p}y>(?:19|20)\d\d))"
-_RANGE = re.compile(r"(?:\bbetween\s+|\bfrom\s+)?" + _DATE.format(p="a") +
-                    r"\s*(?:-|–|—|to|until|till|and|through)\s*(?:" + _DATE.format(p="b") +
-                    r"|(?P<now>present|current|now|today|date|ongoing))", re.I)
+_RANGE = re.compile(r"(?:\bbetween\s+|\bfrom\s+(?:the\s+year\s+(?:of\s+)?)?)?" + _DATE.format(p="a") +
+                    r"\s*(?:-|–|—|(?:up\s+)?(?:to|until|till)|and|through)\s*(?:" + _DATE.format(p="b") +
+                    r"|(?P<short>\d\d)(?=\s*[)\]:,]|\s*$)"  # "(2018- 19)"
+                    r"|(?:(?:till|to|until)\s+)?(?P<now>present|current|now|today|date|ongoing))", re.I | re.M)
 _PLACEHOLDER = re.compile(r"company name|city|state|,|company|employer", re.I)
 _SKILLS_HEAD = re.compile(r"^\s*[#*\s]*(?:technical\s+|core\s+|key\s+)?(?:skills|skill highlights|competencies|"
                           r"qualifications)\b[^\n]{0,20}$", re.I)
@@ -64,6 +66,8 @@ def dated_roles(cv: str, today: date | None = None) -> list[Role]:
         start = int(m.group("ay")) + (ma - 1) / 12
         if m.group("now"):
             end = today.year + (today.month - 1) / 12
+        elif m.group("short"):
+            end = int(m.group("ay")) // 100 * 100 + int(m.group("short"))
         else:
             mb = _month(m.group("bm"), m.group("bn"))
             if mb is None:

@@ -30,7 +30,8 @@ _WORDS = re.compile(rf"\b(?P<w>{_WORD_NUM})\s*(?:\(\s*(?P<d>\d+)\s*\)\s*)?(?P<pl
                     re.I)
 _DECADE = re.compile(r"\b(?P<half>half\s+a\s+)?decades?\b", re.I)
 _MAX = re.compile(r"\b(up to|no more than|not more than|less than|under|maximum of|max\.?|at most)\s*$", re.I)
-_ROLE_AS = re.compile(r"\b(?:as|in the role of)\s+(?:an?\s+|the\s+)?(.+?)(?=\s+for\s+\d|\s+role\b|[,;(]|\.(?!\w)|$)", re.I)
+_ROLE_AS = re.compile(r"\b(?:as|in the (?:job\s+)?role of)\s+(?:an?\s+|the\s+)?(.+?)"
+                      r"(?=\s+for\s+\d|\s+role\b|[,;(]|\.(?!\w)|$)", re.I)
 _IN_ROLE = re.compile(r"\bin\s+(?:an?\s+|the\s+)?(.+?)\s+role\b", re.I)
 _AFTER = re.compile(r"^\s*(?:of\s+)?(?:[\w-]+\s+){0,2}?(?:experience|work|working)?\s*(?:in|with|as|using|of|on|"
                     r"doing)\s+(?:an?\s+|the\s+)?(.+?)(?=\s+(?:is|are|required|preferred|for)\b|[;(]|\.(?!\w)|$)", re.I)
@@ -217,8 +218,8 @@ def read_statement(stmt: str, level: str | None = None, span: tuple[int, int] | 
         out.append(Req("years", years_min=lo, years_max=hi, subject=subj,
                        terms=tuple(t for t in terms(subj or "") if t not in _FILLER and t not in _ROLE_MODIFIERS),
                        name=stmt[s:e], **base))
-    deg = lex.degree_level(stmt) or (3 if lex.has("degree_generic", stmt) and re.search(r"\bdegree\b", stmt, re.I)
-                                     else 0)
+    generic = lex.has("degree_generic", stmt) and re.search(r"\bdegree\b(?!\s+of\b)", stmt, re.I)  # not "a degree
+    deg = lex.degree_level(stmt) or (3 if generic else 0)  # of uncertainty"
     if deg:
         at = _DEGREE_WORD.search(stmt)
         m = _FIELD.search(stmt[at.end() if at else 0:])
