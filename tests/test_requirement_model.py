@@ -182,3 +182,15 @@ def test_a_same_meaning_group_without_content_words_is_named(tmp_path):
     from synth.errors import InputError
     with pytest.raises(InputError, match=r"lexicon.yaml: same_meaning\[0\]: 'strong skills' has no content word"):
         load_lexicon(str(bad))
+
+
+def test_a_named_credential_is_met_whole_and_a_name_by_its_initials():
+    from synth.requirements import content_on
+
+    cpa = read_statement("CPA certification required", "must")[0]
+    assert cpa.kind == "certification"
+    assert verify(cpa, "Staff Accountant (2015 - 2020)\nPrepared ledgers.").status == "unmet"  # one word of it
+    assert verify(cpa, "Certified Public Accountant (CPA), 2016").status == "met"
+    nlp = read_statement("Natural Language Processing", "must")[0]
+    assert content_on(nlp, "Built NLP pipelines for support tickets", strict=True)[0]
+    assert not content_on(read_statement("Strong Analytical Skills", "must")[0], "SAS programming", strict=True)[0]

@@ -176,6 +176,20 @@ def _expansions(stmt: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple(out)
 
 
+def _initials(name: str, kt: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """A name of three to five content words and nothing else is also written by its initials ("Natural Language
+    Processing" -> NLP): the CV's "NLP" carries the words. Three letters at least (two-letter initials name too
+    many things); a name with a filler word ("Strong Analytical Skills") or any other mark has none."""
+    if not re.fullmatch(r"[A-Za-z][A-Za-z-]*(?:\s+[A-Za-z][A-Za-z-]*){2,6}", name.strip()):
+        return ()
+    words = [w for w in name.split() if w.lower() not in ("and", "of", "the", "for", "in", "&")]
+    long = tuple(t for t in terms(" ".join(words)) if t not in _FILLER)
+    short = "".join(w[0] for w in words).lower()
+    if not 3 <= len(words) <= 5 or len(long) != len(words) or short in long or short in kt:
+        return ()
+    return ((short, long),)
+
+
 def _aliases(stmt: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """The abbreviations the statement defines, each with the terms of its long form: the words before "(ABBR)"
     whose initials spell it ("Windows Presentation Foundation (WPF)", "Quality Assurance (QA)")."""
@@ -243,7 +257,7 @@ def read_statement(stmt: str, level: str | None = None, span: tuple[int, int] | 
     aliases = _aliases(stmt) if kind == "skill" else ()
     long = {t for _, lt in aliases for t in lt}
     kt = [t for t in kt if t not in long] or kt  # a defined abbreviation counts once
-    aliases += _expansions(stmt) if kind == "skill" else ()
+    aliases += (_expansions(stmt) + _initials(name, kt)) if kind == "skill" else ()
     return [Req(kind, name=name, terms=tuple(kt), alternatives=_alternatives(stmt) if kind == "skill" else (),
                 lead=_lead(name, kt) if kind == "skill" else (), aliases=aliases, **base)]
 

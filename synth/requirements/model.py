@@ -19,7 +19,8 @@ class Req:
     before its clause ("Exceptional Communication Skills, able to pitch topics ..." -> communication); `aliases` an
     abbreviation the JD defines and the terms of its long form ("Windows Presentation Foundation (WPF)": one
     concept, counted once, met by either; "ETL (Extract, Transform, Load)": both forms stay terms, and a CV naming
-    the abbreviation carries its long form's words)."""
+    the abbreviation carries its long form's words; a name of three to five words is also met by its initials,
+    "Natural Language Processing" by "NLP")."""
 
     kind: str
     level: str  # must | preferred

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz
 from ..textcheck import terms
 from .cv import merged_years, read_cv
 from .lexicon import Lexicon, load_lexicon
-from .model import Profile, Req, Verdict
+from .model import Profile, Req, Role, Verdict
 
 _WORD = re.compile(r"[a-z0-9+#]+")
 
@@ -144,6 +144,28 @@ def affirmed(passage: str, lex: Lexicon | None = None) -> str:
     return " ".join(c for c in _CLAUSE_BREAK.split(passage) if c and not lex.has("cv_lacks", c))
 
 
+def _carried(req: Req, passage: str, lex: Lexicon) -> tuple[set[str], list[str]]:
+    """The passage's terms as the requirement reads them (word forms, compounds, its abbreviations both ways,
+    same-meaning phrases; clauses stating a lack dropped), and the requirement's content terms among them."""
+    have = terms_with_compounds(affirmed(passage, lex))
+    have |= {abbr for abbr, long in req.aliases if all(_has(t, have) for t in long)}  # the long form names it
+    have |= {t for abbr, long in req.aliases if abbr in have for t in long}  # the abbreviation says its long form
+    have |= same_meaning(have, lex)
+    found = [t for t in req.terms if _has(t, have)]
+    for abbr, long in req.aliases:  # a spelled-out abbreviation is one unit: part of its long form is not it
+        if abbr in req.terms and not all(_has(t, have) for t in long):  # ("loaded trucks, transformed" is no ETL)
+            found = [t for t in found if t not in long]
+    return have, found
+
+
+def carried_share(req: Req, text: str, lex: Lexicon | None = None) -> float:
+    """The share of the requirement's content terms the text carries, read as `content_on` reads them: the graded
+    form the requirement head learns from (1.0 for a requirement without content terms)."""
+    if not req.terms:
+        return 1.0
+    return len(_carried(req, text, lex or load_lexicon())[1]) / len(req.terms)
+
+
 def content_on(req: Req, passage: str, strict: bool = False, lex: Lexicon | None = None) -> tuple[bool, str]:
     """Does the passage carry the requirement's content? A choice ("Java, C++ or Go") needs one option whole; a long
     statement's leading phrase ("Exceptional Communication Skills, able to pitch ...") carried whole does; otherwise,
@@ -156,10 +178,7 @@ def content_on(req: Req, passage: str, strict: bool = False, lex: Lexicon | None
     apply (one option or a leading word is too little to pick a line by: "one or more of the following" is no
     skill). A clause that says the candidate lacks something carries nothing (`affirmed`)."""
     lex = lex or load_lexicon()
-    have = terms_with_compounds(affirmed(passage, lex))
-    have |= {abbr for abbr, long in req.aliases if all(_has(t, have) for t in long)}  # the long form names it
-    have |= {t for abbr, long in req.aliases if abbr in have for t in long}  # the abbreviation says its long form
-    have |= same_meaning(have, lex)
+    have, found = _carried(req, passage, lex)
     if req.alternatives and not strict:
         hit = next((a for a in req.alternatives if all(_has(t, have) for t in a)), None)
         if hit:
@@ -169,10 +188,6 @@ def content_on(req: Req, passage: str, strict: bool = False, lex: Lexicon | None
     kt = list(req.terms)
     if not kt:
         return False, "the requirement has no content term to look for"
-    found = [t for t in kt if _has(t, have)]
-    for _, long in req.aliases:  # a spelled-out abbreviation is one unit: part of its long form is not it
-        if not all(_has(t, have) for t in long):  # ("loaded trucks, transformed the layout" is no ETL)
-            found = [t for t in found if t not in long]
     strong = [t for t in found if t not in _WEAK]
     if len(kt) <= 3 and (len(found) == len(kt) or (strong and not strict)):
         return True, f"carries {', '.join(found)}"
@@ -198,20 +213,26 @@ def _best_line(req: Req, text: str, strict: bool = False, lex: Lexicon | None = 
     return None, False, best
 
 
+def roles_for(req: Req, p: Profile) -> tuple[list[Role], str]:
+    """The dated roles a years requirement counts, and what they are: all of them, or for a role or skill
+    (`req.subject`) those whose title carries it (both terms of a two-term subject, else half: "File clerks" is no
+    "Correspondence clerks" role), else those whose surrounding lines do."""
+    if not req.terms:
+        return list(p.roles), "dated roles"
+    rt = set(req.terms)
+
+    def holds(r: Role, where: str) -> bool:
+        have = terms_with_compounds(where)
+        return sum(_has(t, have) for t in rt) >= (len(rt) if len(rt) <= 2 else -(-len(rt) // 2))
+    roles = [r for r in p.roles if holds(r, r.title)] or [r for r in p.roles if holds(r, r.context)]
+    return roles, f"dated roles as / with {req.subject}"
+
+
 def _years(req: Req, p: Profile) -> Verdict:
     need = req.years_min or 0.0
     if not p.roles:
         return Verdict("unclear", None, f"{req.describe()} required; the CV has no dated role")
-    roles = list(p.roles)
-    what = "dated roles"
-    if req.terms:
-        rt = set(req.terms)
-        def holds(r, where: str) -> bool:  # both of a two-term subject, else half ("File clerks" is no
-            have = terms_with_compounds(where)  # "Correspondence clerks" role)
-            return sum(_has(t, have) for t in rt) >= (len(rt) if len(rt) <= 2 else -(-len(rt) // 2))
-        # the role's own title decides; its surrounding lines only when no title names the subject
-        roles = [r for r in roles if holds(r, r.title)] or [r for r in roles if holds(r, r.context)]
-        what = f"dated roles as / with {req.subject}"
+    roles, what = roles_for(req, p)
     have = merged_years([(r.start, r.end) for r in roles])
     span = (roles[0].span[0], roles[-1].span[1]) if roles else None
     line = f"{req.describe()} required; {what} add up to {have:.1f} years"
@@ -251,7 +272,10 @@ def verify(req: Req, cv: str | Profile, today: date | None = None, lex: Lexicon 
         span, ok, why = _best_line(req, p.text, lex=lex)
         return Verdict("met" if ok else "unclear", span, f"{req.kind}: {why}" if ok else
                        f"{req.kind} is rarely stated in a CV; {why}", p.text[span[0]:span[1]] if span else "")
-    span, ok, why = _best_line(req, p.text, lex=lex)
+    # a named credential (up to three terms) is met whole on one line: "Staff Accountant" carries one word of "CPA"
+    # (certified public accountant), not the licence; a long statement that mentions one keeps the paraphrase reading
+    named = req.kind == "certification" and len(req.terms) <= 3
+    span, ok, why = _best_line(req, p.text, strict=named, lex=lex)
     if ok:
         return Verdict("met", span, f"{req.describe()}: {why}", p.text[span[0]:span[1]])
     return Verdict("unmet", None, f"{req.describe()}: no line of the CV carries it (the closest {why})")
