@@ -2,60 +2,82 @@
 the CV's text, so a near-miss (a must skill missing, experience short of what is asked, a degree below the one
 required) is visible to the head even where the embeddings barely move.
 
-Years, degrees and dated roles are read by the requirement model in the base layer (synth/requirements), the one
-the judge and the stages use. Requirements come, in order, from the JD record's `must` field (e.g. Google's minimum qualifications), or the JD text
-itself: the lines under requirement-like headings ("Required Skills", "Requirements", "Qualifications", "What you
-need", ...), else every sentence with a years / degree / certification statement (too thin to rerank by: a
-requirement-aware head abstains on such JDs). The CV side reads its dated
-roles ("2019 - 2023", "08/2012 to Current", "Aug 2014 - Present", "March 2012 to May 2014"), merges overlapping
-ones, and counts years; "present" / "current" / "now" is `today`.
+Everything is read and checked by the requirement model in the base layer (synth/requirements), the one the judge
+and the stages use: the JD's statements become typed requirements (`read_statement`), the CV a profile (`read_cv`:
+dated roles with overlaps merged, "present" is `today`, degree, terms), and the checks are the verifier's (`verify`
+for degrees and certifications, `roles_for` for the roles a years requirement counts, `carried_share` for how much of
+a skill the CV carries). Requirements come, in order, from the JD record's `must` field (e.g. Google's minimum
+qualifications), or the JD text itself: the statements under requirement-like headings ("Required Skills",
+"Requirements", "Qualifications", "What you need", ...), else every sentence with a years / degree / certification
+statement (too thin to rerank by: a requirement-aware head abstains on such JDs).
 
 Features (all in [0, 1] or small, in this order: FEATURES):
     has_requirements      1 when the JD yields any requirement, else 0 (then the rest are neutral)
-    must_skill_share      mean credit over the must skills: 1 when the CV names the skill (key terms, abbreviations
-                          expanded, stemmed; or its acronym as a word), else the share of its key terms present
+    must_skill_share      mean over the skill-like requirements of the share of its content terms the CV carries
+                          (the verifier's reading: word forms, compounds, abbreviations and initials, same-meaning
+                          phrases)
     years_required        the largest "N years" the JD asks for, / 10
     years_cv              years the CV's dated roles add up to (overlaps merged), / 10
     years_shortfall       max(0, required - cv) / required
-    role_years_shortfall  mean over "N years as ROLE" requirements of the shortfall against the CV's roles whose
-                          line carries the role's key terms
+    role_years_shortfall  mean over "N years as ROLE" requirements of the shortfall against the roles the verifier
+                          counts for that role
     degree_required       0 none, 1 associate, 2 bachelor, 3 master, 4 doctorate; / 4
-    degree_gap            1 when the CV's highest degree is below the required one
-    cert_share            share of required certifications / licences the CV names (1 when none is required)
+    degree_gap            1 when the verifier finds the CV's highest degree below a required one
+    cert_share            share of required certifications / licences the verifier finds (1 when none is required)
     key_term_coverage     share of the requirement text's key terms (first 40) the CV carries
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
 
 import numpy as np
 
+from synth.requirements import (Req, carried_share, load_lexicon, merged_years, read_cv, read_statement, roles_for,
+                                statements, verify, years_statements)
 from synth.requirements import dated_roles as read_dated_roles
-from synth.requirements import load_lexicon, merged_years, read_statement, statements, years_statements
 from synth.textcheck import terms
 
 FEATURES = ("has_requirements", "must_skill_share", "years_required", "years_cv", "years_shortfall",
             "role_years_shortfall", "degree_required", "degree_gap", "cert_share", "key_term_coverage")
+_DECIDED = ("years", "degree", "certification")
 
-def _cert(text: str):
-    """A certification / licence named in the text, by the reader's own lexicon (prompts/requirements/lexicon.yaml)."""
-    return load_lexicon().has("certifications", text)
 
-_CERT_WORDS = {"certif", "certifi", "certific", "certify", "certified", "certification", "licens", "licen", "license",
-               "licence", "accredit", "requir", "current", "valid", "active", "hold", "must", "prefer", "state"}
+def _asked(r: Req) -> float:
+    """The years a years requirement asks for ("up to 3 years": 3)."""
+    return r.years_max if not r.years_min and r.years_max else (r.years_min or 0.0)
+
+
 @dataclass(frozen=True)
 class JDRequirements:
-    skills: tuple[str, ...] = ()
-    years: float = 0.0
-    role_years: tuple[tuple[str, float], ...] = ()
-    degree: int = 0
-    certs: tuple[str, ...] = ()
+    reqs: tuple[Req, ...] = ()  # the requirement model's reading of each statement
     key_terms: tuple[str, ...] = ()
     source: str = "none"  # fields | sections | sentences | none
+
+    def _kind(self, *kinds: str) -> list[Req]:
+        return [r for r in self.reqs if r.kind in kinds and not r.negated]
+
+    @property
+    def skills(self) -> tuple[Req, ...]:
+        return tuple(r for r in self.reqs if r.kind not in _DECIDED and not r.negated and r.terms)
+
+    @property
+    def years(self) -> float:
+        return max((_asked(r) for r in self._kind("years")), default=0.0)
+
+    @property
+    def role_years(self) -> tuple[tuple[str, float], ...]:
+        return tuple((r.subject, _asked(r)) for r in self._kind("years") if r.subject and r.terms and _asked(r))
+
+    @property
+    def degree(self) -> int:
+        """The highest degree asked for: 4 doctorate, 3 master, 2 bachelor, 1 associate, 0 none."""
+        return max((max(0, r.degree - 1) for r in self._kind("degree")), default=0)
+
+    @property
+    def certs(self) -> tuple[Req, ...]:
+        return tuple(self._kind("certification"))
 
     @property
     def empty(self) -> bool:
@@ -66,11 +88,6 @@ class JDRequirements:
         """Read from the record's must field or requirement sections: what the head learns from. Free text
         scanned for year / degree sentences ("sentences") is too thin to rerank by, so the head abstains."""
         return self.source in ("fields", "sections") and not self.empty
-
-
-def _years_in(text: str) -> float:
-    """The largest years figure the text asks for (synth/requirements: "5+", "3-5", "five (5)", "half a decade")."""
-    return max((hi if lo == 0 and hi else lo for lo, hi, _ in years_statements(text)), default=0.0)
 
 
 def degree_level(text: str) -> int:
@@ -86,42 +103,15 @@ def _requirement_lines(text: str) -> tuple[list[str], str]:
     under = [stmt for stmt, heading, _ in found if heading]
     if under:
         return under, "sections"
-    return [stmt for stmt, _, _ in found if years_statements(stmt) or degree_level(stmt) or _cert(stmt)], \
-        "sentences"
-
-
-def _skill_name(item: str) -> str:
-    """'Networking: TCP/IP skills ...' -> 'Networking'; a short item is its own name."""
-    head, sep, _ = item.partition(":")
-    return head.strip() if sep and len(head.split()) <= 6 else item.strip()
-
-
-def _role_of(stmt: str) -> str | None:
-    """The role or skill a years statement is attached to, as the requirement model reads it ("as a Survey
-    Researcher", "of Python")."""
-    ys = [r for r in read_statement(stmt) if r.kind == "years"]
-    return ys[0].subject if ys else None
+    lex = load_lexicon()
+    return [stmt for stmt, _, _ in found if years_statements(stmt) or degree_level(stmt)
+            or lex.has("certifications", stmt)], "sentences"
 
 
 def from_statements(lines: list[str], source: str = "sections") -> JDRequirements:
-    """Requirements from requirement statements (one per item)."""
-    skills, role_years, certs, years, degree = [], [], [], 0.0, 0
-    for s in lines:
-        y = _years_in(s)
-        lvl = degree_level(s)
-        if y:
-            years = max(years, y)
-            role = _role_of(s)
-            if role and terms(role):
-                role_years.append((role, y))
-        elif lvl or re.search(r"\bdegree\b", s, re.I):
-            degree = max(degree, lvl or 2)
-        elif _cert(s):
-            certs.append(s)
-        else:
-            skills.append(_skill_name(s))
-    kt = tuple(terms(" ".join(lines)))[:40]
-    return JDRequirements(tuple(skills), years, tuple(role_years), degree, tuple(certs), kt, source)
+    """Requirements from requirement statements (one per item), each read by the requirement model."""
+    reqs = tuple(r for s in lines for r in read_statement(s, "must"))
+    return JDRequirements(reqs, tuple(terms(" ".join(lines)))[:40], source)
 
 
 def jd_requirements(jd: dict | str) -> JDRequirements:
@@ -138,52 +128,23 @@ def dated_roles(cv: str, today: date | None = None) -> list[tuple[float, float, 
     return [(r.start, r.end, r.title or r.context) for r in read_dated_roles(cv, today)]
 
 
-_FILLER = set(terms("proficiency proficient knowledge experience experienced ability able skills skill strong "
-                    "excellent understanding familiarity familiar working solid good thorough advanced basic "
-                    "demonstrated proven expertise expert use using"))
-
-
-def _skill_credit(skill: str, cv_terms: set[str], cv_words: set[str]) -> float:
-    """1 when the CV names the skill (its key terms, or its acronym as a word); else the share of its key terms the
-    CV carries (a long requirement statement paraphrased in the CV gets partial credit)."""
-    kt = [t for t in terms(skill) if t not in _FILLER]
-    if not kt:
-        return 1.0
-    have = sum(t in cv_terms for t in kt)
-    acronym = "".join(w[0] for w in re.findall(r"[A-Za-z]+", skill) if w.lower() not in ("and", "of", "the"))
-    if have == len(kt) or (len(kt) > 1 and len(acronym) >= 2 and acronym.lower() in cv_words):
-        return 1.0
-    return have / len(kt)
-
-
-@lru_cache(maxsize=8192)
-def _profile(cv: str, today: date) -> tuple[frozenset, frozenset, tuple, int]:
-    """What the features read from a CV, parsed once per text: key terms, words, dated roles (each with its
-    context's key terms), highest degree."""
-    roles = tuple((s, e, frozenset(terms(ctx))) for s, e, ctx in dated_roles(cv, today))
-    return frozenset(terms(cv)), frozenset(re.findall(r"[a-z0-9+#]+", cv.lower())), roles, degree_level(cv)
-
-
 def features(req: JDRequirements, cv: str, today: date | None = None) -> np.ndarray:
     """The FEATURES vector of one (JD requirements, CV text) pair."""
     if req.empty:
         return np.array([0, 1, 0, 0, 0, 0, 0, 0, 1, 1], dtype=np.float32)
-    cv_terms, cv_words, roles, cv_degree = _profile(cv, today or date.today())
-    skill = (sum(_skill_credit(s, cv_terms, cv_words) for s in req.skills) / len(req.skills)) if req.skills else 1.0
-    have = merged_years([(s, e) for s, e, _ in roles])
-    short = max(0.0, req.years - have) / req.years if req.years else 0.0
-    role_short = []
-    for role, need in req.role_years:
-        rt = terms(role)
-        spans = [(s, e) for s, e, ctx in roles if rt and sum(t in ctx for t in rt) >= max(1, len(rt) / 2)]
-        role_short.append(max(0.0, need - merged_years(spans)) / need)
-    certs = [c for c in req.certs if [t for t in terms(c) if t not in _CERT_WORDS]]
-    cert = (sum(all(t in cv_terms for t in terms(c) if t not in _CERT_WORDS) for c in certs) / len(certs)
-            if certs else 1.0)
-    cover = sum(t in cv_terms for t in req.key_terms) / len(req.key_terms) if req.key_terms else 1.0
-    return np.array([1.0, skill, min(req.years, 20) / 10, min(have, 40) / 10, short,
-                     float(np.mean(role_short)) if role_short else 0.0, req.degree / 4,
-                     float(req.degree > cv_degree), cert, cover], dtype=np.float32)
+    p = read_cv(cv, today or date.today())
+    skills = req.skills
+    skill = sum(carried_share(r, cv) for r in skills) / len(skills) if skills else 1.0
+    short = max(0.0, req.years - p.years) / req.years if req.years else 0.0
+    role_short = [max(0.0, need - merged_years([(x.start, x.end) for x in roles_for(r, p)[0]])) / need
+                  for r in req._kind("years") if r.subject and r.terms and (need := _asked(r))]
+    gap = any(verify(r, p).status == "unmet" for r in req._kind("degree"))
+    certs = req.certs
+    cert = sum(verify(r, p).status == "met" for r in certs) / len(certs) if certs else 1.0
+    cover = sum(t in p.terms for t in req.key_terms) / len(req.key_terms) if req.key_terms else 1.0
+    return np.array([1.0, skill, min(req.years, 20) / 10, min(p.years, 40) / 10, short,
+                     float(np.mean(role_short)) if role_short else 0.0, req.degree / 4, float(gap), cert, cover],
+                    dtype=np.float32)
 
 
 def pair_features(jd_reqs: list[JDRequirements], cvs: list[str], today: date | None = None) -> np.ndarray:
