@@ -132,15 +132,16 @@ def features(req: JDRequirements, cv: str, today: date | None = None) -> np.ndar
     """The FEATURES vector of one (JD requirements, CV text) pair."""
     if req.empty:
         return np.array([0, 1, 0, 0, 0, 0, 0, 0, 1, 1], dtype=np.float32)
-    p = read_cv(cv, today or date.today())
+    lex = load_lexicon()
+    p = read_cv(cv, today or date.today(), lex)
     skills = req.skills
-    skill = sum(carried_share(r, cv) for r in skills) / len(skills) if skills else 1.0
+    skill = sum(carried_share(r, cv, lex) for r in skills) / len(skills) if skills else 1.0
     short = max(0.0, req.years - p.years) / req.years if req.years else 0.0
     role_short = [max(0.0, need - merged_years([(x.start, x.end) for x in roles_for(r, p)[0]])) / need
                   for r in req._kind("years") if r.subject and r.terms and (need := _asked(r))]
-    gap = any(verify(r, p).status == "unmet" for r in req._kind("degree"))
+    gap = any(verify(r, p, lex=lex).status == "unmet" for r in req._kind("degree"))
     certs = req.certs
-    cert = sum(verify(r, p).status == "met" for r in certs) / len(certs) if certs else 1.0
+    cert = sum(verify(r, p, lex=lex).status == "met" for r in certs) / len(certs) if certs else 1.0
     cover = sum(t in p.terms for t in req.key_terms) / len(req.key_terms) if req.key_terms else 1.0
     return np.array([1.0, skill, min(req.years, 20) / 10, min(p.years, 40) / 10, short,
                      float(np.mean(role_short)) if role_short else 0.0, req.degree / 4, float(gap), cert, cover],

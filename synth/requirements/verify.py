@@ -10,6 +10,7 @@ aligns with (rapidfuzz), which is then what gets read — never the quote's word
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from datetime import date
 from functools import lru_cache
 
@@ -79,7 +80,7 @@ _WEAK = frozenset(terms("develop manage process design support system applicatio
                         "customer client quality communication"))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=262144)
 def _snow(word: str) -> str:
     """Snowball's English stem (a kept stemmer, over textcheck's light one): 'persuasive' / 'persuasion',
     'creative' / 'creativity', 'neurology' / 'neurological', 'route' / 'routes' meet. A stemmer per word: its
@@ -87,15 +88,29 @@ def _snow(word: str) -> str:
     return snowballstemmer.stemmer("english").stemWord(word)
 
 
-def _has(term: str, have: set[str]) -> bool:
+@lru_cache(maxsize=32768)
+def _index(have: frozenset[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The Snowball stems of a set of terms and the terms in order, so `_has` looks words up instead of scanning
+    them (the requirement head checks every requirement of a JD against a whole CV, for every candidate)."""
+    return frozenset(_snow(w) for w in have), tuple(sorted(have))
+
+
+def _has(term: str, have: set[str] | frozenset[str]) -> bool:
     """The term, or a word of the same Snowball stem ('hub' / 'hubs'), or a word it shares a stem of at least 5 letters with
     ('architect' / 'architecture'; 'java' / 'javascript' stay apart)."""
     if term in have:
         return True
+    fs = have if isinstance(have, frozenset) else frozenset(have)
+    stems, ordered = _index(fs)
     base = _snow(term)
-    if len(base) >= 3 and any(_snow(w) == base for w in have):
+    if len(base) >= 3 and base in stems:
         return True
-    return len(term) >= 5 and any(len(w) >= 5 and (w.startswith(term) or term.startswith(w)) for w in have)
+    if len(term) < 5:
+        return False
+    if any(term[:k] in fs for k in range(5, len(term))):  # a word of 5+ letters the term starts with
+        return True
+    i = bisect_left(ordered, term)  # a word that starts with the term
+    return i < len(ordered) and ordered[i].startswith(term)
 
 
 def terms_with_compounds(text: str) -> set[str]:
@@ -106,11 +121,14 @@ def terms_with_compounds(text: str) -> set[str]:
 
 def same_meaning(have: set[str], lex: Lexicon) -> set[str]:
     """The terms of every phrase the lexicon's `same_meaning` groups with one the passage states ("detail-oriented"
-    states "attention to detail"; "client" states "customer"): what a reader hears in the CV's own words. Only the
-    CV passage's terms are widened, never a quote's."""
+    states "attention to detail"; "client" states "customer"): what a reader hears in the CV's own words. A phrase is
+    stated when each of its terms is in the passage as that word or a word of the same Snowball stem. Only the CV
+    passage's terms are widened, never a quote's."""
+    fs = have if isinstance(have, frozenset) else frozenset(have)
+    stems = _index(fs)[0]
     out: set[str] = set()
     for group in lex.same_meaning:
-        if any(all(_has(t, have) for t in phrase) for phrase in group):
+        if any(all(t in fs or _snow(t) in stems for t in phrase) for phrase in group):
             out.update(t for phrase in group for t in phrase)
     return out
 
@@ -144,13 +162,23 @@ def affirmed(passage: str, lex: Lexicon | None = None) -> str:
     return " ".join(c for c in _CLAUSE_BREAK.split(passage) if c and not lex.has("cv_lacks", c))
 
 
-def _carried(req: Req, passage: str, lex: Lexicon) -> tuple[set[str], list[str]]:
+@lru_cache(maxsize=32768)
+def _passage_terms(passage: str, lex: Lexicon) -> frozenset[str]:
+    """A passage's terms with compounds and the same-meaning phrases it states, clauses stating a lack dropped
+    (cached: the head reads every requirement of a JD against the same CV)."""
+    have = terms_with_compounds(affirmed(passage, lex))
+    return frozenset(have | same_meaning(have, lex))
+
+
+def _carried(req: Req, passage: str, lex: Lexicon) -> tuple[frozenset[str], list[str]]:
     """The passage's terms as the requirement reads them (word forms, compounds, its abbreviations both ways,
     same-meaning phrases; clauses stating a lack dropped), and the requirement's content terms among them."""
-    have = terms_with_compounds(affirmed(passage, lex))
-    have |= {abbr for abbr, long in req.aliases if all(_has(t, have) for t in long)}  # the long form names it
-    have |= {t for abbr, long in req.aliases if abbr in have for t in long}  # the abbreviation says its long form
-    have |= same_meaning(have, lex)
+    have = _passage_terms(passage, lex)
+    extra = {abbr for abbr, long in req.aliases if all(_has(t, have) for t in long)}  # the long form names it
+    extra |= {t for abbr, long in req.aliases if abbr in have or abbr in extra for t in long}  # abbreviation: long form
+    if extra - have:
+        have = frozenset(have | extra)
+        have = frozenset(have | same_meaning(have, lex))
     found = [t for t in req.terms if _has(t, have)]
     for abbr, long in req.aliases:  # a spelled-out abbreviation is one unit: part of its long form is not it
         if abbr in req.terms and not all(_has(t, have) for t in long):  # ("loaded trucks, transformed" is no ETL)
@@ -199,17 +227,21 @@ def content_on(req: Req, passage: str, strict: bool = False, lex: Lexicon | None
 
 def _best_line(req: Req, text: str, strict: bool = False, lex: Lexicon | None = None
                ) -> tuple[tuple[int, int] | None, bool, str]:
-    """The first line of the text that carries the requirement's content, else (None, False, why of the line that
-    came closest)."""
+    """The first line of the text that carries the requirement's content, else (None, False, how close the text
+    came). No line carries what the whole text lacks, so a text that lacks it is not read line by line (the
+    requirement head checks every candidate of a JD)."""
     lex = lex or load_lexicon()
+    whole, why = content_on(req, text, strict, lex)
+    if not whole:
+        return None, False, f"the whole CV {why}"
     best, most = "", -1
     for s, e in _line_spans(text):
         ok, why = content_on(req, text[s:e], strict, lex)
         if ok:
             return (s, e), True, why
-        n = sum(t in set(terms(text[s:e])) for t in req.terms)
+        n = len(_carried(req, text[s:e], lex)[1])
         if n > most:
-            best, most = why, n
+            best, most = f"the closest line {why}", n
     return None, False, best
 
 
@@ -278,7 +310,7 @@ def verify(req: Req, cv: str | Profile, today: date | None = None, lex: Lexicon 
     span, ok, why = _best_line(req, p.text, strict=named, lex=lex)
     if ok:
         return Verdict("met", span, f"{req.describe()}: {why}", p.text[span[0]:span[1]])
-    return Verdict("unmet", None, f"{req.describe()}: no line of the CV carries it (the closest {why})")
+    return Verdict("unmet", None, f"{req.describe()}: no line of the CV carries it ({why})")
 
 
 def find_in_cv(req: Req, cv_text: str) -> Verdict:
