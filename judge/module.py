@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from synth.lm.schema import check_grounding
 from synth.records import stable_id
+from synth.requirements import Verdict as CodeVerdict
 from synth.requirements import find_in_cv, load_lexicon
 from synth.runner import Task
 
@@ -82,22 +83,23 @@ def make_task(jd: dict, cv: dict, reqs: list[Requirement], redact_pii: bool, rol
     """The CV is redacted (when asked) and fenced with a marker it cannot contain; the JD is the employer's text
     and is never redacted."""
     cv_text = redact(cv["text"]) if redact_pii else cv["text"]
-    req_text = "\n".join(requirement_line(r, cv_text) for r in reqs)
+    code = {r.num: code_verdict(r, cv_text) for r in reqs if r.code_decided}  # what the prompt says and score uses
+    req_text = "\n".join(requirement_line(r, code.get(r.num)) for r in reqs)
     return Task(key or f"judge:{jd['id']}:{cv['id']}" + (f":{rollout}" if rollout is not None else ""),
                 {"jd": nonce_fence(jd["text"][:12000], "JD"), "requirements": req_text,
                  "cv": nonce_fence(cv_text[:16000], "CV")},
-                meta={"jd_id": jd["id"], "cv_id": cv["id"], "reqs": reqs, "cv_text": cv_text, "redacted": redact_pii},
+                meta={"jd_id": jd["id"], "cv_id": cv["id"], "reqs": reqs, "cv_text": cv_text, "redacted": redact_pii,
+                      "code": code},
                 rollout=rollout, grounding=verdict_grounding(len(reqs)))
 
 
-def requirement_line(r: Requirement, cv_text: str) -> str:
+def requirement_line(r: Requirement, v: CodeVerdict | None) -> str:
     """A requirement as the LLM reads it. One that code decides (years, degree, certification, negated) carries
-    code's verdict and its one-line reason, so the LLM scores knowing what the dated roles add up to instead of
+    code's verdict `v` and its one-line reason, so the LLM scores knowing what the dated roles add up to instead of
     counting them itself and scoring on a verdict code then overrules. The reason holds the JD's words and numbers
     only, never CV text: the CV stays inside its fence."""
-    if not r.code_decided:
+    if v is None:
         return r.line()
-    v = code_verdict(r, cv_text)
     return f"{r.line()} [{CODE_MARK} {v.status}: {v.reason}]"
 
 
@@ -145,9 +147,11 @@ def check(rubric: Rubric):
     return _check
 
 
-def score(rubric: Rubric, out: dict, cv_text: str, reqs: list[Requirement]) -> dict:
+def score(rubric: Rubric, out: dict, cv_text: str, reqs: list[Requirement],
+          code: dict[int, CodeVerdict] | None = None) -> dict:
     """Everything numeric, in code: verified verdicts, scores consistent with them, weighted total, caps, injection,
-    label, risks."""
+    label, risks. `code`: code's verdicts by requirement number as the judging call stated them (make_task), else
+    computed here."""
     got = {k.strip().lower(): v for k, v in out["scores"].items()}
     llm_scores = {d: float(got[d]["score"]) for d in rubric.dimensions}
     rationales = {d: got[d].get("rationale", "") for d in rubric.dimensions}
@@ -159,7 +163,7 @@ def score(rubric: Rubric, out: dict, cv_text: str, reqs: list[Requirement]) -> d
         rec = {"num": r.num, "requirement": r.text, "level": r.level, "dimension": r.dimension, "source": r.source,
                "kind": r.req.kind if r.req else None}
         if r.code_decided:  # years, degree, certification, negated: code reads the CV whatever the LLM says
-            cv = code_verdict(r, cv_text)
+            cv = (code or {}).get(r.num) or code_verdict(r, cv_text)  # the verdict the prompt stated
             verdict, why = cv.status, None
             if cv.status != v["verdict"]:
                 overruled += 1
@@ -221,7 +225,7 @@ def score(rubric: Rubric, out: dict, cv_text: str, reqs: list[Requirement]) -> d
 
 
 def judgment_record(task: Task, out: dict, rubric: Rubric, model: str) -> dict:
-    s = score(rubric, out, task.meta["cv_text"], task.meta["reqs"])
+    s = score(rubric, out, task.meta["cv_text"], task.meta["reqs"], task.meta.get("code"))
     s["requirement_lexicon"] = load_lexicon().hash
     jd_id, cv_id = task.meta["jd_id"], task.meta["cv_id"]
     return {"id": stable_id("judgment", f"{jd_id}|{cv_id}|{rubric.hash}|{task.rollout}"), "kind": "judgment",

@@ -35,16 +35,18 @@ def extract_answer(messages):
 _CODE = re.compile(r"\s*\[decided by code on the CV: (met|unmet|unclear)\b[^\n]*\]$")
 
 
+def _listed(inp):
+    return re.findall(r"^(\d+)\. \[(must|preferred)\] (.+)$", inp["requirements"], re.M)
+
+
 def numbered(inp):
     """(number, level, requirement) as listed, without the judge's note of what code decided."""
-    return [(int(n), lvl, _CODE.sub("", t)) for n, lvl, t in
-            re.findall(r"^(\d+)\. \[(must|preferred)\] (.+)$", inp["requirements"], re.M)]
+    return [(int(n), lvl, _CODE.sub("", t)) for n, lvl, t in _listed(inp)]
 
 
 def code_decided(inp) -> dict[int, str]:
     """Requirement number -> the verdict the judge says code reached on the CV (years, degrees, certifications)."""
-    return {int(n): m.group(1) for n, t in re.findall(r"^(\d+)\. \[(?:must|preferred)\] (.+)$", inp["requirements"],
-                                                      re.M) if (m := _CODE.search(t))}
+    return {int(n): m.group(1) for n, _, t in _listed(inp) if (m := _CODE.search(t))}
 
 
 _FILLER = set("""proficiency proficient understanding knowledge experience experienced strong solid excellent great good

@@ -34,14 +34,13 @@ from datetime import date
 
 import numpy as np
 
-from synth.requirements import (Req, carried_share, load_lexicon, merged_years, read_cv, read_statement, roles_for,
-                                statements, verify, years_statements)
+from synth.requirements import (CODE_DECIDED, Req, carried_share, load_lexicon, merged_years, read_cv, read_statement,
+                                roles_for, statements, verify, years_statements)
 from synth.requirements import dated_roles as read_dated_roles
 from synth.textcheck import terms
 
 FEATURES = ("has_requirements", "must_skill_share", "years_required", "years_cv", "years_shortfall",
             "role_years_shortfall", "degree_required", "degree_gap", "cert_share", "key_term_coverage")
-_DECIDED = ("years", "degree", "certification")
 
 
 def _asked(r: Req) -> float:
@@ -55,29 +54,35 @@ class JDRequirements:
     key_terms: tuple[str, ...] = ()
     source: str = "none"  # fields | sections | sentences | none
 
-    def _kind(self, *kinds: str) -> list[Req]:
-        return [r for r in self.reqs if r.kind in kinds and not r.negated]
+    def of_kind(self, kind: str) -> tuple[Req, ...]:
+        """The requirements of one kind the JD asks for (not those it says are not needed)."""
+        return tuple(r for r in self.reqs if r.kind == kind and not r.negated)
 
     @property
     def skills(self) -> tuple[Req, ...]:
-        return tuple(r for r in self.reqs if r.kind not in _DECIDED and not r.negated and r.terms)
+        return tuple(r for r in self.reqs if r.kind not in CODE_DECIDED and not r.negated and r.terms)
 
     @property
     def years(self) -> float:
-        return max((_asked(r) for r in self._kind("years")), default=0.0)
+        return max((_asked(r) for r in self.of_kind("years")), default=0.0)
+
+    @property
+    def role_reqs(self) -> tuple[Req, ...]:
+        """The "N years as ROLE" requirements."""
+        return tuple(r for r in self.of_kind("years") if r.subject and r.terms and _asked(r))
 
     @property
     def role_years(self) -> tuple[tuple[str, float], ...]:
-        return tuple((r.subject, _asked(r)) for r in self._kind("years") if r.subject and r.terms and _asked(r))
+        return tuple((r.subject, _asked(r)) for r in self.role_reqs)
 
     @property
     def degree(self) -> int:
         """The highest degree asked for: 4 doctorate, 3 master, 2 bachelor, 1 associate, 0 none."""
-        return max((max(0, r.degree - 1) for r in self._kind("degree")), default=0)
+        return max((max(0, r.degree - 1) for r in self.of_kind("degree")), default=0)
 
     @property
     def certs(self) -> tuple[Req, ...]:
-        return tuple(self._kind("certification"))
+        return self.of_kind("certification")
 
     @property
     def empty(self) -> bool:
@@ -137,9 +142,9 @@ def features(req: JDRequirements, cv: str, today: date | None = None) -> np.ndar
     skills = req.skills
     skill = sum(carried_share(r, cv, lex) for r in skills) / len(skills) if skills else 1.0
     short = max(0.0, req.years - p.years) / req.years if req.years else 0.0
-    role_short = [max(0.0, need - merged_years([(x.start, x.end) for x in roles_for(r, p)[0]])) / need
-                  for r in req._kind("years") if r.subject and r.terms and (need := _asked(r))]
-    gap = any(verify(r, p, lex=lex).status == "unmet" for r in req._kind("degree"))
+    role_short = [max(0.0, _asked(r) - merged_years([(x.start, x.end) for x in roles_for(r, p)[0]])) / _asked(r)
+                  for r in req.role_reqs]
+    gap = any(verify(r, p, lex=lex).status == "unmet" for r in req.of_kind("degree"))
     certs = req.certs
     cert = sum(verify(r, p, lex=lex).status == "met" for r in certs) / len(certs) if certs else 1.0
     cover = sum(t in p.terms for t in req.key_terms) / len(req.key_terms) if req.key_terms else 1.0

@@ -113,10 +113,10 @@ def _has(term: str, have: set[str] | frozenset[str]) -> bool:
     return i < len(ordered) and ordered[i].startswith(term)
 
 
-def terms_with_compounds(text: str) -> set[str]:
+def terms_with_compounds(text: str) -> frozenset[str]:
     """The text's terms, plus each pair of adjacent words written as one ('help desk' -> 'helpdesk', 'data base')."""
     words = terms(text)
-    return set(words) | {a + b for a, b in zip(words, words[1:])}
+    return frozenset(words) | {a + b for a, b in zip(words, words[1:])}
 
 
 def same_meaning(have: set[str], lex: Lexicon) -> set[str]:
